@@ -1,0 +1,83 @@
+"""The one place that wires things: settings → database engine, policy, organisation, rules, clock and mail
+backend. Called by the command line, the flows and the scheduler; never at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from config.loading import load_org, load_policy
+from config.settings import Settings
+from models.db import make_engine
+from models.orgtree import OrgTree
+from models.policy import Org, Policy
+from models.rules import Rules
+
+if TYPE_CHECKING:
+    from notifications.mailers import MailBackend
+
+
+class Clock:
+    """The only reader of the real time. ``fixed`` makes every decision act as of one instant (``--now``)."""
+
+    def __init__(self, fixed: datetime | None = None) -> None:
+        if fixed is not None and fixed.tzinfo is None:
+            raise ValueError("--now needs a time zone offset, e.g. 2025-10-13T09:00:00+08:00")
+        self.fixed = fixed
+
+    def now(self) -> datetime:
+        return self.fixed if self.fixed is not None else datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    policy: Policy
+    org: Org
+    clock: Clock = field(default_factory=Clock)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def tree(self) -> OrgTree:
+        return OrgTree(self.org)
+
+    @cached_property
+    def rules(self) -> Rules:
+        return Rules.build(self.policy, self.tree)
+
+    def mail_backend(self) -> MailBackend:
+        from notifications.mailers import backend_from_settings
+
+        return backend_from_settings(self.settings.smtp_url, self.settings.mail_dir)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def bootstrap(
+    *,
+    db: str | None = None,
+    config_dir: Path | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> App:
+    settings = settings or Settings()
+    updates: dict[str, object] = {}
+    if db:
+        updates["database_url"] = db
+    if config_dir:
+        updates["config"] = config_dir
+    if updates:
+        settings = settings.model_copy(update=updates)
+    policy = load_policy(settings.config)
+    org = load_org(settings.config, policy)
+    return App(settings=settings, policy=policy, org=org, clock=Clock(now))

@@ -1,0 +1,458 @@
+"""Commands that drive hazards: init, apply, import, hazards, show, export, escalate, supervise, delist,
+sweep, preview, listings."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
+from models.db import schema_is_current, unit_of_work, upgrade
+from models.errors import ConfigError, InvalidInput, Problem, Rejections
+from models.events import EVENT_ADAPTER
+from models.intake import ApplyReport, apply_event, apply_lines
+from models.org_sync import sync_units
+
+PROGRESS_FROM = 2000
+
+_STATE_CN = {
+    "detected": "待分拨",
+    "assigned": "已交办",
+    "rectifying": "整改中",
+    "pending_verification": "待核查",
+    "cleared": "已销号",
+    "invalid": "已作废",
+}
+
+
+def ready(ctx: typer.Context) -> Any:
+    """The wired app, refusing to work on a database that `init` has not prepared."""
+    application = opts(ctx).app()
+    if not schema_is_current(application.engine):
+        raise ConfigError(
+            f"the database {application.engine.url.render_as_string(hide_password=True)} is not "
+            "initialised or is out of date; run `hazardloop init` first"
+        )
+    return application
+
+
+def _progress(total: int, label: str) -> Any:
+    if total < PROGRESS_FROM:
+        return nullcontext(None)
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    )
+
+
+@app.command()
+@handled
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the schema and load the organisation from org.yaml (safe to run again)."""
+    application = opts(ctx).app()
+    before, after = upgrade(application.engine)
+    sync = sync_units(application.engine, application.org)
+    url = application.engine.url.render_as_string(hide_password=True)
+    schema = f"schema upgraded {before or 'empty'} → {after}" if before != after else f"schema at {after}"
+    out.print(
+        f"{url}: {schema}; units: {sync.added} added, {sync.changed} changed, "
+        f"{sync.deactivated} deactivated, {sync.unchanged} unchanged",
+        highlight=False,
+    )
+
+
+def _report_apply(report: ApplyReport, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "lines": report.lines,
+                "applied": report.applied,
+                "duplicates": report.duplicates,
+                "created": len(report.created),
+                "notices": report.notices,
+                "rejected": [
+                    {"line": p.line, "field": p.field, "message": p.message, "refused": p.refused}
+                    for p in report.rejected
+                ],
+            }
+        )
+    else:
+        out.print(
+            f"applied {report.applied} event(s), {report.duplicates} duplicate(s) skipped, "
+            f"{len(report.created)} hazard(s) created, {report.notices} notice(s) queued",
+            highlight=False,
+        )
+        for note in report.duplicate_notes[:20]:
+            out.print(f"  duplicate: {note}", highlight=False)
+    if report.rejected:
+        err.print(f"rejected {len(report.rejected)} line(s):", highlight=False)
+        for p in report.rejected[:200]:
+            err.print(f"  {p}", markup=False, highlight=False)
+
+
+def _apply(
+    ctx: typer.Context, source: str, lines: list[tuple[int, str]], partial: bool, as_json: bool
+) -> None:
+    application = ready(ctx)
+    with _progress(len(lines), "applying") as bar:
+        task = bar.add_task("apply", total=len(lines)) if bar else None
+        report = apply_lines(
+            application.engine,
+            application.rules,
+            lines,
+            source=source,
+            now=application.clock.now(),
+            partial=partial,
+            progress=(lambda n: bar.advance(task, n)) if bar else None,
+        )
+    _report_apply(report, as_json)
+    if report.rejected:
+        raise typer.Exit(Rejections(report.rejected).exit_code)
+
+
+@app.command("apply")
+@handled
+def apply_cmd(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="JSON Lines file of events, or - for standard input")],
+    partial: Annotated[
+        bool, typer.Option("--partial", help="apply the good lines, list the rejected ones")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+) -> None:
+    """Apply a file of events (all-or-nothing unless --partial)."""
+    source, lines = read_lines(file)
+    _apply(ctx, source, lines, partial, as_json)
+
+
+@app.command("import")
+@handled
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="hazard ledger (台账), .csv or .xlsx")],
+    partial: Annotated[bool, typer.Option("--partial")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import a hazard ledger as detection events (same all-or-nothing rule as apply)."""
+    from hazardloop.importer import ledger_events
+
+    if not file.exists():
+        raise InvalidInput([Problem("file not found", source=str(file))])
+    application = opts(ctx).app()
+    try:
+        lines = ledger_events(file, application.policy.tz, application.policy.fields)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InvalidInput([Problem(f"cannot be read as a ledger ({exc})", source=str(file))]) from None
+    _apply(ctx, str(file), lines, partial, as_json)
+
+
+def _hazard_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    for col in ("id", "state", "level", "field", "sev", "township", "unit", "due", "title"):
+        table.add_column(col, overflow="fold")
+    for h in rows:
+        due = (h["due_at"] or "")[:10]
+        if h["overdue"]:
+            due = f"[red]{due} (+{h['overdue_days']})[/]"
+        table.add_row(
+            h["id"],
+            _STATE_CN.get(h["state"], h["state"]),
+            h["level"],
+            h["field_name"],
+            "重大" if h["severity"] == "major" else "一般",
+            h["township"],
+            h["unit_name"] or "",
+            due,
+            h["title"],
+        )
+    return table
+
+
+@app.command()
+@handled
+def hazards(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option("--state", help="state(s), comma-separated")] = None,
+    township: Annotated[str | None, typer.Option("--township", help="township name or code")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="responsible unit name or code")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="only hazards past their deadline")] = False,
+    level: Annotated[str | None, typer.Option("--level", help="supervision level")] = None,
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
+) -> None:
+    """List hazards."""
+    from models.lifecycle import State
+    from models.queries import list_hazards
+
+    if state:
+        bad = [s for s in state.split(",") if s not in {str(x) for x in State}]
+        if bad:
+            raise InvalidInput(
+                [Problem(f"unknown state(s) {bad}; states are {[str(s) for s in State]}", field="--state")]
+            )
+    application = ready(ctx)
+    with unit_of_work(application.engine, write=False) as conn:
+        rows = list_hazards(
+            conn,
+            application.rules,
+            application.clock.now(),
+            state=state,
+            township=township,
+            unit=unit,
+            overdue=overdue,
+            level=level,
+            limit=limit,
+        )
+    if as_json:
+        print_json(rows)
+        return
+    out.print(_hazard_table(rows))
+    out.print(f"{len(rows)} hazard(s)", highlight=False)
+
+
+@app.command()
+@handled
+def show(
+    ctx: typer.Context,
+    hazard: Annotated[str, typer.Argument(help="hazard id (HZ-2025-000123) or source reference")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One hazard with its whole history."""
+    from models.queries import show_hazard
+
+    application = ready(ctx)
+    with unit_of_work(application.engine, write=False) as conn:
+        view = show_hazard(conn, application.rules, application.clock.now(), hazard)
+    if as_json:
+        print_json(view)
+        return
+    out.print(f"[bold]{view['id']}[/] {view['title']}  ({view['ref']})", highlight=False)
+    due = view["due_at"] or "-"
+    if view["deadline_provisional"]:
+        due += " (provisional: holiday schedule not yet published)"
+    for label, value in (
+        ("state", f"{view['state']} / {_STATE_CN.get(view['state'], '')}"),
+        ("field", f"{view['field_name']} ({view['field']}), {view['severity']}"),
+        (
+            "where",
+            " ".join(x for x in (view["county"], view["township"], view["village"], view["address"]) if x),
+        ),
+        ("unit", f"{view['unit_name'] or '-'} ({view['unit'] or '-'})"),
+        ("level", view["level"]),
+        ("due", due),
+        ("overdue", f"yes, {view['overdue_days']} working day(s)" if view["overdue"] else "no"),
+        ("rework", str(view["rework_count"])),
+        ("description", view["description"]),
+    ):
+        out.print(f"  {label:<12}{value}", markup=False, highlight=False)
+    table = Table(title="history", header_style="bold")
+    for col in ("at", "action", "from → to", "level", "actor", "reason"):
+        table.add_column(col, overflow="fold")
+    for t in view["history"]:
+        table.add_row(
+            t["at"][:19],
+            t["action"],
+            f"{t['from'] or ''} → {t['to'] or ''}",
+            t["level"] or "",
+            t["actor"],
+            t["reason"] or "",
+        )
+    out.print(table)
+    for n in view["notices"]:
+        out.print(
+            f"  notice {n['id']} {n['kind']} {n['number']} [{n['status']}] → {', '.join(n['to'])}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@app.command()
+@handled
+def export(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="the whole state as one JSON document")] = True,
+    output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+) -> None:
+    """The whole state (units, hazards, transitions, notices, listings, events) as one JSON document."""
+    from models.queries import export_state
+
+    application = ready(ctx)
+    with unit_of_work(application.engine, write=False) as conn:
+        state = export_state(conn, application.rules, application.clock.now())
+    if output:
+        output.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        out.print(f"wrote {output}", highlight=False)
+    else:
+        print_json(state)
+
+
+def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
+    application = ready(ctx)
+    now = application.clock.now()
+    payload = {"event_id": f"cli:{uuid.uuid4()}", "at": now.isoformat(), **payload}
+    try:
+        event = EVENT_ADAPTER.validate_python(payload)
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        from models.validation import problems_from
+
+        if isinstance(exc, ValidationError):
+            raise InvalidInput(problems_from(exc, source=None, line=None)) from None
+        raise
+    try:
+        apply_event(application.engine, application.rules, event, now=now)
+    except Rejections as exc:
+        # One command, one event: report the problem without the synthetic "line 1".
+        problems = [Problem(p.message, field=p.field, refused=p.refused) for p in exc.problems]
+        raise Rejections(problems) from None
+    out.print(
+        f"{payload['type']} recorded for {payload.get('hazard') or payload.get('township')}", highlight=False
+    )
+
+
+_LEVELS = ("township", "county", "city")
+
+
+@app.command()
+@handled
+def escalate(
+    ctx: typer.Context,
+    hazard: Annotated[str, typer.Argument(help="hazard id or source reference")],
+    to: Annotated[str, typer.Option("--to", help="township, county or city")],
+    reason: Annotated[str, typer.Option("--reason")],
+    by: Annotated[str, typer.Option("--by", help="unit code, optionally /person")],
+) -> None:
+    """A supervisor escalates a hazard by hand."""
+    if to not in _LEVELS:
+        raise InvalidInput([Problem(f"'{to}' is not a level; use township, county or city", field="--to")])
+    _manual(ctx, {"type": "hazard.escalated", "hazard": hazard, "to": to, "reason": reason, "actor": by})
+
+
+@app.command()
+@handled
+def supervise(
+    ctx: typer.Context,
+    township: Annotated[str, typer.Argument(help="township name or code")],
+    reason: Annotated[str, typer.Option("--reason")],
+    by: Annotated[str, typer.Option("--by")],
+) -> None:
+    """List a township for elevated supervision (提级挂牌督办)."""
+    _manual(ctx, {"type": "township.listed", "township": township, "reason": reason, "actor": by})
+
+
+@app.command()
+@handled
+def delist(
+    ctx: typer.Context,
+    township: Annotated[str, typer.Argument(help="township name or code")],
+    reason: Annotated[str, typer.Option("--reason")],
+    by: Annotated[str, typer.Option("--by")],
+) -> None:
+    """Delist a township (摘牌)."""
+    _manual(ctx, {"type": "township.delisted", "township": township, "reason": reason, "actor": by})
+
+
+@app.command()
+@handled
+def sweep(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 2000,
+) -> None:
+    """Run the escalation sweep once, as of --now."""
+    from flows.jobs import record_job
+    from models.sweep import sweep as run_sweep
+
+    application = ready(ctx)
+    now = application.clock.now()
+    with record_job(application.engine, "sweep", now) as summary:
+        report = run_sweep(application.engine, application.rules, now, batch_size=batch_size)
+        summary.update(report.as_dict())
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        out.print(
+            f"sweep as of {now.isoformat()}: {report.examined} due hazard(s); "
+            f"{report.reminders} reminder(s), "
+            f"{report.supervisions} supervision(s), {report.elevations} elevation(s); "
+            f"{len(report.listed)} township(s) listed, {len(report.delist_proposed)} proposed for delisting; "
+            f"{report.notices} notice(s) queued",
+            highlight=False,
+        )
+
+
+@app.command()
+@handled
+def preview(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", min=1, max=366)] = 7,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the sweep would do over the next N days if nothing changed (writes nothing)."""
+    from models.sweep import preview as run_preview
+
+    application = ready(ctx)
+    rows = run_preview(application.engine, application.rules, application.clock.now(), days)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(header_style="bold")
+    for col in ("day", "action", "level", "hazard", "township", "unit", "title"):
+        table.add_column(col, overflow="fold")
+    names = application.tree.units
+    for r in rows:
+        table.add_row(
+            str(r["day"]),
+            str(r["action"]),
+            str(r["level"] or ""),
+            str(r["hazard"]),
+            names[str(r["township"])].name,
+            names[str(r["unit"])].name if r["unit"] else "",
+            str(r["title"]),
+        )
+    out.print(table)
+    out.print(f"{len(rows)} action(s) in the next {days} day(s)", highlight=False)
+
+
+@app.command()
+@handled
+def listings(
+    ctx: typer.Context,
+    active: Annotated[bool, typer.Option("--active", help="only townships listed now")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Townships under elevated listed supervision, with history and delisting proposals."""
+    from models.queries import list_listings
+
+    application = ready(ctx)
+    with unit_of_work(application.engine, write=False) as conn:
+        rows = list_listings(conn, application.rules, active_only=active)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(header_style="bold")
+    for col in ("township", "level", "listed", "by", "deadline", "status", "problems"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        status = (
+            "delisted " + (r["delisted_at"] or "")[:10]
+            if not r["active"]
+            else ("[green]delisting proposed[/]" if r["delist_proposed_at"] else "[red]listed[/]")
+        )
+        table.add_row(
+            r["township"],
+            r["level"],
+            (r["listed_at"] or "")[:10],
+            r["listed_by"],
+            (r["deadline"] or "")[:10],
+            status,
+            "；".join(r["problems"]),
+        )
+    out.print(table)

@@ -1,0 +1,198 @@
+"""The escalation ladder (催办 → 督办 → 提级) as pure functions of a hazard, the policy and ``now``.
+
+Each rung has an instant; a rung fires when ``now`` has reached it, once per cause:
+- acknowledgement reminder: once per assignment, ``acknowledge_within_days`` working days after it;
+- deadline reminder: once per deadline, at the start of the day when ``remind_before_days`` working days
+  remain;
+- supervision (督办): once per deadline, at the first instant after the deadline (the hazard is overdue);
+- elevation (提级): once per level; to ``major_overdue_to`` at once for an overdue major hazard, to county
+  after ``county_after_days`` and to city after ``city_after_days`` working days overdue.
+The hazard's next-action instant is the earliest rung that has not fired; the sweep reads only hazards
+whose instant has passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from models.calendar import end_of_day
+from models.hazard import Effects, Hazard, Transition
+from models.lifecycle import CLOCK_RUNNING, next_state
+from models.policy import LEVEL_RANK
+
+if TYPE_CHECKING:
+    from models.rules import Rules
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Rung:
+    action: str  # ack_reminder | reminder | supervision | elevation
+    at: datetime
+    level: str | None = None
+
+
+def _start_after(rules: Rules, day_end: datetime) -> datetime:
+    return day_end + _ONE_SECOND
+
+
+def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:
+    """Every rung that has not fired yet for the hazard's current assignment and deadline, in time order."""
+    if h.state not in CLOCK_RUNNING or h.due_at is None:
+        return []
+    esc, cal, tz = rules.policy.escalation, rules.calendar, rules.policy.tz
+    rungs: list[Rung] = []
+    if (
+        h.state == "assigned"
+        and esc.acknowledge_within_days
+        and h.assigned_at is not None
+        and h.ack_reminded_seq < h.assignment_seq
+    ):
+        day = cal.add_working_days(rules.local_day(h.assigned_at), esc.acknowledge_within_days)
+        rungs.append(Rung("ack_reminder", _start_after(rules, end_of_day(day, tz))))
+    due_day = rules.local_day(h.due_at)
+    if esc.remind_before_days and h.reminded_seq < h.deadline_seq:
+        day = cal.add_working_days(due_day, -esc.remind_before_days)
+        at = _start_after(rules, end_of_day(day, tz))
+        if h.deadline_set_at is None or at > h.deadline_set_at:
+            rungs.append(Rung("reminder", at))
+    overdue_at = h.due_at + _ONE_SECOND
+    if h.supervised_seq < h.deadline_seq:
+        rungs.append(Rung("supervision", overdue_at))
+    rank = LEVEL_RANK[h.level]
+    if h.severity == "major" and LEVEL_RANK[esc.major_overdue_to] > rank:
+        rungs.append(Rung("elevation", overdue_at, esc.major_overdue_to))
+    for level, days in (("county", esc.county_after_days), ("city", esc.city_after_days)):
+        if LEVEL_RANK[level] > rank:
+            at = (
+                _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz))
+                if days
+                else overdue_at
+            )
+            rungs.append(Rung("elevation", at, level))
+    rungs.sort(key=lambda r: r.at)
+    return rungs
+
+
+def next_action_at(rules: Rules, h: Hazard) -> datetime | None:
+    rungs = pending_rungs(rules, h)
+    return rungs[0].at if rungs else None
+
+
+_REASONS = {
+    "ack_reminder": "交办后逾期未签收",
+    "reminder": "整改期限即将届满",
+    "supervision": "已超过整改期限未完成整改",
+}
+
+
+def sweep_hazard(rules: Rules, h: Hazard, now: datetime) -> Effects:
+    """Fire every rung of ``h`` that ``now`` has reached; update the hazard in place."""
+    effects = Effects()
+    due = [r for r in pending_rungs(rules, h) if r.at <= now]
+    if not due:
+        rules.refresh_next_action(h)
+        return effects
+    next_state(h.state, "swept")
+    overdue = any(r.action == "supervision" for r in due)
+    for rung in due:
+        if rung.action == "ack_reminder":
+            h.ack_reminded_seq = h.assignment_seq
+            if not overdue:
+                effects.extend(_reminder(rules, h, rung, "acknowledge", now))
+        elif rung.action == "reminder":
+            h.reminded_seq = h.deadline_seq
+            if not overdue:  # a reminder that arrives with the supervision notice says nothing new
+                effects.extend(_reminder(rules, h, rung, "deadline", now))
+        elif rung.action == "supervision":
+            h.supervised_seq = h.deadline_seq
+            h.overdue_since = h.overdue_since or rung.at
+            effects.extend(_supervision(rules, h, rung))
+    elevations = [r for r in due if r.action == "elevation" and r.level]
+    if elevations:
+        # A late sweep that finds several levels due goes straight to the highest: one notice, one cause.
+        top = max(elevations, key=lambda r: LEVEL_RANK[r.level or "none"])
+        if LEVEL_RANK[top.level or "none"] > LEVEL_RANK[h.level]:
+            days = rules.overdue_days(h, top.at)
+            reason = (
+                f"重大隐患逾期未整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
+                if h.severity == "major"
+                and top.level == rules.policy.escalation.major_overdue_to
+                and days == 0
+                else f"逾期{days}个工作日未完成整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
+            )
+            effects.extend(rules.elevate(h, top.level or "none", top.at, "system", reason))
+    rules.refresh_next_action(h)
+    return effects
+
+
+_LEVEL_CN = {"none": "", "township": "乡镇（街道）", "county": "县级", "city": "市级"}
+
+
+def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> Effects:
+    from models.rules import cause_key
+
+    seq = h.assignment_seq if why == "acknowledge" else h.deadline_seq
+    key = cause_key("reminder", h.id, why, seq)
+    remaining = (
+        rules.calendar.working_days_between(rules.local_day(rung.at), rules.local_day(h.due_at))
+        if h.due_at
+        else 0
+    )
+    supervising = rules.tree.supervising_unit(h.township_code, h.level).code if h.level != "none" else None
+    return Effects(
+        [
+            Transition(
+                h.id,
+                h.township_code,
+                "reminded",
+                h.state,
+                h.state,
+                rung.at,
+                "system",
+                reason=_REASONS["ack_reminder" if why == "acknowledge" else "reminder"],
+                cause_key=key,
+                details={"why": why},
+            )
+        ],
+        [
+            rules._notice(
+                "reminder",
+                key,
+                h,
+                rung.at,
+                rules.issuer(h),
+                rules.copies(h, supervising),
+                reminder_reason=why,
+                remaining_days=remaining,
+            )
+        ],
+    )
+
+
+def _supervision(rules: Rules, h: Hazard, rung: Rung) -> Effects:
+    from models.rules import cause_key
+
+    key = cause_key("supervision", h.id, h.deadline_seq)
+    county = rules.tree.county_of(h.township_code)
+    cc = rules.copies(h, county.code if h.unit_code == h.township_code and county else None)
+    return Effects(
+        [
+            Transition(
+                h.id,
+                h.township_code,
+                "supervised",
+                h.state,
+                h.state,
+                rung.at,
+                "system",
+                reason=_REASONS["supervision"],
+                cause_key=key,
+                details={"due_at": h.due_at.isoformat() if h.due_at else None},
+            )
+        ],
+        [rules._notice("supervision", key, h, rung.at, rules.issuer(h), cc)],
+    )

@@ -1,0 +1,145 @@
+"""The events of the contract, as pydantic models. One ``TypeAdapter`` over a discriminated union parses a
+line in one call (the fast path for batches)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: ShortText
+    at: AwareDatetime
+    actor: ShortText
+
+
+class DetectedHazard(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ref: ShortText
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Text
+    field: ShortText
+    severity: Literal["general", "major"]
+    township: ShortText
+    county: ShortText | None = None
+    village: ShortText | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    source: ShortText | None = None
+    campaign: ShortText | None = None
+
+
+class HazardDetected(_Event):
+    type: Literal["hazard.detected"]
+    hazard: DetectedHazard
+
+
+class _HazardEvent(_Event):
+    hazard: ShortText
+
+
+class HazardAssigned(_HazardEvent):
+    type: Literal["hazard.assigned"]
+    unit: ShortText
+
+
+class HazardAcknowledged(_HazardEvent):
+    type: Literal["hazard.acknowledged"]
+
+
+class HazardReassigned(_HazardEvent):
+    type: Literal["hazard.reassigned"]
+    unit: ShortText
+    reason: Text
+
+
+class ExtensionRequested(_HazardEvent):
+    type: Literal["extension.requested"]
+    days: Annotated[int, Field(ge=1, le=365, strict=True)]
+    reason: Text
+
+
+class ExtensionDecided(_HazardEvent):
+    type: Literal["extension.decided"]
+    approved: Annotated[bool, Field(strict=True)]
+    reason: Text
+
+
+class RectificationSubmitted(_HazardEvent):
+    type: Literal["rectification.submitted"]
+    note: Text
+    evidence: list[ShortText] = Field(default_factory=list)
+
+
+class VerificationPassed(_HazardEvent):
+    type: Literal["verification.passed"]
+    note: Text
+
+
+class VerificationFailed(_HazardEvent):
+    type: Literal["verification.failed"]
+    reason: Text
+
+
+class HazardInvalidated(_HazardEvent):
+    type: Literal["hazard.invalidated"]
+    reason: Text
+
+
+class HazardEscalated(_HazardEvent):
+    type: Literal["hazard.escalated"]
+    to: Literal["township", "county", "city"]
+    reason: Text
+
+
+class TownshipListed(_Event):
+    type: Literal["township.listed"]
+    township: ShortText
+    reason: Text
+
+
+class TownshipDelisted(_Event):
+    type: Literal["township.delisted"]
+    township: ShortText
+    reason: Text
+
+
+Event = Annotated[
+    HazardDetected
+    | HazardAssigned
+    | HazardAcknowledged
+    | HazardReassigned
+    | ExtensionRequested
+    | ExtensionDecided
+    | RectificationSubmitted
+    | VerificationPassed
+    | VerificationFailed
+    | HazardInvalidated
+    | HazardEscalated
+    | TownshipListed
+    | TownshipDelisted,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: tuple[str, ...] = (
+    "hazard.detected",
+    "hazard.assigned",
+    "hazard.acknowledged",
+    "hazard.reassigned",
+    "extension.requested",
+    "extension.decided",
+    "rectification.submitted",
+    "verification.passed",
+    "verification.failed",
+    "hazard.invalidated",
+    "hazard.escalated",
+    "township.listed",
+    "township.delisted",
+)
+HAZARD_EVENT_TYPES = tuple(t for t in EVENT_TYPES if not t.startswith("township."))

@@ -1,0 +1,106 @@
+"""The hazard as the rules see it, and what applying something to it produces (transitions and notices).
+Plain dataclasses: the persistence layer copies them to and from rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Hazard:
+    id: str
+    ref: str
+    title: str
+    description: str
+    field: str
+    severity: str
+    township_code: str
+    county_code: str | None
+    detected_at: datetime
+    reporter: str
+    state: str = "detected"
+    village: str | None = None
+    address: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    unit_code: str | None = None
+    level: str = "none"
+    assigned_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    due_at: datetime | None = None
+    deadline_set_at: datetime | None = None
+    deadline_provisional: bool = False
+    deadline_seq: int = 0  # bumps with every new deadline (assignment, approved extension)
+    reminded_seq: int = 0  # the deadline_seq whose reminder has been issued
+    supervised_seq: int = 0  # the deadline_seq whose overdue supervision has been issued
+    assignment_seq: int = 0  # bumps with every (re)assignment
+    ack_reminded_seq: int = 0  # the assignment_seq whose acknowledgement reminder has been issued
+    overdue_since: datetime | None = None
+    rework_count: int = 0
+    extension_count: int = 0
+    extension_days_granted: int = 0
+    pending_extension_days: int | None = None
+    pending_extension_reason: str | None = None
+    submitted_at: datetime | None = None
+    cleared_at: datetime | None = None
+    closed_at: datetime | None = None
+    next_action_at: datetime | None = None
+    version: int = 0
+    updated_at: datetime | None = None
+
+    def copy(self) -> Hazard:
+        clone = object.__new__(Hazard)
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def as_row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+HAZARD_COLUMNS = tuple(f.name for f in fields(Hazard))
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One audit row: who did what to which hazard (or township), from which state to which, and why."""
+
+    hazard_id: str | None
+    township_code: str | None
+    action: str  # the event type, or a sweep action: reminded, supervised, elevated, listed, ...
+    from_state: str | None
+    to_state: str | None
+    at: datetime
+    actor: str
+    event_id: str | None = None
+    reason: str | None = None
+    level: str | None = None
+    cause_key: str | None = None  # unique: the same cause is never acted on twice
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoticeIntent:
+    """A notice the engine decided to issue. Numbering, recipients' addresses and the document's context
+    snapshot are filled in by the service that writes it, in the same transaction."""
+
+    kind: str
+    key: str  # idempotency key
+    hazard_id: str | None
+    township_code: str | None
+    recipient_code: str
+    cc_codes: tuple[str, ...]
+    issuer_code: str
+    at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Effects:
+    transitions: list[Transition] = field(default_factory=list)
+    notices: list[NoticeIntent] = field(default_factory=list)
+
+    def extend(self, other: Effects) -> None:
+        self.transitions.extend(other.transitions)
+        self.notices.extend(other.notices)

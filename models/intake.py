@@ -1,0 +1,340 @@
+"""Applying events: the one code path behind ``apply``, ``import``, the intake and lifecycle flows and the
+manual commands.
+
+A file is worked through in chunks of a few thousand lines: parse every line with one ``TypeAdapter``, load
+the chunk's hazards with one ``IN (...)`` query, apply the pure rules in memory, then write hazards,
+transitions, events and notices with ``executemany``. All-or-nothing (the default) keeps every chunk in one
+transaction and rolls it back if any line is bad, after checking the whole file so every bad line is named.
+Partial mode commits chunk by chunk and lists the lines it rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from models import listing
+from models.db import unit_of_work
+from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
+from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
+from models.hazard import Effects, Hazard, Transition
+from models.notice_docs import notice_row, number_scope
+from models.repository import (
+    Counters,
+    insert_events,
+    insert_hazards,
+    insert_notices,
+    insert_transitions,
+    known_events,
+    load_hazards,
+    update_hazards,
+)
+from models.rules import Rules
+
+CHUNK_LINES = 5000
+_RETRIES = 5
+
+
+@dataclass
+class ApplyReport:
+    lines: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    created: list[str] = field(default_factory=list)
+    notices: int = 0
+    rejected: list[Problem] = field(default_factory=list)
+    duplicate_notes: list[str] = field(default_factory=list)
+    last_hazard: str | None = None
+
+
+@dataclass
+class _Parsed:
+    line: int
+    event: Event
+    digest: str
+    payload: str
+
+
+class EffectWriter:
+    """Collects what a batch decided and writes it in one go; numbers notices as they are decided."""
+
+    def __init__(self, conn: Connection, rules: Rules, now: datetime) -> None:
+        self.conn, self.rules, self.now = conn, rules, now
+        self.counters = Counters(conn)
+        self.new: dict[str, Hazard] = {}
+        self.dirty: dict[str, Hazard] = {}
+        self.transitions: list[Transition] = []
+        self.notice_rows: list[dict[str, Any]] = []
+        self.event_rows: list[dict[str, Any]] = []
+
+    def record(self, effects: Effects, hazards: dict[str, Hazard]) -> None:
+        self.transitions.extend(effects.transitions)
+        for intent in effects.notices:
+            h = hazards.get(intent.hazard_id) if intent.hazard_id else None
+            year = intent.at.astimezone(self.rules.policy.tz).year
+            seq = self.counters.next(number_scope(intent), year)
+            self.notice_rows.append(notice_row(self.rules, intent, h, seq, self.now))
+
+    def touch(self, h: Hazard) -> None:
+        if h.id not in self.new:
+            self.dirty[h.id] = h
+
+    def flush(self) -> int:
+        insert_hazards(self.conn, list(self.new.values()), self.now)
+        update_hazards(self.conn, list(self.dirty.values()), self.now)
+        insert_transitions(self.conn, self.transitions, self.now)
+        insert_events(self.conn, self.event_rows)
+        insert_notices(self.conn, self.notice_rows)
+        self.counters.flush()
+        written = len(self.notice_rows)
+        self.new, self.dirty = {}, {}
+        self.transitions, self.notice_rows, self.event_rows = [], [], []
+        return written
+
+
+def parse_lines(
+    lines: Iterable[tuple[int, str]], source: str, now: datetime, problems: list[Problem]
+) -> list[_Parsed]:
+    parsed: list[_Parsed] = []
+    for lineno, raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            event = EVENT_ADAPTER.validate_json(raw)
+        except ValidationError as exc:
+            from models.validation import problems_from
+
+            problems.extend(problems_from(exc, source=source, line=lineno))
+            continue
+        if event.at > now:
+            problems.append(
+                Problem(
+                    f"the event is dated {event.at.isoformat()}, after the moment the command "
+                    f"acts at ({now.isoformat()})",
+                    source=source,
+                    line=lineno,
+                    field="at",
+                )
+            )
+            continue
+        payload = EVENT_ADAPTER.dump_json(event).decode()
+        parsed.append(_Parsed(lineno, event, hashlib.sha1(payload.encode()).hexdigest(), payload))
+    return parsed
+
+
+class _Batch:
+    """Applies one chunk of parsed events on one connection."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        rules: Rules,
+        now: datetime,
+        source: str,
+        report: ApplyReport,
+        seen: dict[str, str],
+    ) -> None:
+        self.conn, self.rules, self.now, self.source, self.report = conn, rules, now, source, report
+        self.seen = seen  # event_id -> digest, for the whole file
+        self.writer = EffectWriter(conn, rules, now)
+        self.by_key: dict[str, Hazard] = {}
+        self.by_id: dict[str, Hazard] = {}
+
+    def run(self, chunk: Sequence[_Parsed]) -> list[Problem]:
+        problems: list[Problem] = []
+        stored = known_events(self.conn, [p.event.event_id for p in chunk])
+        keys = {getattr(p.event, "hazard", None) for p in chunk if not isinstance(p.event, HazardDetected)}
+        keys |= {p.event.hazard.ref for p in chunk if isinstance(p.event, HazardDetected)}
+        keys.discard(None)
+        for h in load_hazards(self.conn, keys, lock=True):  # type: ignore[arg-type]
+            self._remember(h)
+        for item in chunk:
+            try:
+                self._one(item, stored)
+            except (InvalidInput, Refused) as exc:
+                for p in _problems(exc):
+                    problems.append(
+                        Problem(
+                            p.message,
+                            source=self.source,
+                            line=item.line,
+                            field=p.field,
+                            refused=isinstance(exc, Refused),
+                        )
+                    )
+        self.report.notices += self.writer.flush()
+        return problems
+
+    def _remember(self, h: Hazard) -> None:
+        self.by_id[h.id] = h
+        self.by_key[h.id] = h
+        self.by_key[h.ref] = h
+
+    def _duplicate(self, item: _Parsed, stored: dict[str, tuple[str, str]]) -> bool:
+        eid = item.event.event_id
+        earlier = self.seen.get(eid) or (stored[eid][0] if eid in stored else None)
+        if earlier is None:
+            return False
+        if earlier != item.digest:
+            raise InvalidInput(
+                [
+                    Problem(
+                        f"event_id '{eid}' was already used for a different event; "
+                        "an event_id may identify one event only",
+                        field="event_id",
+                    )
+                ]
+            )
+        self.report.duplicates += 1
+        return True
+
+    def _one(self, item: _Parsed, stored: dict[str, tuple[str, str]]) -> None:
+        event = item.event
+        if self._duplicate(item, stored):
+            return
+        outcome, hazard_id, township = "applied", None, None
+        if isinstance(event, HazardDetected):
+            existing = self.by_key.get(event.hazard.ref)
+            if existing is not None:
+                outcome, hazard_id = f"duplicate of {existing.id} (same source reference)", existing.id
+                self.report.duplicates += 1
+                self.report.duplicate_notes.append(
+                    f"line {item.line}: {event.hazard.ref} is already {existing.id}"
+                )
+            else:
+                h = self._detect(event)
+                hazard_id = h.id
+        elif isinstance(event, TownshipListed | TownshipDelisted):
+            township = listing.apply_event(self.conn, self.rules, event, self.now, self.writer)
+        else:
+            h = self.by_key.get(event.hazard)
+            if h is None:
+                raise InvalidInput(
+                    [Problem(f"no hazard has the id or source reference '{event.hazard}'", field="hazard")]
+                )
+            effects = self.rules.apply(h, event)
+            self.writer.touch(h)
+            self.writer.record(effects, self.by_id)
+            hazard_id = h.id
+        self.seen[event.event_id] = item.digest
+        self.writer.event_rows.append(
+            {
+                "event_id": event.event_id,
+                "type": event.type,
+                "at": event.at,
+                "actor": event.actor,
+                "hazard_id": hazard_id,
+                "township_code": township,
+                "digest": item.digest,
+                "outcome": outcome,
+                "applied_at": self.now,
+                "payload": item.payload,
+            }
+        )
+        self.report.applied += outcome == "applied"
+        if hazard_id:
+            self.report.last_hazard = hazard_id
+
+    def _detect(self, event: HazardDetected) -> Hazard:
+        year = event.at.astimezone(self.rules.policy.tz).year
+        provisional_id = f"HZ-{year}-{self.writer.counters.peek('HZ', year):06d}"
+        h, effects = self.rules.detect(event, provisional_id)
+        self.writer.counters.next("HZ", year)  # consumed only once the detection is accepted
+        self._remember(h)
+        self.writer.new[h.id] = h
+        self.writer.record(effects, self.by_id)
+        self.report.created.append(h.id)
+        return h
+
+
+def _problems(exc: HazardloopError) -> list[Problem]:
+    if isinstance(exc, InvalidInput):
+        return exc.problems
+    return [Problem(str(exc))]
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, ConflictError | IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        code = getattr(getattr(exc.orig, "sqlstate", None), "__str__", lambda: "")()
+        return code in ("40001", "40P01")  # serialization failure, deadlock
+    return False
+
+
+def apply_lines(
+    engine: Engine,
+    rules: Rules,
+    lines: Sequence[tuple[int, str]],
+    *,
+    source: str,
+    now: datetime,
+    partial: bool = False,
+    chunk_lines: int = CHUNK_LINES,
+    progress: Callable[[int], None] | None = None,
+) -> ApplyReport:
+    """Apply event lines ``(line number, text)``. All-or-nothing raises ``Rejections`` naming every bad
+    line and writes nothing; ``partial`` commits the good lines and returns the bad ones in the report."""
+    for attempt in range(_RETRIES):
+        try:
+            return _apply_once(engine, rules, lines, source, now, partial, chunk_lines, progress)
+        except Exception as exc:
+            if attempt + 1 < _RETRIES and _retryable(exc):
+                continue
+            if isinstance(exc, IntegrityError | ConflictError):
+                raise ConflictError(
+                    "the database changed under this file while it was being applied "
+                    f"({type(exc).__name__}); nothing was written — run the command again"
+                ) from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def _apply_once(
+    engine: Engine,
+    rules: Rules,
+    lines: Sequence[tuple[int, str]],
+    source: str,
+    now: datetime,
+    partial: bool,
+    chunk_lines: int,
+    progress: Callable[[int], None] | None,
+) -> ApplyReport:
+    report = ApplyReport(lines=len(lines))
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    if partial:
+        for start in range(0, len(lines), chunk_lines):
+            part = lines[start : start + chunk_lines]
+            parsed = parse_lines(part, source, now, problems)
+            with unit_of_work(engine) as conn:
+                problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
+            if progress:
+                progress(len(part))
+        report.rejected = sorted(problems, key=lambda p: p.line or 0)
+        return report
+    with unit_of_work(engine) as conn:
+        for start in range(0, len(lines), chunk_lines):
+            part = lines[start : start + chunk_lines]
+            parsed = parse_lines(part, source, now, problems)
+            problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
+            if progress:
+                progress(len(part))
+        if problems:
+            raise Rejections(sorted(problems, key=lambda p: p.line or 0))  # rolls the whole file back
+    return report
+
+
+def apply_event(
+    engine: Engine, rules: Rules, event: Event, *, now: datetime, source: str = "command"
+) -> ApplyReport:
+    """One event in its own transaction (the manual commands)."""
+    payload = EVENT_ADAPTER.dump_json(event).decode()
+    return apply_lines(engine, rules, [(1, payload)], source=source, now=now)

@@ -1,0 +1,383 @@
+"""Township listing for elevated supervision (提级挂牌督办): the figures, the thresholds, automatic
+listing by the sweep, delisting proposals, and the manual ``supervise`` / ``delist`` commands.
+
+Figures per township, as of ``now`` (one grouped query over all townships):
+- overdue: open hazards whose deadline has passed while the unit owes the work (assigned or rectifying);
+- overdue_major: the same, for major hazards;
+- clearance rate: of the hazards whose deadline fell in the last ``window_days`` days, the share cleared
+  by now (only judged when at least ``min_hazards_for_rate`` fell due).
+A township breaks the policy when overdue > max_overdue, overdue_major > max_overdue_major or the clearance
+rate < min_clearance_rate. A listed township is proposed for delisting when its figures are back within
+bounds and every hazard named in its listing is closed; delisting itself needs a supervisor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, case, func, insert, select, update
+
+from models.calendar import end_of_day
+from models.errors import Refused
+from models.events import TownshipDelisted, TownshipListed
+from models.hazard import Effects, NoticeIntent, Transition
+from models.lifecycle import CLOCK_RUNNING
+from models.policy import LEVEL_RANK
+from models.store import HazardRow, ListingRow
+
+if TYPE_CHECKING:
+    from models.intake import EffectWriter
+    from models.rules import Rules
+
+_H = HazardRow.__table__
+_L = ListingRow.__table__
+_RUNNING = [str(s) for s in CLOCK_RUNNING]
+
+
+@dataclass(frozen=True)
+class Figures:
+    township_code: str
+    open: int
+    overdue: int
+    overdue_major: int
+    due_in_window: int
+    cleared_of_due: int
+
+    @property
+    def clearance_rate(self) -> float | None:
+        return self.cleared_of_due / self.due_in_window if self.due_in_window else None
+
+    def as_dict(self, window_days: int) -> dict[str, Any]:
+        rate = self.clearance_rate
+        return {
+            "open": self.open,
+            "overdue": self.overdue,
+            "overdue_major": self.overdue_major,
+            "due_in_window": self.due_in_window,
+            "clearance_rate": round(rate, 4) if rate is not None else None,
+            "window_days": window_days,
+        }
+
+
+def township_figures(
+    conn: Connection, rules: Rules, now: datetime, codes: list[str] | None = None
+) -> dict[str, Figures]:
+    window_start = now - timedelta(days=rules.policy.listing.window_days)
+    running = _H.c.state.in_(_RUNNING)
+    late = running & (_H.c.due_at < now)
+    due_window = (_H.c.due_at >= window_start) & (_H.c.due_at < now) & (_H.c.state != "invalid")
+    stmt = select(
+        _H.c.township_code,
+        func.sum(case((_H.c.state.notin_(["cleared", "invalid"]), 1), else_=0)),
+        func.sum(case((late, 1), else_=0)),
+        func.sum(case((late & (_H.c.severity == "major"), 1), else_=0)),
+        func.sum(case((due_window, 1), else_=0)),
+        func.sum(case((due_window & (_H.c.state == "cleared"), 1), else_=0)),
+    ).group_by(_H.c.township_code)
+    if codes is not None:
+        stmt = stmt.where(_H.c.township_code.in_(codes))
+    return {
+        r[0]: Figures(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0), int(r[5] or 0))
+        for r in conn.execute(stmt)
+    }
+
+
+def breaches(rules: Rules, f: Figures) -> list[str]:
+    """The policy thresholds a township's figures break, each as a plain Chinese problem statement."""
+    lim = rules.policy.listing
+    found: list[str] = []
+    if f.overdue > lim.max_overdue:
+        found.append(f"逾期未整改隐患{f.overdue}件，超过{lim.max_overdue}件的限值")
+    if f.overdue_major > lim.max_overdue_major:
+        found.append(f"重大隐患逾期未整改{f.overdue_major}件，超过{lim.max_overdue_major}件的限值")
+    rate = f.clearance_rate
+    if rate is not None and f.due_in_window >= lim.min_hazards_for_rate and rate < lim.min_clearance_rate:
+        found.append(
+            f"近{lim.window_days}日到期隐患整改销号率{rate:.1%}，低于{lim.min_clearance_rate:.0%}的要求"
+        )
+    return found
+
+
+def active_listings(conn: Connection) -> dict[str, Any]:
+    return {r.township_code: r for r in conn.execute(select(_L).where(_L.c.delisted_at.is_(None)))}
+
+
+def _overdue_ids(conn: Connection, township: str, now: datetime, limit: int = 50) -> list[str]:
+    stmt = (
+        select(_H.c.id)
+        .where(_H.c.township_code == township, _H.c.state.in_(_RUNNING), _H.c.due_at < now)
+        .order_by(_H.c.due_at)
+        .limit(limit)
+    )
+    return [r[0] for r in conn.execute(stmt)]
+
+
+def _listing_count(conn: Connection, township: str) -> int:
+    return int(
+        conn.execute(select(func.count()).select_from(_L).where(_L.c.township_code == township)).scalar() or 0
+    )
+
+
+def list_township(
+    conn: Connection,
+    rules: Rules,
+    writer: EffectWriter,
+    township: str,
+    *,
+    at: datetime,
+    actor: str,
+    level: str,
+    reason: str,
+    problems: list[str],
+    figures: Figures | None,
+    event_id: str | None = None,
+    manual: bool = False,
+) -> None:
+    tree, tz = rules.tree, rules.policy.tz
+    current = active_listings(conn).get(township)
+    if current is not None:
+        conn.execute(
+            update(_L)
+            .where(_L.c.id == current.id)
+            .values(
+                delisted_at=at, delisted_by=actor, delist_reason=f"提级为{level}级挂牌督办", active_key=None
+            )
+        )
+    deadline_day = rules.calendar.add_working_days(rules.local_day(at), rules.policy.listing.deadline_days)
+    deadline = end_of_day(deadline_day, tz)
+    problem_hazards = _overdue_ids(conn, township, at)
+    window = rules.policy.listing.window_days
+    fig = figures.as_dict(window) if figures else {}
+    conn.execute(
+        insert(_L).values(
+            township_code=township,
+            level=level,
+            listed_at=at,
+            listed_by=actor,
+            reason=reason,
+            problems=problems,
+            problem_hazards=problem_hazards,
+            figures=fig,
+            deadline=deadline,
+            delist_proposed_at=None,
+            delisted_at=None,
+            delisted_by=None,
+            delist_reason=None,
+            active_key=township,
+        )
+    )
+    seq = _listing_count(conn, township)
+    issuer = tree.supervising_unit(township, level)
+    county = tree.county_of(township)
+    cc = tuple(c for c in (county.code if county else None, issuer.code) if c and c != township)
+    key = f"listing:{township}:{seq}"
+    writer.transitions.append(
+        Transition(
+            None,
+            township,
+            "township.listed",
+            None,
+            None,
+            at,
+            actor,
+            event_id=event_id,
+            reason=reason,
+            level=level,
+            cause_key=key,
+            details={"problems": problems, "figures": fig},
+        )
+    )
+    unit = tree.get(township)
+    intent = NoticeIntent(
+        "listing",
+        key,
+        None,
+        township,
+        township,
+        cc,
+        issuer.code,
+        at,
+        {
+            "reason": reason,
+            "problems": problems,
+            "manual": manual,
+            "deadline": deadline_day.isoformat(),
+            "township": {"name": unit.name, "code": unit.code, "county": county.name if county else ""},
+            "figures": {
+                "overdue": fig.get("overdue", 0),
+                "overdue_major": fig.get("overdue_major", 0),
+                "clearance_rate": fig.get("clearance_rate"),
+                "window_days": window,
+            },
+            "problem_hazards": problem_hazards,
+        },
+    )
+    writer.record(Effects(notices=[intent]), {})
+
+
+def delist_township(
+    conn: Connection,
+    rules: Rules,
+    writer: EffectWriter,
+    listing: Any,
+    *,
+    at: datetime,
+    actor: str,
+    reason: str,
+    event_id: str | None = None,
+    actor_name: str = "",
+) -> None:
+    tree = rules.tree
+    township = listing.township_code
+    conn.execute(
+        update(_L)
+        .where(_L.c.id == listing.id)
+        .values(delisted_at=at, delisted_by=actor, delist_reason=reason, active_key=None)
+    )
+    key = f"delisting:{township}:{listing.id}"
+    writer.transitions.append(
+        Transition(
+            None,
+            township,
+            "township.delisted",
+            None,
+            None,
+            at,
+            actor,
+            event_id=event_id,
+            reason=reason,
+            level=listing.level,
+            cause_key=key,
+        )
+    )
+    unit = tree.get(township)
+    county = tree.county_of(township)
+    issuer = tree.find(actor.split("/")[0]) or tree.supervising_unit(township, listing.level)
+    cc = tuple(c for c in (county.code if county else None, issuer.code) if c and c != township)
+    intent = NoticeIntent(
+        "delisting",
+        key,
+        None,
+        township,
+        township,
+        cc,
+        issuer.code,
+        at,
+        {
+            "reason": reason,
+            "listed_on": rules.local_day(listing.listed_at).isoformat(),
+            "actor_name": actor_name or issuer.name,
+            "township": {"name": unit.name, "code": unit.code, "county": county.name if county else ""},
+        },
+    )
+    writer.record(Effects(notices=[intent]), {})
+
+
+def apply_event(
+    conn: Connection,
+    rules: Rules,
+    event: TownshipListed | TownshipDelisted,
+    now: datetime,
+    writer: EffectWriter,
+) -> str:
+    """A supervisor lists or delists a township by hand; returns the township's code."""
+    tree = rules.tree
+    township = tree.resolve_township(event.township)
+    actor = tree.parse_actor(event.actor)
+    current = active_listings(conn).get(township.code)
+    if actor.unit is None or actor.unit.code not in {u.code for u in tree.supervisors(township.code)}:
+        raise Refused(
+            f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}"
+        )
+    rank = tree.supervisor_rank(actor.unit)
+    if isinstance(event, TownshipListed):
+        if rank < LEVEL_RANK["county"]:
+            raise Refused(f"{actor.unit.name} may not list a township; listing is for the county or the city")
+        if current is not None and LEVEL_RANK[current.level] >= rank:
+            raise Refused(f"{township.name} is already under {current.level}-level listed supervision")
+        figures = township_figures(conn, rules, event.at, [township.code]).get(township.code)
+        problems = breaches(rules, figures) if figures else []
+        list_township(
+            conn,
+            rules,
+            writer,
+            township.code,
+            at=event.at,
+            actor=actor.raw,
+            level=actor.unit.level,
+            reason=event.reason,
+            problems=problems or [event.reason],
+            figures=figures,
+            event_id=event.event_id,
+            manual=True,
+        )
+    else:
+        if current is None:
+            raise Refused(f"{township.name} is not under listed supervision")
+        if rank < LEVEL_RANK[current.level]:
+            raise Refused(
+                f"{actor.unit.name} may not delist {township.name}: it was listed at {current.level} "
+                "level, so delisting needs that level or above"
+            )
+        delist_township(
+            conn,
+            rules,
+            writer,
+            current,
+            at=event.at,
+            actor=actor.raw,
+            reason=event.reason,
+            event_id=event.event_id,
+            actor_name=actor.person or actor.unit.name,
+        )
+    return township.code
+
+
+def sweep_listings(
+    conn: Connection, rules: Rules, now: datetime, writer: EffectWriter
+) -> dict[str, list[str]]:
+    """List townships that break the policy; propose delisting for listed ones that recovered."""
+    figures = township_figures(conn, rules, now)
+    listed = active_listings(conn)
+    newly, proposed = [], []
+    for code, f in sorted(figures.items()):
+        if code not in rules.tree.units:
+            continue
+        problems = breaches(rules, f)
+        current = listed.get(code)
+        if problems and current is None:
+            list_township(
+                conn,
+                rules,
+                writer,
+                code,
+                at=now,
+                actor="system",
+                level="city",
+                reason="；".join(problems),
+                problems=problems,
+                figures=f,
+            )
+            newly.append(code)
+    for code, current in listed.items():
+        f = figures.get(code) or Figures(code, 0, 0, 0, 0, 0)
+        recovered = not breaches(rules, f) and not _still_open(conn, current.problem_hazards or [])
+        if recovered and current.delist_proposed_at is None:
+            conn.execute(update(_L).where(_L.c.id == current.id).values(delist_proposed_at=now))
+            proposed.append(code)
+        elif not recovered and current.delist_proposed_at is not None:
+            conn.execute(update(_L).where(_L.c.id == current.id).values(delist_proposed_at=None))
+    return {"listed": newly, "delist_proposed": proposed}
+
+
+def _still_open(conn: Connection, hazard_ids: list[str]) -> bool:
+    if not hazard_ids:
+        return False
+    stmt = (
+        select(func.count())
+        .select_from(_H)
+        .where(_H.c.id.in_(hazard_ids), _H.c.state.notin_(["cleared", "invalid"]))
+    )
+    return bool(conn.execute(stmt).scalar())

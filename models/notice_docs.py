@@ -1,0 +1,144 @@
+"""What a notice says, decided when it is issued: its document number, subject, recipients and a snapshot
+of the particulars (so the document sent is the one decided, whatever happens to the hazard later)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from models.hazard import Hazard, NoticeIntent
+from models.rules import Rules
+
+KIND_TITLES = {
+    "assignment": "隐患交办单",
+    "reminder": "催办通知",
+    "supervision": "督办通知书",
+    "elevation": "提级督办通知",
+    "listing": "挂牌督办通知书",
+    "return": "退回整改通知",
+    "extension_decision": "延期审批结果通知",
+    "clearance": "销号通知",
+    "delisting": "摘牌通知",
+    "report": "研判报告",
+}
+
+
+def document_number(office_short: str, prefix: str, year: int, seq: int) -> str:
+    return f"{office_short}平安{prefix}〔{year}〕{seq}号"
+
+
+def number_scope(intent: NoticeIntent) -> str:
+    """Documents are numbered per issuing office and year, across kinds."""
+    return "DOC:" + intent.issuer_code
+
+
+def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
+    tree, tz = rules.tree, rules.policy.tz
+    unit = tree.units.get(h.unit_code) if h.unit_code else None
+    county = tree.units.get(h.county_code) if h.county_code else None
+    return {
+        "id": h.id,
+        "ref": h.ref,
+        "title": h.title,
+        "description": h.description,
+        "field": h.field,
+        "field_name": rules.policy.fields.get(h.field, h.field),
+        "severity": h.severity,
+        "county": county.name if county else "",
+        "township": tree.units[h.township_code].name,
+        "village": h.village,
+        "address": h.address,
+        "unit_name": unit.name if unit else "",
+        "state": h.state,
+        "detected_at": h.detected_at.astimezone(tz).isoformat(),
+        "due_date": rules.local_day(h.due_at).isoformat() if h.due_at else None,
+        "deadline_provisional": h.deadline_provisional,
+        "level": h.level,
+        "rework_count": h.rework_count,
+        "overdue_days": rules.overdue_days(h, at),
+    }
+
+
+def notice_row(
+    rules: Rules,
+    intent: NoticeIntent,
+    h: Hazard | None,
+    seq: int,
+    now: datetime,
+    extra_context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The outbox row for ``intent``; ``seq`` is the office's next document number this year."""
+    tree, policy = rules.tree, rules.policy
+    issuer = tree.get(intent.issuer_code)
+    recipient = tree.get(intent.recipient_code)
+    cc_units = [tree.get(c) for c in intent.cc_codes if c in tree.units and c != recipient.code]
+    local_at = intent.at.astimezone(policy.tz)
+    number = document_number(issuer.short_name, policy.notices.prefix(intent.kind), local_at.year, seq)
+    what = f"{h.id} {h.title}" if h else tree.get(intent.township_code or recipient.code).name
+    subject = f"【{KIND_TITLES[intent.kind]}】{number} {what}"
+    context: dict[str, Any] = {
+        "kind": intent.kind,
+        "number": number,
+        "issuer": {"name": issuer.name, "code": issuer.code},
+        "recipient": {"name": recipient.name, "code": recipient.code},
+        "cc_units": [u.name for u in cc_units],
+        "date": local_at.date().isoformat(),
+        "feedback_days": policy.notices.feedback_days or None,
+        "hazard": hazard_particulars(rules, h, intent.at) if h else None,
+        **_json_safe(intent.extra),
+        **_kind_context(rules, intent, h),
+        **(extra_context or {}),
+    }
+    to_addrs = list(recipient.emails)
+    cc_addrs = [a for u in cc_units for a in u.emails if a not in to_addrs]
+    return {
+        "key": intent.key,
+        "kind": intent.kind,
+        "hazard_id": intent.hazard_id,
+        "township_code": intent.township_code,
+        "issuer_code": issuer.code,
+        "recipient_code": recipient.code,
+        "cc_codes": [u.code for u in cc_units],
+        "to_addrs": to_addrs,
+        "cc_addrs": list(dict.fromkeys(cc_addrs)),
+        "number": number,
+        "subject": subject[:300],
+        "context": context,
+        "status": "pending",
+        "attempts": 0,
+        "next_try_at": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+
+
+def _kind_context(rules: Rules, intent: NoticeIntent, h: Hazard | None) -> dict[str, Any]:
+    """The kind-specific particulars the templates need beyond what the rule put in ``extra``."""
+    if h is None:
+        return {}
+    due = rules.local_day(h.due_at).isoformat() if h.due_at else None
+    tz = rules.policy.tz
+    if intent.kind == "extension_decision":
+        return {"new_due_date": due if intent.extra.get("approved") else None}
+    if intent.kind == "return":
+        return {"due_date": due}
+    if intent.kind == "clearance":
+        verifier = rules.tree.units.get(str(intent.extra.get("verifier", "")))
+        return {
+            "cleared_at": (h.cleared_at or intent.at).astimezone(tz).isoformat(),
+            "verifier_name": verifier.name if verifier else "",
+        }
+    if intent.kind == "elevation":
+        manual = bool(intent.extra.get("manual"))
+        return {"actor_name": rules.tree.get(intent.issuer_code).name if manual else None}
+    return {}
+
+
+def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out

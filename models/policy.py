@@ -1,0 +1,243 @@
+"""What an office decides, as validated data: the policy (fields, deadlines, escalation ladder, listing
+thresholds, schedules) and the organisation tree. Loading the YAML files lives in ``config``; the rules
+only see these objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Level = Literal["none", "township", "county", "city"]
+UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
+Severity = Literal["general", "major"]
+LEVEL_RANK: dict[str, int] = {"none": 0, "township": 1, "county": 2, "city": 3}
+NOTICE_KINDS = (
+    "assignment",
+    "reminder",
+    "supervision",
+    "elevation",
+    "listing",
+    "return",
+    "extension_decision",
+    "clearance",
+    "delisting",
+    "report",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeadlineDays(_Strict):
+    general: int = Field(7, ge=1, le=365)
+    major: int = Field(20, ge=1, le=365)
+
+
+class Deadlines(DeadlineDays):
+    by_field: dict[str, DeadlineDays] = Field(default_factory=dict)
+
+
+class Escalation(_Strict):
+    acknowledge_within_days: int = Field(
+        1, ge=0, le=60, description="0 disables the acknowledgement reminder"
+    )
+    remind_before_days: int = Field(1, ge=0, le=60, description="0 disables the deadline reminder")
+    county_after_days: int = Field(3, ge=0, le=365)
+    city_after_days: int = Field(10, ge=0, le=365)
+    major_overdue_to: Literal["township", "county", "city"] = "county"
+
+    @model_validator(mode="after")
+    def _city_after_county(self) -> Escalation:
+        if self.city_after_days < self.county_after_days:
+            raise ValueError("city_after_days must not be smaller than county_after_days")
+        return self
+
+
+class Extensions(_Strict):
+    max_days: int = Field(30, ge=1, le=365)
+    max_requests: int = Field(2, ge=0, le=20)
+
+
+class Listing(_Strict):
+    window_days: int = Field(30, ge=1, le=366)
+    max_overdue: int = Field(10, ge=0)
+    min_clearance_rate: float = Field(0.6, ge=0, le=1)
+    min_hazards_for_rate: int = Field(20, ge=1)
+    max_overdue_major: int = Field(2, ge=0)
+    deadline_days: int = Field(20, ge=1, le=365)
+
+
+class Notices(_Strict):
+    sender: str = "hazardloop@example.org"
+    prefixes: dict[str, str] = Field(default_factory=dict)
+    feedback_days: int = Field(2, ge=0, le=30)
+
+    @field_validator("prefixes")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(NOTICE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown notice kind(s) {unknown}; known kinds are {list(NOTICE_KINDS)}")
+        return value
+
+    def prefix(self, kind: str) -> str:
+        return self.prefixes.get(kind, _DEFAULT_PREFIXES[kind])
+
+
+_DEFAULT_PREFIXES = {
+    "assignment": "交",
+    "reminder": "催",
+    "supervision": "督",
+    "elevation": "提督",
+    "listing": "挂督",
+    "return": "退",
+    "extension_decision": "延",
+    "clearance": "销",
+    "delisting": "摘",
+    "report": "研",
+}
+
+
+class Routing(_Strict):
+    auto: bool = Field(True, description="route and assign at detection; false leaves hazards 'detected'")
+
+
+class Policy(_Strict):
+    timezone: str = "Asia/Shanghai"
+    fields: dict[str, str]
+    calendar: Literal["cn", "weekdays"] = "cn"
+    deadlines: Deadlines = Deadlines()
+    escalation: Escalation = Escalation()
+    extensions: Extensions = Extensions()
+    listing: Listing = Listing()
+    notices: Notices = Notices()
+    routing: Routing = Routing()
+    schedules: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a known time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one field is needed")
+        return value
+
+    @field_validator("schedules")
+    @classmethod
+    def _valid_crons(cls, value: dict[str, str]) -> dict[str, str]:
+        from apscheduler.triggers.cron import CronTrigger  # validation only; pure parse, no I/O
+
+        for name, expr in value.items():
+            try:
+                CronTrigger.from_crontab(expr)
+            except ValueError as exc:
+                raise ValueError(
+                    f"schedule '{name}': '{expr}' is not a valid cron expression ({exc})"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _overrides_name_fields(self) -> Policy:
+        unknown = sorted(set(self.deadlines.by_field) - set(self.fields))
+        if unknown:
+            raise ValueError(f"deadlines.by_field names unknown field(s) {unknown}")
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def deadline_days(self, field: str, severity: str) -> int:
+        days = self.deadlines.by_field.get(field, self.deadlines)
+        return days.major if severity == "major" else days.general
+
+
+class Unit(_Strict):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    name: str = Field(min_length=1, max_length=100)
+    level: UnitLevel
+    parent: str | None = None
+    short: str | None = None
+    emails: list[str] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list)
+
+    @field_validator("emails")
+    @classmethod
+    def _plausible_emails(cls, value: list[str]) -> list[str]:
+        for addr in value:
+            local, at, domain = addr.partition("@")
+            if not at or not local or "." not in domain or " " in addr:
+                raise ValueError(f"'{addr}' is not an e-mail address")
+        return value
+
+    @property
+    def short_name(self) -> str:
+        if self.short:
+            return self.short
+        for suffix in ("街道", "乡", "镇", "区", "县", "市"):
+            if self.name.endswith(suffix) and len(self.name) > len(suffix) + 1:
+                return self.name[: -len(suffix)]
+        return self.name
+
+
+class Org(_Strict):
+    units: list[Unit]
+
+    @model_validator(mode="after")
+    def _a_tree(self) -> Org:
+        seen: dict[str, Unit] = {}
+        names: set[str] = set()
+        for unit in self.units:
+            if unit.code in seen:
+                raise ValueError(f"unit code '{unit.code}' appears twice")
+            if unit.name in names:
+                raise ValueError(f"unit name '{unit.name}' appears twice; names must be unique")
+            seen[unit.code] = unit
+            names.add(unit.name)
+        cities = [u for u in self.units if u.level == "city"]
+        if len(cities) != 1:
+            raise ValueError(f"exactly one unit must have level 'city' (found {len(cities)})")
+        for unit in self.units:
+            if unit.level == "city":
+                if unit.parent:
+                    raise ValueError(f"the city '{unit.code}' must not have a parent")
+                continue
+            if not unit.parent:
+                raise ValueError(f"unit '{unit.code}' needs a parent")
+            parent = seen.get(unit.parent)
+            if parent is None:
+                raise ValueError(f"unit '{unit.code}' names parent '{unit.parent}', which is not a unit")
+            allowed = _ALLOWED_PARENTS[unit.level]
+            if parent.level not in allowed:
+                raise ValueError(
+                    f"unit '{unit.code}' ({unit.level}) cannot sit under '{parent.code}' ({parent.level}); "
+                    f"its parent must be one of {sorted(allowed)}"
+                )
+            if unit.fields and unit.level != "department":
+                raise ValueError(f"unit '{unit.code}' lists fields, but only departments answer for fields")
+        return self
+
+    def __iter__(self) -> Iterator[Unit]:  # type: ignore[override]
+        return iter(self.units)
+
+
+_ALLOWED_PARENTS: dict[str, set[str]] = {
+    "county": {"city"},
+    "township": {"county"},
+    "area": {"county", "city"},
+    "village": {"township", "area"},
+    "department": {"city", "county", "township"},
+}

@@ -1,0 +1,190 @@
+"""Set-based reads and writes for the services: one ``IN (...)`` load per batch, ``executemany`` for the
+writes, all on the caller's connection (the unit of work decides when it commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+
+from models.errors import ConflictError
+from models.hazard import HAZARD_COLUMNS, Hazard, Transition
+from models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
+
+_H = HazardRow.__table__
+_T = TransitionRow.__table__
+_N = NoticeRow.__table__
+_E = EventRow.__table__
+_C = CounterRow.__table__
+_CHUNK = 900  # stays under SQLite's bound-parameter limit with room to spare
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _hazard(row: Any) -> Hazard:
+    return Hazard(**{name: row[name] for name in HAZARD_COLUMNS})
+
+
+def load_hazards(conn: Connection, keys: Iterable[str], *, lock: bool = False) -> list[Hazard]:
+    """Hazards whose id or source reference is among ``keys``."""
+    keys = list(dict.fromkeys(keys))
+    found: list[Hazard] = []
+    cols = [_H.c[name] for name in HAZARD_COLUMNS]
+    for part in chunks(keys, _CHUNK // 2):
+        stmt = select(*cols).where(or_(_H.c.id.in_(part), _H.c.ref.in_(part)))
+        if lock and conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        found.extend(_hazard(r._mapping) for r in conn.execute(stmt))
+    return found
+
+
+def load_hazards_where(
+    conn: Connection,
+    *where: Any,
+    lock: bool = False,
+    skip_locked: bool = False,
+    limit: int | None = None,
+    order_by: Any = None,
+) -> list[Hazard]:
+    stmt = select(*[_H.c[name] for name in HAZARD_COLUMNS]).where(*where)
+    if order_by is not None:
+        stmt = stmt.order_by(order_by)
+    if limit:
+        stmt = stmt.limit(limit)
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
+    return [_hazard(r._mapping) for r in conn.execute(stmt)]
+
+
+def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
+    if not hazards:
+        return
+    rows = []
+    for h in hazards:
+        h.version = 1
+        h.updated_at = now
+        rows.append(h.as_row())
+    for part in chunks(rows, 5000):
+        conn.execute(insert(_H), list(part))
+
+
+_UPDATABLE = [c for c in HAZARD_COLUMNS if c not in ("id", "version")]
+_UPDATE = (
+    update(_H)
+    .where(and_(_H.c.id == bindparam("b_id"), _H.c.version == bindparam("b_version")))
+    .values({**{c: bindparam(c) for c in _UPDATABLE}, "version": bindparam("b_new_version")})
+)
+
+
+def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
+    """Write changed hazards, each guarded by the version it was read at (optimistic concurrency)."""
+    if not hazards:
+        return
+    rows = []
+    for h in hazards:
+        h.updated_at = now
+        row = {c: getattr(h, c) for c in _UPDATABLE}
+        row.update(b_id=h.id, b_version=h.version, b_new_version=h.version + 1)
+        rows.append(row)
+    for part in chunks(rows, 5000):
+        result = conn.execute(_UPDATE, list(part))
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(part):
+            raise ConflictError("another writer changed some of these hazards at the same moment; try again")
+    for h in hazards:
+        h.version += 1
+
+
+def insert_transitions(conn: Connection, transitions: Sequence[Transition], recorded_at: datetime) -> None:
+    if not transitions:
+        return
+    rows = [
+        {
+            "hazard_id": t.hazard_id,
+            "township_code": t.township_code,
+            "action": t.action,
+            "from_state": t.from_state,
+            "to_state": t.to_state,
+            "level": t.level,
+            "at": t.at,
+            "recorded_at": recorded_at,
+            "actor": t.actor,
+            "event_id": t.event_id,
+            "reason": t.reason,
+            "cause_key": t.cause_key,
+            "details": t.details,
+        }
+        for t in transitions
+    ]
+    for part in chunks(rows, 5000):
+        conn.execute(insert(_T), list(part))
+
+
+def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for part in chunks(list(rows), 2000):
+        conn.execute(insert(_N), list(part))
+
+
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for part in chunks(list(rows), 5000):
+        conn.execute(insert(_E), list(part))
+
+
+def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """event_id -> (digest, outcome) for the ids already applied."""
+    ids = list(dict.fromkeys(event_ids))
+    out: dict[str, tuple[str, str]] = {}
+    for part in chunks(ids):
+        for row in conn.execute(
+            select(_E.c.event_id, _E.c.digest, _E.c.outcome).where(_E.c.event_id.in_(part))
+        ):
+            out[row.event_id] = (row.digest, row.outcome)
+    return out
+
+
+class Counters:
+    """Gapless sequences inside one transaction: rows are read (and locked on PostgreSQL) on first use and
+    written back by ``flush``; a rollback takes the numbers back with everything else."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._values: dict[tuple[str, int], int] = {}
+        self._stored: dict[tuple[str, int], int | None] = {}
+
+    def peek(self, scope: str, year: int) -> int:
+        self._load(scope, year)
+        return self._values[(scope, year)] + 1
+
+    def next(self, scope: str, year: int, count: int = 1) -> int:
+        key = (scope, year)
+        self._load(scope, year)
+        first = self._values[key] + 1
+        self._values[key] += count
+        return first
+
+    def _load(self, scope: str, year: int) -> None:
+        key = (scope, year)
+        if key not in self._values:
+            stmt = select(_C.c.value).where(_C.c.scope == scope, _C.c.year == year)
+            if self.conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            current = self.conn.execute(stmt).scalar()
+            self._stored[key] = current
+            self._values[key] = current or 0
+
+    def flush(self) -> None:
+        for key, value in self._values.items():
+            stored = self._stored[key]
+            if stored == value:
+                continue
+            if stored is None:
+                self.conn.execute(insert(_C).values(scope=key[0], year=key[1], value=value))
+            else:
+                self.conn.execute(
+                    update(_C).where(_C.c.scope == key[0], _C.c.year == key[1]).values(value=value)
+                )
+            self._stored[key] = value

@@ -1,0 +1,504 @@
+"""The rules of the closed loop: what each event does to a hazard, who may do it, and the deadlines it
+sets. Pure functions of (hazard, event, policy, organisation, calendar); time comes in with the event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from models.calendar import WorkingCalendar, calendar_for, end_of_day, local_date
+from models.errors import InvalidInput, Problem, Refused
+from models.events import (
+    ExtensionDecided,
+    ExtensionRequested,
+    HazardAcknowledged,
+    HazardAssigned,
+    HazardDetected,
+    HazardEscalated,
+    HazardInvalidated,
+    HazardReassigned,
+    RectificationSubmitted,
+    VerificationFailed,
+    VerificationPassed,
+)
+from models.hazard import Effects, Hazard, NoticeIntent, Transition
+from models.lifecycle import CLOCK_RUNNING, State, next_state
+from models.orgtree import Actor, OrgTree
+from models.policy import LEVEL_RANK, Policy, Unit
+
+HazardEvent = (
+    HazardAssigned
+    | HazardAcknowledged
+    | HazardReassigned
+    | ExtensionRequested
+    | ExtensionDecided
+    | RectificationSubmitted
+    | VerificationPassed
+    | VerificationFailed
+    | HazardInvalidated
+    | HazardEscalated
+)
+
+
+def cause_key(kind: str, hazard_id: str, *parts: object) -> str:
+    return ":".join([kind, hazard_id, *(str(p) for p in parts)])
+
+
+@dataclass
+class Rules:
+    policy: Policy
+    tree: OrgTree
+    calendar: WorkingCalendar
+
+    @classmethod
+    def build(cls, policy: Policy, tree: OrgTree) -> Rules:
+        return cls(policy, tree, calendar_for(policy.calendar))
+
+    # --- deadlines ------------------------------------------------------------------------------------
+    def local_day(self, instant: datetime) -> date:
+        return local_date(instant, self.policy.tz)
+
+    def set_deadline(self, h: Hazard, start: datetime, due_day: date) -> None:
+        h.due_at = end_of_day(due_day, self.policy.tz)
+        h.deadline_set_at = start
+        h.deadline_provisional = self.calendar.span_provisional(self.local_day(start), due_day)
+        h.deadline_seq += 1
+        h.overdue_since = None
+
+    def assign(self, h: Hazard, unit: Unit, at: datetime) -> None:
+        h.unit_code = unit.code
+        h.assigned_at = at
+        h.acknowledged_at = None
+        h.assignment_seq += 1
+        days = self.policy.deadline_days(h.field, h.severity)
+        self.set_deadline(h, at, self.calendar.add_working_days(self.local_day(at), days))
+
+    # --- who is who -------------------------------------------------------------------------------------
+    def issuer(self, h: Hazard, level: str | None = None) -> Unit:
+        """The office that issues a hazard's notices: the unit supervising at the hazard's level (at least
+        the township), never the responsible unit itself."""
+        lvl = level or h.level
+        unit = self.tree.supervising_unit(h.township_code, "township" if lvl == "none" else lvl)
+        if unit.code == h.unit_code:
+            unit = self.tree.county_of(h.township_code) or self.tree.city
+        return unit
+
+    def copies(self, h: Hazard, *extra: str | None) -> tuple[str, ...]:
+        """Copy-to units for a hazard's notice: the township (when it is not the recipient) and any extra."""
+        codes: list[str] = []
+        for code in (h.township_code, *extra):
+            if code and code != h.unit_code and code not in codes:
+                codes.append(code)
+        return tuple(codes)
+
+    def _notice(
+        self, kind: str, key: str, h: Hazard, at: datetime, issuer: Unit, cc: tuple[str, ...], **extra: object
+    ) -> NoticeIntent:
+        return NoticeIntent(
+            kind=kind,
+            key=key,
+            hazard_id=h.id,
+            township_code=h.township_code,
+            recipient_code=h.unit_code or h.township_code,
+            cc_codes=cc,
+            issuer_code=issuer.code,
+            at=at,
+            extra=dict(extra),
+        )
+
+    # --- detection --------------------------------------------------------------------------------------
+    def detect(self, event: HazardDetected, hazard_id: str) -> tuple[Hazard, Effects]:
+        d = event.hazard
+        if d.field not in self.policy.fields:
+            known = ", ".join(self.policy.fields)
+            raise InvalidInput(
+                [Problem(f"unknown field '{d.field}'; policy.yaml knows {known}", field="hazard.field")]
+            )
+        township = self.tree.resolve_township(d.township, field="hazard.township")
+        county = self.tree.county_of(township.code)
+        if d.county is not None:
+            named = self.tree.find(d.county)
+            if named is None or named.level != "county":
+                raise InvalidInput(
+                    [Problem(f"'{d.county}' is not a county in org.yaml", field="hazard.county")]
+                )
+            if county is None or named.code != county.code:
+                raise InvalidInput(
+                    [Problem(f"{township.name} is not in {named.name}", field="hazard.county")]
+                )
+        actor = self.tree.parse_actor(event.actor, reporter=True)
+        h = Hazard(
+            id=hazard_id,
+            ref=d.ref,
+            title=d.title,
+            description=d.description,
+            field=d.field,
+            severity=d.severity,
+            township_code=township.code,
+            county_code=county.code if county else None,
+            detected_at=event.at,
+            reporter=actor.raw,
+            village=d.village,
+            address=d.address,
+            source=d.source,
+            campaign=d.campaign,
+        )
+        effects = Effects(
+            [
+                Transition(
+                    h.id,
+                    h.township_code,
+                    event.type,
+                    None,
+                    State.DETECTED,
+                    event.at,
+                    actor.raw,
+                    event_id=event.event_id,
+                )
+            ]
+        )
+        if self.policy.routing.auto:
+            unit = self.tree.route(h.field, h.township_code)
+            effects.extend(self._route(h, unit, event.at, "system", "routed", event.event_id, None))
+        self.refresh_next_action(h)
+        return h, effects
+
+    def _route(
+        self,
+        h: Hazard,
+        unit: Unit,
+        at: datetime,
+        actor: str,
+        action: str,
+        event_id: str | None,
+        reason: str | None,
+    ) -> Effects:
+        before = h.state
+        h.state = next_state(h.state, action)
+        self.assign(h, unit, at)
+        key = cause_key("assignment", h.id, h.assignment_seq)
+        return Effects(
+            [
+                Transition(
+                    h.id,
+                    h.township_code,
+                    action,
+                    before,
+                    h.state,
+                    at,
+                    actor,
+                    event_id=event_id,
+                    reason=reason,
+                    details={"unit": unit.code, "due_at": h.due_at.isoformat() if h.due_at else None},
+                )
+            ],
+            [self._notice("assignment", key, h, at, self.issuer(h), self.copies(h), reason=reason)],
+        )
+
+    # --- everything else --------------------------------------------------------------------------------
+    def apply(self, h: Hazard, event: HazardEvent) -> Effects:
+        """Apply one event to a hazard in place; raise ``Refused`` / ``InvalidInput`` and leave the hazard
+        untouched when it may not happen."""
+        if event.at < h.detected_at:
+            raise InvalidInput(
+                [
+                    Problem(
+                        f"the event is dated {event.at.isoformat()}, before the hazard was "
+                        f"detected ({h.detected_at.isoformat()})",
+                        field="at",
+                    )
+                ]
+            )
+        actor = self.tree.parse_actor(event.actor)
+        next_state(h.state, event.type)  # refuse early, before any guard, with the state in the message
+        handler = getattr(self, "_on_" + event.type.replace(".", "_"))
+        work = h.copy()
+        effects: Effects = handler(work, event, actor)
+        work.version = h.version
+        self.refresh_next_action(work)
+        h.__dict__.update(work.__dict__)
+        return effects
+
+    def _require_unit(self, actor: Actor, allowed: list[Unit], what: str) -> Unit:
+        if actor.unit is None or actor.unit.code not in {u.code for u in allowed}:
+            who = actor.unit.name if actor.unit else actor.raw
+            names = "、".join(u.name for u in allowed[:3]) or "nobody"
+            raise Refused(f"{who} may not {what}; this is for {names}")
+        return actor.unit
+
+    def _transition(
+        self,
+        h: Hazard,
+        event: HazardEvent,
+        before: str,
+        actor: Actor,
+        reason: str | None = None,
+        **details: object,
+    ) -> Transition:
+        return Transition(
+            h.id,
+            h.township_code,
+            event.type,
+            before,
+            h.state,
+            event.at,
+            actor.raw,
+            event_id=event.event_id,
+            reason=reason,
+            details=dict(details),
+        )
+
+    def _on_hazard_assigned(self, h: Hazard, e: HazardAssigned, actor: Actor) -> Effects:
+        self._require_unit(actor, self.tree.supervisors(h.township_code), "assign this hazard")
+        unit = self.tree.resolve_unit(e.unit)
+        return self._route(h, unit, e.at, actor.raw, e.type, e.event_id, None)
+
+    def _on_hazard_reassigned(self, h: Hazard, e: HazardReassigned, actor: Actor) -> Effects:
+        self._require_unit(actor, self.tree.supervisors(h.township_code), "reassign this hazard")
+        unit = self.tree.resolve_unit(e.unit)
+        if unit.code == h.unit_code:
+            raise Refused(f"the hazard is already assigned to {unit.name}")
+        if unit.level == "village":
+            raise Refused(f"{unit.name} is a village station and cannot be a responsible unit")
+        effects = Effects()
+        before_state, h.state = h.state, next_state(h.state, e.type)
+        # A reassignment keeps the running deadline: a dispute does not buy time.
+        due_at, provisional, seq = h.due_at, h.deadline_provisional, h.deadline_seq
+        before_unit = h.unit_code
+        self.assign(h, unit, e.at)
+        h.due_at, h.deadline_provisional, h.deadline_seq = due_at, provisional, seq
+        effects.transitions.append(
+            Transition(
+                h.id,
+                h.township_code,
+                e.type,
+                before_state,
+                h.state,
+                e.at,
+                actor.raw,
+                event_id=e.event_id,
+                reason=e.reason,
+                details={"unit": unit.code, "from_unit": before_unit},
+            )
+        )
+        key = cause_key("assignment", h.id, h.assignment_seq)
+        effects.notices.append(
+            self._notice(
+                "assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason
+            )
+        )
+        return effects
+
+    def _on_hazard_acknowledged(self, h: Hazard, e: HazardAcknowledged, actor: Actor) -> Effects:
+        self._require_unit(
+            actor, [self.tree.get(h.unit_code)] if h.unit_code else [], "acknowledge this hazard"
+        )
+        before, h.state = h.state, next_state(h.state, e.type)
+        h.acknowledged_at = e.at
+        return Effects([self._transition(h, e, before, actor)])
+
+    def _on_extension_requested(self, h: Hazard, e: ExtensionRequested, actor: Actor) -> Effects:
+        self._require_unit(
+            actor, [self.tree.get(h.unit_code)] if h.unit_code else [], "ask for an extension of this hazard"
+        )
+        ext = self.policy.extensions
+        if h.pending_extension_days is not None:
+            raise Refused("an extension request for this hazard is already waiting for a decision")
+        if h.extension_count >= ext.max_requests:
+            raise Refused(
+                f"the hazard has had {h.extension_count} extension request(s); the policy allows "
+                f"{ext.max_requests}"
+            )
+        if e.days > ext.max_days:
+            raise Refused(
+                f"{e.days} working days is more than the policy allows for one extension ({ext.max_days})"
+            )
+        h.pending_extension_days, h.pending_extension_reason = e.days, e.reason
+        h.extension_count += 1
+        return Effects([self._transition(h, e, h.state, actor, e.reason, days=e.days)])
+
+    def _on_extension_decided(self, h: Hazard, e: ExtensionDecided, actor: Actor) -> Effects:
+        decider = self._require_unit(
+            actor,
+            self.tree.verifiers(h.township_code, h.unit_code or ""),
+            "decide on this hazard's extension",
+        )
+        if h.pending_extension_days is None:
+            raise Refused("there is no extension request waiting for a decision on this hazard")
+        days = h.pending_extension_days
+        h.pending_extension_days = h.pending_extension_reason = None
+        if e.approved and h.due_at is not None:
+            new_day = self.calendar.add_working_days(self.local_day(h.due_at), days)
+            self.set_deadline(h, e.at, new_day)
+            h.extension_days_granted += days
+        key = cause_key("extension_decision", h.id, e.event_id)
+        cc = self.copies(h, decider.code)
+        return Effects(
+            [
+                self._transition(
+                    h,
+                    e,
+                    h.state,
+                    actor,
+                    e.reason,
+                    approved=e.approved,
+                    days=days,
+                    due_at=h.due_at.isoformat() if h.due_at else None,
+                )
+            ],
+            [
+                self._notice(
+                    "extension_decision",
+                    key,
+                    h,
+                    e.at,
+                    decider,
+                    cc,
+                    approved=e.approved,
+                    days=days,
+                    reason=e.reason,
+                )
+            ],
+        )
+
+    def _on_rectification_submitted(self, h: Hazard, e: RectificationSubmitted, actor: Actor) -> Effects:
+        self._require_unit(
+            actor, [self.tree.get(h.unit_code)] if h.unit_code else [], "submit this hazard's rectification"
+        )
+        before, h.state = h.state, next_state(h.state, e.type)
+        h.submitted_at = e.at
+        return Effects([self._transition(h, e, before, actor, e.note, evidence=list(e.evidence))])
+
+    def _verifier(self, h: Hazard, actor: Actor) -> Unit:
+        if actor.unit is not None and actor.unit.code == h.unit_code:
+            raise Refused(f"{actor.unit.name} is the responsible unit and may not verify its own work")
+        return self._require_unit(
+            actor, self.tree.verifiers(h.township_code, h.unit_code or ""), "verify this hazard"
+        )
+
+    def _on_verification_passed(self, h: Hazard, e: VerificationPassed, actor: Actor) -> Effects:
+        verifier = self._verifier(h, actor)
+        before, h.state = h.state, next_state(h.state, e.type)
+        h.cleared_at = h.closed_at = e.at
+        key = cause_key("clearance", h.id)
+        supervising = self.tree.supervising_unit(h.township_code, h.level).code if h.level != "none" else None
+        return Effects(
+            [self._transition(h, e, before, actor, e.note)],
+            [
+                self._notice(
+                    "clearance",
+                    key,
+                    h,
+                    e.at,
+                    verifier,
+                    self.copies(h, supervising),
+                    note=e.note,
+                    verifier=verifier.code,
+                )
+            ],
+        )
+
+    def _on_verification_failed(self, h: Hazard, e: VerificationFailed, actor: Actor) -> Effects:
+        verifier = self._verifier(h, actor)
+        before, h.state = h.state, next_state(h.state, e.type)
+        h.rework_count += 1
+        h.submitted_at = None
+        key = cause_key("return", h.id, h.rework_count)
+        return Effects(
+            [self._transition(h, e, before, actor, e.reason, rework_count=h.rework_count)],
+            [
+                self._notice(
+                    "return",
+                    key,
+                    h,
+                    e.at,
+                    verifier,
+                    self.copies(h, verifier.code),
+                    reason=e.reason,
+                    rework_count=h.rework_count,
+                )
+            ],
+        )
+
+    def _on_hazard_invalidated(self, h: Hazard, e: HazardInvalidated, actor: Actor) -> Effects:
+        self._require_unit(actor, self.tree.supervisors(h.township_code), "close this hazard as invalid")
+        before, h.state = h.state, next_state(h.state, e.type)
+        h.closed_at = e.at
+        h.pending_extension_days = h.pending_extension_reason = None
+        return Effects([self._transition(h, e, before, actor, e.reason)])
+
+    def _on_hazard_escalated(self, h: Hazard, e: HazardEscalated, actor: Actor) -> Effects:
+        if actor.unit is None:
+            raise Refused("a manual escalation needs a supervising unit as actor")
+        why_not = self.tree.may_escalate(actor.unit, h.township_code, h.level, e.to)
+        if why_not:
+            raise Refused(why_not)
+        return self.elevate(
+            h, e.to, e.at, actor.raw, e.reason, event_id=e.event_id, issuer=actor.unit, manual=True
+        )
+
+    def elevate(
+        self,
+        h: Hazard,
+        level: str,
+        at: datetime,
+        actor: str,
+        reason: str,
+        *,
+        event_id: str | None = None,
+        issuer: Unit | None = None,
+        manual: bool = False,
+    ) -> Effects:
+        before = h.level
+        h.level = level
+        office = issuer or self.tree.supervising_unit(h.township_code, level)
+        key = cause_key("elevation", h.id, level)
+        supervising = self.tree.supervising_unit(h.township_code, level).code
+        return Effects(
+            [
+                Transition(
+                    h.id,
+                    h.township_code,
+                    "hazard.escalated" if manual else "elevated",
+                    h.state,
+                    h.state,
+                    at,
+                    actor,
+                    event_id=event_id,
+                    reason=reason,
+                    level=level,
+                    cause_key=key,
+                    details={"from_level": before, "manual": manual},
+                )
+            ],
+            [
+                self._notice(
+                    "elevation",
+                    key,
+                    h,
+                    at,
+                    office,
+                    self.copies(h, supervising, office.code),
+                    new_level=level,
+                    reason=reason,
+                    manual=manual,
+                )
+            ],
+        )
+
+    # --- the clock -------------------------------------------------------------------------------------
+    def refresh_next_action(self, h: Hazard) -> None:
+        from models.escalation import next_action_at  # the ladder lives in its own module
+
+        h.next_action_at = next_action_at(self, h)
+
+    def is_overdue(self, h: Hazard, now: datetime) -> bool:
+        return h.state in CLOCK_RUNNING and h.due_at is not None and now > h.due_at
+
+    def overdue_days(self, h: Hazard, now: datetime) -> int:
+        if h.due_at is None or now <= h.due_at:
+            return 0
+        return self.calendar.working_days_between(self.local_day(h.due_at), self.local_day(now))
+
+    def level_rank(self, level: str) -> int:
+        return LEVEL_RANK[level]

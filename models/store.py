@@ -1,0 +1,217 @@
+"""The persistence mapping (SQLAlchemy 2.0 typed declarative). Alembic owns the schema; these classes
+describe it for queries. Instants are stored as UTC and come back as aware UTC datetimes on SQLite and
+PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored naive UTC so comparisons work everywhere."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; every instant must carry its offset")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    level: Mapped[str] = mapped_column(String(16))
+    parent: Mapped[str | None] = mapped_column(String(64))
+    short: Mapped[str | None] = mapped_column(String(32))
+    emails: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class HazardRow(Base):
+    __tablename__ = "hazards"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(64), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    township_code: Mapped[str] = mapped_column(String(64), ForeignKey("units.code"), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("units.code"))
+    village: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    reporter: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    unit_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("units.code"), index=True)
+    level: Mapped[str] = mapped_column(String(16), default="none")
+    detected_at: Mapped[datetime]
+    assigned_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    deadline_set_at: Mapped[datetime | None]
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline_seq: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_seq: Mapped[int] = mapped_column(Integer, default=0)
+    supervised_seq: Mapped[int] = mapped_column(Integer, default=0)
+    assignment_seq: Mapped[int] = mapped_column(Integer, default=0)
+    ack_reminded_seq: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_since: Mapped[datetime | None]
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    extension_days_granted: Mapped[int] = mapped_column(Integer, default=0)
+    pending_extension_days: Mapped[int | None] = mapped_column(Integer)
+    pending_extension_reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_hazards_township_state", "township_code", "state"),)
+
+
+class EventRow(Base):
+    """The inbox: every applied event, by its idempotency key, with what it did."""
+
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    hazard_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class TransitionRow(Base):
+    """The append-only audit trail."""
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hazard_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    level: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    cause_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class NoticeRow(Base):
+    """The outbox: a notice is a row first (number, recipients, context) and mail second."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    hazard_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(64))
+    issuer_code: Mapped[str] = mapped_column(String(64))
+    recipient_code: Mapped[str] = mapped_column(String(64))
+    cc_codes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    to_addrs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cc_addrs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+
+
+class CounterRow(Base):
+    """Gapless sequences: hazard ids per year, document numbers per office and year."""
+
+    __tablename__ = "counters"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ListingRow(Base):
+    """A township under elevated listed supervision (挂牌督办), with its history."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    township_code: Mapped[str] = mapped_column(String(64), ForeignKey("units.code"), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    listed_at: Mapped[datetime]
+    listed_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    problem_hazards: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    deadline: Mapped[datetime | None]
+    delist_proposed_at: Mapped[datetime | None]
+    delisted_at: Mapped[datetime | None]
+    delisted_by: Mapped[str | None] = mapped_column(String(200))
+    delist_reason: Mapped[str | None] = mapped_column(Text)
+    active_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # township code while listed
+
+
+class JobRunRow(Base):
+    """What the scheduler and the one-shot batch commands did, for ``status``."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    as_of: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LeaseRow(Base):
+    """Who runs the scheduler: one holder at a time, renewed while alive."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
