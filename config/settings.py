@@ -28,8 +28,7 @@ class Settings(BaseSettings):
     def _url_has_scheme(cls, value: str) -> str:
         if "://" not in value:
             raise ValueError(
-                f"'{value}' is not a database URL (e.g. sqlite:///hazardloop.db or "
-                "postgresql+psycopg://user@host/db)"
+                f"'{value}' is not a database URL (e.g. sqlite:///hazardloop.db or postgresql+psycopg://user@host/db)"
             )
         return value
 

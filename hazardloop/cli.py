@@ -22,8 +22,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="hazardloop: closed-loop management of risk hazards (风险隐患闭环管理).",
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (cron logs, files) gets wide tables instead of 80-column wrapping.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 180)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 180)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -42,9 +43,7 @@ def handled(fn: F) -> F:
         except (Rejections, InvalidInput) as exc:
             problems = exc.problems
             label = "refused" if isinstance(exc, Rejections) and exc.exit_code == 3 else "invalid input"
-            err.print(
-                f"[bold red]{label}[/]: {len(problems)} problem(s); nothing was written.", highlight=False
-            )
+            err.print(f"[bold red]{label}[/]: {len(problems)} problem(s); nothing was written.", highlight=False)
             for p in problems[:200]:
                 err.print(f"  {p}", markup=False, highlight=False)
             if len(problems) > 200:
@@ -74,9 +73,7 @@ def main_options(
             help="SQLAlchemy database URL (default $HAZARDLOOP_DATABASE_URL, else sqlite:///hazardloop.db)",
         ),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="folder with policy.yaml and org.yaml")
-    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="folder with policy.yaml and org.yaml")] = None,
     now: Annotated[str | None, typer.Option("--now", help="act as of this ISO 8601 instant")] = None,
 ) -> None:
     ctx.obj = Options(db=db, config=config, now_text=now)

@@ -96,9 +96,7 @@ def _report_apply(report: ApplyReport, as_json: bool) -> None:
             err.print(f"  {p}", markup=False, highlight=False)
 
 
-def _apply(
-    ctx: typer.Context, source: str, lines: list[tuple[int, str]], partial: bool, as_json: bool
-) -> None:
+def _apply(ctx: typer.Context, source: str, lines: list[tuple[int, str]], partial: bool, as_json: bool) -> None:
     application = ready(ctx)
     with _progress(len(lines), "applying") as bar:
         task = bar.add_task("apply", total=len(lines)) if bar else None
@@ -121,9 +119,7 @@ def _apply(
 def apply_cmd(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="JSON Lines file of events, or - for standard input")],
-    partial: Annotated[
-        bool, typer.Option("--partial", help="apply the good lines, list the rejected ones")
-    ] = False,
+    partial: Annotated[bool, typer.Option("--partial", help="apply the good lines, list the rejected ones")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
 ) -> None:
     """Apply a file of events (all-or-nothing unless --partial)."""
@@ -312,9 +308,7 @@ def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
         # One command, one event: report the problem without the synthetic "line 1".
         problems = [Problem(p.message, field=p.field, refused=p.refused) for p in exc.problems]
         raise Rejections(problems) from None
-    out.print(
-        f"{payload['type']} recorded for {payload.get('hazard') or payload.get('township')}", highlight=False
-    )
+    out.print(f"{payload['type']} recorded for {payload.get('hazard') or payload.get('township')}", highlight=False)
 
 
 _LEVELS = ("township", "county", "city")

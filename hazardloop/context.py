@@ -28,13 +28,9 @@ class Options:
             except ValidationError as exc:
                 err = exc.errors(include_url=False)[0]
                 key = "HAZARDLOOP_" + str(err["loc"][0]).upper() if err["loc"] else "HAZARDLOOP_*"
-                raise ConfigError(
-                    f"environment variable {key}: {err['msg'].removeprefix('Value error, ')}"
-                ) from None
+                raise ConfigError(f"environment variable {key}: {err['msg'].removeprefix('Value error, ')}") from None
             if self.config is not None and not self.config.is_dir():
-                raise ConfigError(
-                    f"--config {self.config}: not a folder (it must hold policy.yaml and org.yaml)"
-                )
+                raise ConfigError(f"--config {self.config}: not a folder (it must hold policy.yaml and org.yaml)")
             self._app = bootstrap(db=self.db, config_dir=self.config, settings=settings)
             self._app.clock.fixed = parse_now(self.now_text, self._app) if self.now_text else None
         return self._app

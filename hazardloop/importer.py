@@ -116,9 +116,7 @@ def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tupl
             if missing:
                 names = {v: k for k, v in HEADERS.items() if not k.isascii()}
                 wanted = ", ".join(f"{names.get(m, m)} ({m})" for m in missing)
-                raise InvalidInput(
-                    [Problem(f"the header row lacks the column(s) {wanted}", source=source, line=1)]
-                )
+                raise InvalidInput([Problem(f"the header row lacks the column(s) {wanted}", source=source, line=1)])
             continue
         values = {columns[k]: v for k, v in row.items() if k in columns}
         if all(v in (None, "") for v in values.values()):
@@ -177,9 +175,7 @@ def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tupl
             "actor": str(values.get("actor") or "").strip() or None,
             "hazard": hazard,
         }
-        out.append(
-            (number, json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False))
-        )
+        out.append((number, json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False)))
     if problems:
         raise InvalidInput(problems)
     return out

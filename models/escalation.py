@@ -67,11 +67,7 @@ def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:
         rungs.append(Rung("elevation", overdue_at, esc.major_overdue_to))
     for level, days in (("county", esc.county_after_days), ("city", esc.city_after_days)):
         if LEVEL_RANK[level] > rank:
-            at = (
-                _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz))
-                if days
-                else overdue_at
-            )
+            at = _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz)) if days else overdue_at
             rungs.append(Rung("elevation", at, level))
     rungs.sort(key=lambda r: r.at)
     return rungs
@@ -119,9 +115,7 @@ def sweep_hazard(rules: Rules, h: Hazard, now: datetime) -> Effects:
             days = rules.overdue_days(h, top.at)
             reason = (
                 f"重大隐患逾期未整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
-                if h.severity == "major"
-                and top.level == rules.policy.escalation.major_overdue_to
-                and days == 0
+                if h.severity == "major" and top.level == rules.policy.escalation.major_overdue_to and days == 0
                 else f"逾期{days}个工作日未完成整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
             )
             effects.extend(rules.elevate(h, top.level or "none", top.at, "system", reason))
@@ -138,9 +132,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
     seq = h.assignment_seq if why == "acknowledge" else h.deadline_seq
     key = cause_key("reminder", h.id, why, seq)
     remaining = (
-        rules.calendar.working_days_between(rules.local_day(rung.at), rules.local_day(h.due_at))
-        if h.due_at
-        else 0
+        rules.calendar.working_days_between(rules.local_day(rung.at), rules.local_day(h.due_at)) if h.due_at else 0
     )
     supervising = rules.tree.supervising_unit(h.township_code, h.level).code if h.level != "none" else None
     return Effects(

@@ -99,9 +99,7 @@ class EffectWriter:
         return written
 
 
-def parse_lines(
-    lines: Iterable[tuple[int, str]], source: str, now: datetime, problems: list[Problem]
-) -> list[_Parsed]:
+def parse_lines(lines: Iterable[tuple[int, str]], source: str, now: datetime, problems: list[Problem]) -> list[_Parsed]:
     parsed: list[_Parsed] = []
     for lineno, raw in lines:
         if not raw.strip():
@@ -205,9 +203,7 @@ class _Batch:
             if existing is not None:
                 outcome, hazard_id = f"duplicate of {existing.id} (same source reference)", existing.id
                 self.report.duplicates += 1
-                self.report.duplicate_notes.append(
-                    f"line {item.line}: {event.hazard.ref} is already {existing.id}"
-                )
+                self.report.duplicate_notes.append(f"line {item.line}: {event.hazard.ref} is already {existing.id}")
             else:
                 h = self._detect(event)
                 hazard_id = h.id
@@ -332,9 +328,7 @@ def _apply_once(
     return report
 
 
-def apply_event(
-    engine: Engine, rules: Rules, event: Event, *, now: datetime, source: str = "command"
-) -> ApplyReport:
+def apply_event(engine: Engine, rules: Rules, event: Event, *, now: datetime, source: str = "command") -> ApplyReport:
     """One event in its own transaction (the manual commands)."""
     payload = EVENT_ADAPTER.dump_json(event).decode()
     return apply_lines(engine, rules, [(1, payload)], source=source, now=now)

@@ -70,8 +70,7 @@ def next_state(state: State | str, event: str) -> State:
     except KeyError:
         allowed = ", ".join(allowed_events(state)) or "nothing (the hazard is closed)"
         raise Refused(
-            f"'{event}' is not allowed: the hazard is {_PLAIN_STATE[state]} (state '{state}'); "
-            f"allowed now: {allowed}",
+            f"'{event}' is not allowed: the hazard is {_PLAIN_STATE[state]} (state '{state}'); allowed now: {allowed}",
             state=str(state),
             event=event,
         ) from None

@@ -94,9 +94,7 @@ def breaches(rules: Rules, f: Figures) -> list[str]:
         found.append(f"重大隐患逾期未整改{f.overdue_major}件，超过{lim.max_overdue_major}件的限值")
     rate = f.clearance_rate
     if rate is not None and f.due_in_window >= lim.min_hazards_for_rate and rate < lim.min_clearance_rate:
-        found.append(
-            f"近{lim.window_days}日到期隐患整改销号率{rate:.1%}，低于{lim.min_clearance_rate:.0%}的要求"
-        )
+        found.append(f"近{lim.window_days}日到期隐患整改销号率{rate:.1%}，低于{lim.min_clearance_rate:.0%}的要求")
     return found
 
 
@@ -115,9 +113,7 @@ def _overdue_ids(conn: Connection, township: str, now: datetime, limit: int = 50
 
 
 def _listing_count(conn: Connection, township: str) -> int:
-    return int(
-        conn.execute(select(func.count()).select_from(_L).where(_L.c.township_code == township)).scalar() or 0
-    )
+    return int(conn.execute(select(func.count()).select_from(_L).where(_L.c.township_code == township)).scalar() or 0)
 
 
 def list_township(
@@ -141,9 +137,7 @@ def list_township(
         conn.execute(
             update(_L)
             .where(_L.c.id == current.id)
-            .values(
-                delisted_at=at, delisted_by=actor, delist_reason=f"提级为{level}级挂牌督办", active_key=None
-            )
+            .values(delisted_at=at, delisted_by=actor, delist_reason=f"提级为{level}级挂牌督办", active_key=None)
         )
     deadline_day = rules.calendar.add_working_days(rules.local_day(at), rules.policy.listing.deadline_days)
     deadline = end_of_day(deadline_day, tz)
@@ -288,9 +282,7 @@ def apply_event(
     actor = tree.parse_actor(event.actor)
     current = active_listings(conn).get(township.code)
     if actor.unit is None or actor.unit.code not in {u.code for u in tree.supervisors(township.code)}:
-        raise Refused(
-            f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}"
-        )
+        raise Refused(f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}")
     rank = tree.supervisor_rank(actor.unit)
     if isinstance(event, TownshipListed):
         if rank < LEVEL_RANK["county"]:
@@ -335,9 +327,7 @@ def apply_event(
     return township.code
 
 
-def sweep_listings(
-    conn: Connection, rules: Rules, now: datetime, writer: EffectWriter
-) -> dict[str, list[str]]:
+def sweep_listings(conn: Connection, rules: Rules, now: datetime, writer: EffectWriter) -> dict[str, list[str]]:
     """List townships that break the policy; propose delisting for listed ones that recovered."""
     figures = township_figures(conn, rules, now)
     listed = active_listings(conn)
@@ -376,8 +366,6 @@ def _still_open(conn: Connection, hazard_ids: list[str]) -> bool:
     if not hazard_ids:
         return False
     stmt = (
-        select(func.count())
-        .select_from(_H)
-        .where(_H.c.id.in_(hazard_ids), _H.c.state.notin_(["cleared", "invalid"]))
+        select(func.count()).select_from(_H).where(_H.c.id.in_(hazard_ids), _H.c.state.notin_(["cleared", "invalid"]))
     )
     return bool(conn.execute(stmt).scalar())

@@ -42,9 +42,7 @@ def sync_units(engine: Engine, org: Org) -> SyncReport:
         # Names are unique: free the names of units that are going away or being renamed first.
         for code, row in existing.items():
             if code not in wanted and row.active:
-                conn.execute(
-                    update(_U).where(_U.c.code == code).values(active=False, name=f"{row.name} ({code})")
-                )
+                conn.execute(update(_U).where(_U.c.code == code).values(active=False, name=f"{row.name} ({code})"))
                 report.deactivated += 1
         for code, values in wanted.items():
             row = existing.get(code)

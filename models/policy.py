@@ -43,9 +43,7 @@ class Deadlines(DeadlineDays):
 
 
 class Escalation(_Strict):
-    acknowledge_within_days: int = Field(
-        1, ge=0, le=60, description="0 disables the acknowledgement reminder"
-    )
+    acknowledge_within_days: int = Field(1, ge=0, le=60, description="0 disables the acknowledgement reminder")
     remind_before_days: int = Field(1, ge=0, le=60, description="0 disables the deadline reminder")
     county_after_days: int = Field(3, ge=0, le=365)
     city_after_days: int = Field(10, ge=0, le=365)
@@ -144,9 +142,7 @@ class Policy(_Strict):
             try:
                 CronTrigger.from_crontab(expr)
             except ValueError as exc:
-                raise ValueError(
-                    f"schedule '{name}': '{expr}' is not a valid cron expression ({exc})"
-                ) from None
+                raise ValueError(f"schedule '{name}': '{expr}' is not a valid cron expression ({exc})") from None
         return value
 
     @model_validator(mode="after")

@@ -91,9 +91,7 @@ def list_hazards(
     if state:
         stmt = stmt.where(_H.c.state.in_(state.split(",")))
     if township:
-        stmt = stmt.where(
-            _H.c.township_code == rules.tree.resolve_township(township, field="--township").code
-        )
+        stmt = stmt.where(_H.c.township_code == rules.tree.resolve_township(township, field="--township").code)
     if unit:
         stmt = stmt.where(_H.c.unit_code == rules.tree.resolve_unit(unit, field="--unit").code)
     if level:

@@ -139,9 +139,7 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     ids = list(dict.fromkeys(event_ids))
     out: dict[str, tuple[str, str]] = {}
     for part in chunks(ids):
-        for row in conn.execute(
-            select(_E.c.event_id, _E.c.digest, _E.c.outcome).where(_E.c.event_id.in_(part))
-        ):
+        for row in conn.execute(select(_E.c.event_id, _E.c.digest, _E.c.outcome).where(_E.c.event_id.in_(part))):
             out[row.event_id] = (row.digest, row.outcome)
     return out
 
@@ -184,7 +182,5 @@ class Counters:
             if stored is None:
                 self.conn.execute(insert(_C).values(scope=key[0], year=key[1], value=value))
             else:
-                self.conn.execute(
-                    update(_C).where(_C.c.scope == key[0], _C.c.year == key[1]).values(value=value)
-                )
+                self.conn.execute(update(_C).where(_C.c.scope == key[0], _C.c.year == key[1]).values(value=value))
             self._stored[key] = value

@@ -111,21 +111,15 @@ class Rules:
         d = event.hazard
         if d.field not in self.policy.fields:
             known = ", ".join(self.policy.fields)
-            raise InvalidInput(
-                [Problem(f"unknown field '{d.field}'; policy.yaml knows {known}", field="hazard.field")]
-            )
+            raise InvalidInput([Problem(f"unknown field '{d.field}'; policy.yaml knows {known}", field="hazard.field")])
         township = self.tree.resolve_township(d.township, field="hazard.township")
         county = self.tree.county_of(township.code)
         if d.county is not None:
             named = self.tree.find(d.county)
             if named is None or named.level != "county":
-                raise InvalidInput(
-                    [Problem(f"'{d.county}' is not a county in org.yaml", field="hazard.county")]
-                )
+                raise InvalidInput([Problem(f"'{d.county}' is not a county in org.yaml", field="hazard.county")])
             if county is None or named.code != county.code:
-                raise InvalidInput(
-                    [Problem(f"{township.name} is not in {named.name}", field="hazard.county")]
-                )
+                raise InvalidInput([Problem(f"{township.name} is not in {named.name}", field="hazard.county")])
         actor = self.tree.parse_actor(event.actor, reporter=True)
         h = Hazard(
             id=hazard_id,
@@ -283,16 +277,12 @@ class Rules:
         )
         key = cause_key("assignment", h.id, h.assignment_seq)
         effects.notices.append(
-            self._notice(
-                "assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason
-            )
+            self._notice("assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason)
         )
         return effects
 
     def _on_hazard_acknowledged(self, h: Hazard, e: HazardAcknowledged, actor: Actor) -> Effects:
-        self._require_unit(
-            actor, [self.tree.get(h.unit_code)] if h.unit_code else [], "acknowledge this hazard"
-        )
+        self._require_unit(actor, [self.tree.get(h.unit_code)] if h.unit_code else [], "acknowledge this hazard")
         before, h.state = h.state, next_state(h.state, e.type)
         h.acknowledged_at = e.at
         return Effects([self._transition(h, e, before, actor)])
@@ -306,13 +296,10 @@ class Rules:
             raise Refused("an extension request for this hazard is already waiting for a decision")
         if h.extension_count >= ext.max_requests:
             raise Refused(
-                f"the hazard has had {h.extension_count} extension request(s); the policy allows "
-                f"{ext.max_requests}"
+                f"the hazard has had {h.extension_count} extension request(s); the policy allows {ext.max_requests}"
             )
         if e.days > ext.max_days:
-            raise Refused(
-                f"{e.days} working days is more than the policy allows for one extension ({ext.max_days})"
-            )
+            raise Refused(f"{e.days} working days is more than the policy allows for one extension ({ext.max_days})")
         h.pending_extension_days, h.pending_extension_reason = e.days, e.reason
         h.extension_count += 1
         return Effects([self._transition(h, e, h.state, actor, e.reason, days=e.days)])
@@ -372,9 +359,7 @@ class Rules:
     def _verifier(self, h: Hazard, actor: Actor) -> Unit:
         if actor.unit is not None and actor.unit.code == h.unit_code:
             raise Refused(f"{actor.unit.name} is the responsible unit and may not verify its own work")
-        return self._require_unit(
-            actor, self.tree.verifiers(h.township_code, h.unit_code or ""), "verify this hazard"
-        )
+        return self._require_unit(actor, self.tree.verifiers(h.township_code, h.unit_code or ""), "verify this hazard")
 
     def _on_verification_passed(self, h: Hazard, e: VerificationPassed, actor: Actor) -> Effects:
         verifier = self._verifier(h, actor)
@@ -433,9 +418,7 @@ class Rules:
         why_not = self.tree.may_escalate(actor.unit, h.township_code, h.level, e.to)
         if why_not:
             raise Refused(why_not)
-        return self.elevate(
-            h, e.to, e.at, actor.raw, e.reason, event_id=e.event_id, issuer=actor.unit, manual=True
-        )
+        return self.elevate(h, e.to, e.at, actor.raw, e.reason, event_id=e.event_id, issuer=actor.unit, manual=True)
 
     def elevate(
         self,

@@ -1,0 +1,36 @@
+"""Notices (公文): rendering from templates and mail backends; numbers are given at issue, in ``models``.
+
+Importing this package only defines things: no settings are read, no files opened, no connections made.
+"""
+
+from notifications.mailers import (
+    BaseMailBackend,
+    FileBackend,
+    MailBackend,
+    MailError,
+    MemoryBackend,
+    PermanentMailError,
+    SMTPBackend,
+    TransientMailError,
+    backend_from_settings,
+    build_message,
+    validate_address,
+)
+from notifications.rendering import NOTICE_KINDS, NoticeRenderer, RenderedNotice
+
+__all__ = [
+    "NOTICE_KINDS",
+    "BaseMailBackend",
+    "FileBackend",
+    "MailBackend",
+    "MailError",
+    "MemoryBackend",
+    "NoticeRenderer",
+    "PermanentMailError",
+    "RenderedNotice",
+    "SMTPBackend",
+    "TransientMailError",
+    "backend_from_settings",
+    "build_message",
+    "validate_address",
+]

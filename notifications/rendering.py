@@ -1,0 +1,216 @@
+"""Render notices (公文) from templates into a value object: subject, plain text and HTML.
+
+One Jinja environment is built per `NoticeRenderer` and reused for every notice. Autoescape is on for
+`.html` templates only, and `StrictUndefined` makes a missing context key fail loudly instead of printing
+an empty string into an official document.
+
+Template lookup: an optional override directory first, then the built-in templates shipped in
+`notifications/templates/`; an office can replace any single file (say `supervision.html`) without
+copying the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
+from markupsafe import Markup, escape
+
+__all__ = [
+    "LEVEL_NAMES",
+    "NOTICE_KINDS",
+    "SEVERITY_NAMES",
+    "STATE_NAMES",
+    "NoticeRenderer",
+    "RenderedNotice",
+    "clause",
+    "cn_date",
+    "cn_datetime",
+    "level_name",
+    "office_title",
+    "percent",
+    "severity_name",
+    "state_name",
+]
+
+#: The notice kinds shipped with built-in templates (the periodic report is rendered separately).
+NOTICE_KINDS: tuple[str, ...] = (
+    "assignment",
+    "reminder",
+    "supervision",
+    "elevation",
+    "listing",
+    "return",
+    "extension_decision",
+    "clearance",
+    "delisting",
+)
+
+LEVEL_NAMES: Mapping[str, str] = {
+    "none": "未督办",
+    "township": "乡镇督办",
+    "county": "县级督办",
+    "city": "市级督办",
+}
+
+SEVERITY_NAMES: Mapping[str, str] = {
+    "general": "一般隐患",
+    "major": "重大隐患",
+}
+
+STATE_NAMES: Mapping[str, str] = {
+    "detected": "待分拨",
+    "assigned": "已交办待签收",
+    "rectifying": "整改中",
+    "pending_verification": "待核查",
+    "cleared": "已销号",
+    "invalid": "已作废",
+}
+
+# Names that already read as an office; anything else is a unit name ("府山街道") whose notices are issued
+# by its safety office ("府山街道平安建设办公室").
+_OFFICE_SUFFIXES = ("办公室", "平安办", "综治办", "综治中心", "中心")
+_OFFICE_SUFFIX = "平安建设办公室"
+
+# A kind names template files, so keep it to a plain identifier (no paths, no "_base").
+_KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    """A notice ready to be mailed: one-line subject, plain-text body and HTML body."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def cn_date(value: date) -> str:
+    """`date(2025, 10, 13)` → "2025年10月13日". A datetime is taken as already local (aware or naive)."""
+    if not isinstance(value, date):
+        raise TypeError(f"cn_date expects a date or datetime, got {type(value).__name__}: {value!r}")
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_datetime(value: datetime) -> str:
+    """`datetime(2025, 10, 13, 14, 30)` → "2025年10月13日 14:30" (already local); a date gives the date."""
+    if not isinstance(value, datetime):
+        return cn_date(value)
+    return f"{cn_date(value)} {value.hour:02d}:{value.minute:02d}"
+
+
+def _lookup(table: Mapping[str, str], what: str) -> Callable[[str], str]:
+    def name(value: str) -> str:
+        try:
+            return table[value]
+        except (KeyError, TypeError):
+            known = ", ".join(table)
+            raise ValueError(f"unknown {what} {value!r} (expected one of: {known})") from None
+
+    name.__name__ = f"{what.replace(' ', '_')}_name"
+    name.__doc__ = f"The Chinese name of a {what} code."
+    return name
+
+
+level_name = _lookup(LEVEL_NAMES, "supervision level")
+severity_name = _lookup(SEVERITY_NAMES, "severity")
+state_name = _lookup(STATE_NAMES, "hazard state")
+
+
+def office_title(unit_name: str) -> str:
+    """The issuing office shown in the red heading: "府山街道" → "府山街道平安建设办公室".
+
+    A name that already names an office ("绍兴市平安办", "越城区综治中心") is kept as it is.
+    """
+    name = str(unit_name).strip()
+    if name.endswith(_OFFICE_SUFFIXES):
+        return name
+    return name + _OFFICE_SUFFIX
+
+
+def percent(value: float) -> str:
+    """A ratio in [0, 1] as a percentage with one decimal: 0.8734 → "87.3%"."""
+    return f"{float(value) * 100:.1f}%"
+
+
+def clause(value: str) -> str:
+    """A free-text reason made fit to sit inside a sentence: trailing full stops and blanks removed."""
+    return str(value).strip().rstrip("。.；;，, ")
+
+
+def nl2br(value: str) -> Markup:
+    """Escape a multi-line text and keep its line breaks in HTML."""
+    return Markup("<br>\n").join(escape(line) for line in str(value).splitlines())
+
+
+def _tidy_text(value: str) -> str:
+    # Template whitespace is easy to get slightly wrong; a plain-text notice never needs more than one
+    # blank line in a row.
+    return re.sub(r"\n{3,}", "\n\n", value.strip()) + "\n"
+
+
+def _one_line(value: str) -> str:
+    # A subject is a single header line: folding newlines and runs of blanks also rules out header
+    # injection through a hazard title.
+    return " ".join(value.split())
+
+
+class NoticeRenderer:
+    """Renders notices; build one and reuse it (the Jinja environment caches compiled templates)."""
+
+    def __init__(self, override_dir: Path | None = None) -> None:
+        loaders: list[BaseLoader] = []
+        if override_dir is not None:
+            loaders.append(FileSystemLoader(override_dir))
+        loaders.append(PackageLoader("notifications", "templates"))
+        self.environment = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.environment.filters.update(
+            cn_date=cn_date,
+            cn_datetime=cn_datetime,
+            level_name=level_name,
+            severity_name=severity_name,
+            state_name=state_name,
+            office_title=office_title,
+            percent=percent,
+            clause=clause,
+            nl2br=nl2br,
+        )
+
+    def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
+        """Render `{kind}.subject.txt`, `{kind}.txt` and `{kind}.html` with `context`.
+
+        Raises `ValueError` for an unknown kind and `jinja2.UndefinedError` when the context lacks a
+        name a template uses.
+        """
+        if not isinstance(kind, str) or not _KIND_PATTERN.fullmatch(kind):
+            raise ValueError(f"unknown notice kind {kind!r}")
+        names = (f"{kind}.subject.txt", f"{kind}.txt", f"{kind}.html")
+        try:
+            subject, text, html = (self.environment.get_template(name) for name in names)
+        except TemplateNotFound as exc:
+            raise ValueError(f"unknown notice kind {kind!r}: no template {exc.name!r}") from None
+        return RenderedNotice(
+            subject=_one_line(subject.render(context)),
+            text=_tidy_text(text.render(context)),
+            html=html.render(context).strip() + "\n",
+        )

@@ -1,0 +1,120 @@
+"""Shared fixtures: real SQLite files, real PostgreSQL databases (one fresh database per test), the real
+command line, and the default configuration shipped with the package."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+PG_ADMIN_URL = os.environ.get("HAZARDLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3):
+            return None
+    except Exception as exc:  # the reason is printed loudly in the skip
+        return f"{type(exc).__name__}: {exc}"
+
+
+_PG_DOWN = _pg_available()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _PG_DOWN:
+        return f"!!! PostgreSQL at 127.0.0.1:5432 is NOT reachable; PostgreSQL tests will be SKIPPED: {_PG_DOWN}"
+    return "PostgreSQL at 127.0.0.1:5432: reachable"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if _PG_DOWN:
+        pytest.skip(f"PostgreSQL server at 127.0.0.1:5432 did not answer ({_PG_DOWN})")
+    import psycopg
+
+    name = f"hz_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hazardloop.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hazardloop.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@dataclass
+class Cli:
+    """The real ``hazardloop`` command line, run in-process against one database."""
+
+    db: str
+    workdir: Path
+    config: Path = CONFIG_DIR
+
+    def __call__(self, *args: str, now: str | None = None, input: str | None = None) -> Any:
+        from hazardloop.cli import app
+
+        argv = ["--db", self.db, "--config", str(self.config)]
+        if now:
+            argv += ["--now", now]
+        old = Path.cwd()
+        os.chdir(self.workdir)
+        try:
+            return CliRunner().invoke(app, [*argv, *args], input=input, catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+    def ok(self, *args: str, now: str | None = None, input: str | None = None) -> Any:
+        result = self(*args, now=now, input=input)
+        assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:{result.stdout}\nstderr:{result.stderr}"
+        return result
+
+    def json(self, *args: str, now: str | None = None) -> Any:
+        return json.loads(self.ok(*args, "--json", now=now).stdout)
+
+    def export(self, now: str = "2026-06-30T12:00:00+08:00") -> Any:
+        data = json.loads(self.ok("export", "--json", now=now).stdout)
+        return data
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
+    monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
+    runner = Cli(db_url, tmp_path)
+    runner.ok("init")
+    return runner
+
+
+@pytest.fixture
+def sqlite_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
+    monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
+    runner = Cli(sqlite_url, tmp_path)
+    runner.ok("init")
+    return runner
+
+
+def write_events(path: Path, events: list[dict[str, Any]]) -> Path:
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8")
+    return path
