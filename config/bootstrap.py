@@ -14,12 +14,14 @@ from sqlalchemy import Engine
 from config.loading import load_org, load_policy
 from config.settings import Settings
 from models.db import make_engine
+from models.errors import ConfigError
 from models.orgtree import OrgTree
 from models.policy import Org, Policy
 from models.rules import Rules
 
 if TYPE_CHECKING:
     from notifications.mailers import MailBackend
+    from notifications.rendering import NoticeRenderer
 
 
 class Clock:
@@ -53,10 +55,22 @@ class App:
     def rules(self) -> Rules:
         return Rules.build(self.policy, self.tree)
 
+    @cached_property
+    def renderer(self) -> NoticeRenderer:
+        from notifications.rendering import NoticeRenderer
+
+        override = self.settings.templates
+        if override is not None and not override.is_dir():
+            raise ConfigError(f"HAZARDLOOP_TEMPLATES={override}: not a folder of templates")
+        return NoticeRenderer(override)
+
     def mail_backend(self) -> MailBackend:
         from notifications.mailers import backend_from_settings
 
-        return backend_from_settings(self.settings.smtp_url, self.settings.mail_dir)
+        try:
+            return backend_from_settings(self.settings.smtp_url, self.settings.mail_dir)
+        except ValueError as exc:
+            raise ConfigError(f"HAZARDLOOP_SMTP_URL: {exc}") from None
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hazardloop.cli import app, handled, out, print_json
+from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
 from models.db import unit_of_work
 
@@ -48,3 +48,33 @@ def notices(
         )
     out.print(table)
     out.print(f"{len(rows)} notice(s)", highlight=False)
+
+
+@app.command()
+@handled
+def dispatch(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="send at most this many")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Render and send the pending notices once (SMTP with $HAZARDLOOP_SMTP_URL, else .eml files)."""
+    from flows.jobs import record_job
+    from notifications.dispatch import dispatch as run_dispatch
+
+    application = ready(ctx)
+    now = application.clock.now()
+    backend = application.mail_backend()
+    with record_job(application.engine, "dispatch", now) as summary:
+        report = run_dispatch(application.engine, application.rules, backend, application.renderer, now, limit=limit)
+        summary.update(report.as_dict())
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        where = "SMTP" if application.settings.smtp_url else f"{application.settings.mail_dir}/"
+        out.print(
+            f"dispatch: {report.sent} sent via {where}, {report.retrying} to retry, {report.failed} failed, "
+            f"{report.dead} given up",
+            highlight=False,
+        )
+    for line in report.errors[:50]:
+        err.print(f"  {line}", markup=False, highlight=False)

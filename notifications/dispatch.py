@@ -1,0 +1,210 @@
+"""Delivering the outbox: claim pending notices in batches, render them, send them, mark them.
+
+A notice is claimed with a lease (``claimed_until``) in its own short transaction — on PostgreSQL with
+``FOR UPDATE SKIP LOCKED`` — so several dispatchers never take the same row, and a dispatcher that dies
+mid-batch only delays its rows until the lease runs out. Sending happens outside any transaction; the
+outcome is written afterwards.
+
+Retries live in the outbox itself, not in Prefect: the attempt count and next-try instant survive restarts
+and work the same from the command line and the scheduler. Transient failures (4xx, dropped connections,
+timeouts) are retried with growing delays; after ``MAX_ATTEMPTS`` the notice is ``dead``. Permanent failures
+(5xx, refused or malformed addresses, a unit without an address, a template that cannot be rendered) mark it
+``failed`` with the reason at once. A retried send carries the same Message-ID, so receivers can drop a
+copy; the file backend overwrites the same ``.eml`` file.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, or_, select, update
+
+from models.db import unit_of_work
+from models.rules import Rules
+from models.store import NoticeRow
+from notifications.mailers import MailBackend, MailError, PermanentMailError, build_message
+from notifications.rendering import NoticeRenderer
+
+log = logging.getLogger("hazardloop.dispatch")
+_N = NoticeRow.__table__
+MAX_ATTEMPTS = 6
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
+LEASE = timedelta(minutes=10)
+_DATE_KEYS = ("date", "deadline", "listed_on", "due_date", "new_due_date", "period_start", "period_end")
+_DATETIME_KEYS = ("cleared_at", "detected_at")
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def document_context(context: dict[str, Any], rules: Rules) -> dict[str, Any]:
+    """The stored JSON snapshot → what the templates expect (dates as dates, instants in local time)."""
+    tz = rules.policy.tz
+
+    def convert(values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for key in _DATE_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = date.fromisoformat(out[key])
+        for key in _DATETIME_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = datetime.fromisoformat(out[key]).astimezone(tz)
+        return out
+
+    result = convert(context)
+    if isinstance(result.get("hazard"), dict):
+        result["hazard"] = convert(result["hazard"])
+    return result
+
+
+def _claim(engine: Engine, now: datetime, worker: str, batch_size: int) -> list[Any]:
+    due = and_(
+        _N.c.status == "pending",
+        or_(_N.c.next_try_at.is_(None), _N.c.next_try_at <= now),
+        or_(_N.c.claimed_until.is_(None), _N.c.claimed_until < now),
+    )
+    with unit_of_work(engine) as conn:
+        stmt = select(_N.c.id).where(due).order_by(_N.c.id).limit(batch_size)
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = [r[0] for r in conn.execute(stmt)]
+        if not ids:
+            return []
+        conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=now + LEASE))
+        return list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id)))
+
+
+_MARK = (
+    update(_N)
+    .where(and_(_N.c.id == bindparam("b_id"), _N.c.claimed_by == bindparam("b_worker")))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        next_try_at=bindparam("next_try_at"),
+        last_error=bindparam("last_error"),
+        sent_at=bindparam("sent_at"),
+        subject=bindparam("subject"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
+def dispatch(
+    engine: Engine,
+    rules: Rules,
+    backend: MailBackend,
+    renderer: NoticeRenderer,
+    now: datetime,
+    *,
+    worker: str | None = None,
+    batch_size: int = 200,
+    limit: int | None = None,
+    progress: Any = None,
+) -> DispatchReport:
+    """Send what is pending as of ``now``; returns what happened."""
+    worker = worker or f"{socket.gethostname()}:{id(backend):x}"
+    report = DispatchReport()
+    sender = rules.policy.notices.sender
+    opened = False
+    try:
+        while limit is None or report.claimed < limit:
+            rows = _claim(engine, now, worker, batch_size if limit is None else min(batch_size, limit - report.claimed))
+            if not rows:
+                break
+            if not opened:
+                backend.open()
+                opened = True
+            report.claimed += len(rows)
+            outcomes = [_deliver(row, rules, backend, renderer, sender, now, report) for row in rows]
+            with unit_of_work(engine) as conn:
+                conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
+            if progress:
+                progress(len(rows))
+    finally:
+        if opened:
+            backend.close()
+    return report
+
+
+def _deliver(
+    row: Any,
+    rules: Rules,
+    backend: MailBackend,
+    renderer: NoticeRenderer,
+    sender: str,
+    now: datetime,
+    report: DispatchReport,
+) -> dict[str, Any]:
+    outcome: dict[str, Any] = {
+        "b_id": row.id,
+        "attempts": row.attempts + 1,
+        "next_try_at": None,
+        "last_error": None,
+        "sent_at": None,
+        "subject": row.subject,
+    }
+    if not row.to_addrs:
+        unit = rules.tree.units.get(row.recipient_code)
+        reason = (
+            f"{unit.name if unit else row.recipient_code} has no e-mail address in org.yaml; "
+            "add one and run `hazardloop notices --status failed` to see what is waiting"
+        )
+        return _failed(outcome, report, row, reason)
+    try:
+        context = document_context(row.context, rules)
+        rendered = renderer.render(row.kind, context)
+        images: dict[str, bytes] = {}
+        if row.kind == "report":
+            from notifications.charts import render_charts
+
+            images = render_charts(context)
+        message = build_message(
+            rendered,
+            sender=sender,
+            to=row.to_addrs,
+            cc=row.cc_addrs or [],
+            message_id=row.key,
+            date=row.created_at,
+            inline_images=images or None,
+        )
+    except MailError as exc:
+        return _failed(outcome, report, row, str(exc))
+    except Exception as exc:  # a template or context that cannot be rendered will not get better by retrying
+        return _failed(outcome, report, row, f"the notice could not be rendered: {type(exc).__name__}: {exc}")
+    outcome["subject"] = rendered.subject[:300]
+    try:
+        backend.send(message)
+    except PermanentMailError as exc:
+        return _failed(outcome, report, row, str(exc))
+    except MailError as exc:
+        if outcome["attempts"] >= MAX_ATTEMPTS:
+            report.dead += 1
+            report.errors.append(f"notice {row.id} ({row.number}): gave up after {outcome['attempts']} attempts: {exc}")
+            return {**outcome, "status": "dead", "last_error": f"gave up after {outcome['attempts']} attempts: {exc}"}
+        report.retrying += 1
+        delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
+        return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)}
+    report.sent += 1
+    return {**outcome, "status": "sent", "sent_at": now}
+
+
+def _failed(outcome: dict[str, Any], report: DispatchReport, row: Any, reason: str) -> dict[str, Any]:
+    report.failed += 1
+    report.errors.append(f"notice {row.id} ({row.number}): {reason}")
+    log.warning("notice %s (%s) failed: %s", row.id, row.number, reason)
+    return {**outcome, "status": "failed", "last_error": reason}
