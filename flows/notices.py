@@ -1,0 +1,54 @@
+"""Notice dispatch as a Prefect flow: claim pending notices, render, send (SMTP or .eml files), mark.
+Retries of individual notices live in the outbox (attempts, next try); the task retries only on database
+trouble.
+
+Run locally: ``python -m flows.notices --db sqlite:///hazardloop.db``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from flows.common import transient_db_error, wire
+from flows.jobs import record_job
+from notifications.dispatch import dispatch
+
+
+@task(name="send-pending-notices", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)
+def send_pending_notices(db: str | None, config: str | None, now: datetime | None, batch_size: int) -> dict[str, Any]:
+    app = wire(db, config, now)
+    try:
+        as_of = app.clock.now()
+        with record_job(app.engine, "dispatch", as_of) as summary:
+            report = dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of, batch_size=batch_size)
+            summary.update(report.as_dict())
+        return {"as_of": as_of.isoformat(), **report.as_dict()}
+    finally:
+        app.close()
+
+
+@flow(name="dispatch-notices", flow_run_name="dispatch-{now}")
+async def dispatch_notices(
+    now: datetime | None = None, db: str | None = None, config: str | None = None, batch_size: int = 200
+) -> dict[str, Any]:
+    """Send the pending notices once."""
+    result = send_pending_notices(db, config, now, batch_size)
+    get_run_logger().info(
+        "dispatch: %s sent, %s to retry, %s failed, %s given up",
+        result["sent"],
+        result["retrying"],
+        result["failed"],
+        result["dead"],
+    )
+    return result
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    db_url = sys.argv[sys.argv.index("--db") + 1] if "--db" in sys.argv else None
+    print(asyncio.run(dispatch_notices(db=db_url)))
