@@ -78,3 +78,99 @@ def dispatch(
         )
     for line in report.errors[:50]:
         err.print(f"  {line}", markup=False, highlight=False)
+
+
+@app.command()
+@handled
+def run(
+    ctx: typer.Context,
+    prefect: Annotated[
+        bool | None,
+        typer.Option("--prefect/--no-prefect", help="run jobs as Prefect flows (default: when PREFECT_API_URL is set)"),
+    ] = None,
+) -> None:
+    """Run unattended: the embedded scheduler starts every scheduled job of the policy until SIGINT/SIGTERM."""
+    import logging
+    import os
+
+    from flows.scheduler import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    application = ready(ctx)
+    use_prefect = bool(os.environ.get("PREFECT_API_URL")) if prefect is None else prefect
+    raise typer.Exit(serve(application, start=application.clock.fixed, use_prefect=use_prefect))
+
+
+@app.command()
+@handled
+def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each scheduled job's last and next run and outcome, the scheduler lease holder, and the outbox."""
+    from apscheduler.triggers.cron import CronTrigger
+    from sqlalchemy import func, select
+
+    from models.store import JobRunRow, LeaseRow, NoticeRow
+
+    application = ready(ctx)
+    now = application.clock.now()
+    jobs = {"daily_report": "daily_report", "weekly_report": "weekly_report"}
+    rows: list[dict[str, object]] = []
+    j, n, le = JobRunRow.__table__, NoticeRow.__table__, LeaseRow.__table__
+    with unit_of_work(application.engine, write=False) as conn:
+        for name, cron in application.policy.schedules.items():
+            job = jobs.get(name, name).replace("_report", "_report")
+            last = conn.execute(select(j).where(j.c.job == job).order_by(j.c.id.desc()).limit(1)).first()
+            nxt = CronTrigger.from_crontab(cron, timezone=application.policy.tz).get_next_fire_time(None, now)
+            rows.append(
+                {
+                    "job": name,
+                    "cron": cron,
+                    "next_run": nxt.isoformat() if nxt else None,
+                    "last_run": last.started_at.isoformat() if last else None,
+                    "last_as_of": last.as_of.isoformat() if last and last.as_of else None,
+                    "last_outcome": last.outcome if last else None,
+                    "last_summary": last.summary if last else None,
+                }
+            )
+        counts = dict(conn.execute(select(n.c.status, func.count()).group_by(n.c.status)).all())
+        lease = conn.execute(select(le)).first()
+    state = {
+        "jobs": rows,
+        "notices": counts,
+        "lease": {"holder": lease.holder, "expires_at": lease.expires_at.isoformat()} if lease else None,
+    }
+    if as_json:
+        print_json(state)
+        return
+    table = Table(header_style="bold")
+    for col in ("job", "cron", "next run", "last run (as of)", "outcome"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["job"]),
+            str(r["cron"]),
+            str(r["next_run"] or "")[:19],
+            str(r["last_as_of"] or "-")[:19],
+            str(r["last_outcome"] or "-"),
+        )
+    out.print(table)
+    out.print(
+        f"notices: {counts or 'none'}; scheduler lease: "
+        f"{lease.holder + ' until ' + lease.expires_at.isoformat() if lease else 'free'}",
+        highlight=False,
+    )
+
+
+@app.command("recompute-deadlines")
+@handled
+def recompute_deadlines(ctx: typer.Context) -> None:
+    """Recompute provisional deadlines (years whose holiday schedule was not published) with the calendar now
+    installed; deadlines that are no longer provisional stop being marked so."""
+    from models.deadlines import recompute_provisional
+
+    application = ready(ctx)
+    result = recompute_provisional(application.engine, application.rules, application.clock.now())
+    out.print(
+        f"{result['examined']} provisional deadline(s) examined, {result['changed']} moved, "
+        f"{result['still_provisional']} still provisional",
+        highlight=False,
+    )

@@ -32,6 +32,7 @@ class Hazard:
     due_at: datetime | None = None
     deadline_set_at: datetime | None = None
     deadline_provisional: bool = False
+    deadline_days: int = 0  # working days from the local day of deadline_set_at to the due day, as counted then
     deadline_seq: int = 0  # bumps with every new deadline (assignment, approved extension)
     reminded_seq: int = 0  # the deadline_seq whose reminder has been issued
     supervised_seq: int = 0  # the deadline_seq whose overdue supervision has been issued

@@ -62,6 +62,7 @@ class Rules:
         h.due_at = end_of_day(due_day, self.policy.tz)
         h.deadline_set_at = start
         h.deadline_provisional = self.calendar.span_provisional(self.local_day(start), due_day)
+        h.deadline_days = self.calendar.working_days_between(self.local_day(start), due_day)
         h.deadline_seq += 1
         h.overdue_since = None
 

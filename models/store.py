@@ -74,6 +74,7 @@ class HazardRow(Base):
     due_at: Mapped[datetime | None]
     deadline_set_at: Mapped[datetime | None]
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline_days: Mapped[int] = mapped_column(Integer, default=0)
     deadline_seq: Mapped[int] = mapped_column(Integer, default=0)
     reminded_seq: Mapped[int] = mapped_column(Integer, default=0)
     supervised_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("due_at", sa.DateTime(), nullable=True),
         sa.Column("deadline_set_at", sa.DateTime(), nullable=True),
         sa.Column("deadline_provisional", sa.Boolean(), nullable=False),
+        sa.Column("deadline_days", sa.Integer(), nullable=False),
         sa.Column("deadline_seq", sa.Integer(), nullable=False),
         sa.Column("reminded_seq", sa.Integer(), nullable=False),
         sa.Column("supervised_seq", sa.Integer(), nullable=False),

@@ -1,0 +1,243 @@
+"""``hazardloop run``: the embedded scheduler. APScheduler in-process starts every scheduled job of the
+policy (cron expressions in the policy's time zone) until SIGINT/SIGTERM, which let the batch in hand finish.
+
+- Fixed job ids with ``replace_existing``, ``coalesce``, ``max_instances=1`` and a misfire grace: a machine
+  that slept through runs catches up once, not in a burst and not never.
+- A lease row in the engine's database makes a second ``run`` on the same database stand by, and take over
+  within a minute when the first dies (the lease expires unless renewed).
+- Each job runs the Prefect flow when a Prefect API is configured (``PREFECT_API_URL``) or ``--prefect`` is
+  given, so runs are recorded there; otherwise it calls the same services directly (no server start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine, delete, insert, select, update
+
+from config.bootstrap import App
+from flows.jobs import record_job
+from models.db import unit_of_work
+from models.store import LeaseRow
+
+log = logging.getLogger("hazardloop.run")
+_L = LeaseRow.__table__
+LEASE_NAME = "scheduler"
+LEASE_SECONDS = 45
+RENEW_SECONDS = 10
+MISFIRE_GRACE = 3600
+REPORT_JOBS = {
+    "daily_report": "daily",
+    "weekly_report": "weekly",
+    "monthly_report": "monthly",
+    "quarterly_report": "quarterly",
+}
+
+
+def wall_now() -> datetime:
+    # Leases are about real processes being alive, so they use the real clock; no rule reads this.
+    return datetime.now(UTC)
+
+
+class OffsetClock:
+    """With ``--now``, an unattended run starts at that instant and lets time flow from there."""
+
+    def __init__(self, start: datetime | None) -> None:
+        self.start, self.began = start, time.monotonic()
+
+    def now(self) -> datetime:
+        if self.start is None:
+            return wall_now()
+        return self.start + timedelta(seconds=time.monotonic() - self.began)
+
+
+class Lease:
+    def __init__(self, engine: Engine, holder: str) -> None:
+        self.engine, self.holder = engine, holder
+
+    def try_acquire(self) -> bool:
+        now = wall_now()
+        expires = now + timedelta(seconds=LEASE_SECONDS)
+        with unit_of_work(self.engine) as conn:
+            stmt = select(_L).where(_L.c.name == LEASE_NAME)
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            row = conn.execute(stmt).first()
+            if row is None:
+                conn.execute(insert(_L).values(name=LEASE_NAME, holder=self.holder, expires_at=expires))
+                return True
+            if row.holder == self.holder or row.expires_at < now:
+                conn.execute(update(_L).where(_L.c.name == LEASE_NAME).values(holder=self.holder, expires_at=expires))
+                return True
+            return False
+
+    def release(self) -> None:
+        with unit_of_work(self.engine) as conn:
+            conn.execute(delete(_L).where(_L.c.name == LEASE_NAME, _L.c.holder == self.holder))
+
+
+@dataclass
+class Job:
+    name: str
+    cron: str
+    run: Callable[[datetime], dict[str, Any]]
+
+
+def build_jobs(app: App, use_prefect: bool) -> list[Job]:
+    jobs: list[Job] = []
+    db, config = app.settings.database_url, str(app.settings.config)
+    for name, cron in app.policy.schedules.items():
+        if name == "sweep":
+            jobs.append(Job(name, cron, _sweep_job(app, use_prefect, db, config)))
+        elif name == "dispatch":
+            jobs.append(Job(name, cron, _dispatch_job(app, use_prefect, db, config)))
+        elif name in REPORT_JOBS:
+            jobs.append(Job(name, cron, _report_job(app, REPORT_JOBS[name], use_prefect, db, config)))
+        else:
+            log.warning("policy schedule '%s' names no job this engine knows; ignored", name)
+    return jobs
+
+
+def _sweep_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
+    def run(now: datetime) -> dict[str, Any]:
+        if use_prefect:
+            from flows.escalation import escalation_sweep
+
+            return asyncio.run(escalation_sweep(now=now, db=db, config=config))
+        from models.sweep import sweep
+
+        with record_job(app.engine, "sweep", now) as summary:
+            summary.update(sweep(app.engine, app.rules, now).as_dict())
+        return summary
+
+    return run
+
+
+def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
+    def run(now: datetime) -> dict[str, Any]:
+        if use_prefect:
+            from flows.notices import dispatch_notices
+
+            return asyncio.run(dispatch_notices(now=now, db=db, config=config))
+        from notifications.dispatch import dispatch
+
+        with record_job(app.engine, "dispatch", now) as summary:
+            summary.update(dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, now).as_dict())
+        return summary
+
+    return run
+
+
+def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
+    def run(now: datetime) -> dict[str, Any]:
+        try:
+            from flows import reports
+        except ImportError:
+            return {"skipped": "periodic analysis is not installed"}
+        if use_prefect:
+            return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config, send=True))
+        with record_job(app.engine, f"{period}_report", now) as summary:
+            summary.update(reports.build_and_queue(app, period, now, send=True))
+        return summary
+
+    return run
+
+
+def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threading.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set). Returns the exit code."""
+    stop = stop or threading.Event()
+    clock = OffsetClock(start)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lease = Lease(app.engine, holder)
+    busy = threading.Lock()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s; finishing the batch in hand and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+    scheduler = BackgroundScheduler(
+        timezone=app.policy.tz, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE}
+    )
+
+    def wrap(job: Job) -> Callable[[], None]:
+        def fire() -> None:
+            if stop.is_set() or not lease.try_acquire():
+                return
+            with busy:
+                began = time.monotonic()
+                now = clock.now()
+                try:
+                    result = job.run(now)
+                    log.info(
+                        "%s as of %s done in %.1fs: %s",
+                        job.name,
+                        now.isoformat(timespec="seconds"),
+                        time.monotonic() - began,
+                        _brief(result),
+                    )
+                except Exception:
+                    log.exception("%s as of %s failed", job.name, now.isoformat(timespec="seconds"))
+
+        return fire
+
+    jobs = build_jobs(app, use_prefect)
+    for job in jobs:
+        scheduler.add_job(
+            wrap(job),
+            CronTrigger.from_crontab(job.cron, timezone=app.policy.tz),
+            id=job.name,
+            name=job.name,
+            replace_existing=True,
+        )
+    leading = standing_by = False
+    scheduler.start(paused=True)
+    try:
+        while not stop.is_set():
+            holds = lease.try_acquire()
+            if holds and not leading:
+                log.info(
+                    "holding the scheduler lease as %s; %d job(s): %s",
+                    holder,
+                    len(jobs),
+                    ", ".join(f"{j.name} ({j.cron})" for j in jobs),
+                )
+                scheduler.resume()
+                leading = True
+            elif not holds and leading:
+                log.warning("lost the scheduler lease; standing by")
+                scheduler.pause()
+                leading = False
+            elif not holds and not standing_by:
+                log.info("another scheduler holds the lease; standing by")
+            standing_by = not holds
+            stop.wait(RENEW_SECONDS)
+    finally:
+        scheduler.shutdown(wait=True)  # lets a running job finish its batch
+        with busy:
+            pass
+        if leading:
+            lease.release()
+        log.info("stopped")
+    return 0
+
+
+def _brief(result: dict[str, Any]) -> str:
+    keys = ("examined", "reminders", "supervisions", "elevations", "sent", "failed", "retrying", "notices")
+    return ", ".join(f"{k}={result[k]}" for k in keys if k in result) or str(result)[:200]

@@ -1,0 +1,43 @@
+"""Provisional deadlines: a deadline that runs into a year whose holiday schedule is not published is counted
+on weekdays and marked provisional; once a newer calendar is installed, recompute them from the original
+assignment (or last extension) instant and working-day count."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from models.calendar import end_of_day
+from models.db import unit_of_work
+from models.escalation import next_action_at
+from models.repository import load_hazards_where, update_hazards
+from models.rules import Rules
+from models.store import HazardRow
+
+_H = HazardRow.__table__
+
+
+def recompute_provisional(engine: Engine, rules: Rules, now: datetime) -> dict[str, int]:
+    examined = changed = still = 0
+    with unit_of_work(engine) as conn:
+        hazards = load_hazards_where(conn, _H.c.deadline_provisional.is_(True), lock=True)
+        dirty = []
+        for h in hazards:
+            if h.due_at is None or h.deadline_set_at is None:
+                continue
+            examined += 1
+            start = rules.local_day(h.deadline_set_at)
+            old_due = rules.local_day(h.due_at)
+            # The same number of working days as was counted when the deadline was set, on today's calendar.
+            new_due = rules.calendar.add_working_days(start, h.deadline_days)
+            provisional = rules.calendar.span_provisional(start, new_due)
+            if new_due != old_due or provisional != h.deadline_provisional:
+                h.due_at = end_of_day(new_due, rules.policy.tz)
+                h.deadline_provisional = provisional
+                h.next_action_at = next_action_at(rules, h)
+                dirty.append(h)
+                changed += new_due != old_due
+            still += provisional
+        update_hazards(conn, dirty, now)
+    return {"examined": examined, "changed": changed, "still_provisional": still}
