@@ -1,0 +1,162 @@
+"""``hazardloop demo``: a simulated year of Shaoxing's hazard work through the real flows, with a summary set
+beside the figures of the 2025 report it is modelled on."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from hazardloop.cli import app, err, handled, opts, out
+from models.db import unit_of_work, upgrade
+from models.errors import InvalidInput, Problem
+from models.org_sync import sync_units
+from models.store import HazardRow, ListingRow, NoticeRow, TransitionRow
+
+SEED_FIGURES = {  # from the Shaoxing 2025 report (shared/reference)
+    "cleared": "35,000+ (3.5万余个)",
+    "listed": "21",
+    "problems": "248",
+    "campaigns": "25",
+}
+
+
+def demo_figures(conn: Any) -> dict[str, Any]:
+    """The summary, counted straight from the tables."""
+    h, lst, t, n = HazardRow.__table__, ListingRow.__table__, TransitionRow.__table__, NoticeRow.__table__
+    by_state = dict(conn.execute(select(h.c.state, func.count()).group_by(h.c.state)).all())
+    total = sum(by_state.values())
+    cleared = by_state.get("cleared", 0)
+    valid = total - by_state.get("invalid", 0)
+    on_time = conn.execute(select(func.count()).where(h.c.state == "cleared", h.c.cleared_at <= h.c.due_at)).scalar()
+    listings = list(conn.execute(select(lst.c.township_code, lst.c.problem_hazards, lst.c.delisted_at)))
+    problems = {hid for row in listings for hid in (row.problem_hazards or [])}
+    campaigns = conn.execute(select(func.count(func.distinct(h.c.campaign))).where(h.c.campaign.is_not(None))).scalar()
+    escalated = conn.execute(
+        select(func.count(func.distinct(t.c.hazard_id))).where(t.c.action.in_(["elevated", "hazard.escalated"]))
+    ).scalar()
+    return {
+        "detected": total,
+        "cleared": cleared,
+        "invalid": by_state.get("invalid", 0),
+        "open": total - cleared - by_state.get("invalid", 0),
+        "clearance_rate": cleared / valid if valid else 0.0,
+        "on_time_rate": (on_time or 0) / cleared if cleared else 0.0,
+        "listed_townships": len({row.township_code for row in listings}),
+        "listed_now": sum(1 for row in listings if row.delisted_at is None),
+        "problems_handed_down": len(problems),
+        "hazards_escalated": escalated or 0,
+        "campaigns": campaigns or 0,
+        "reminders": conn.execute(select(func.count()).where(t.c.action == "reminded")).scalar() or 0,
+        "supervisions": conn.execute(select(func.count()).where(t.c.action == "supervised")).scalar() or 0,
+        "notices": conn.execute(select(func.count()).select_from(n)).scalar() or 0,
+    }
+
+
+@app.command()
+@handled
+def demo(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="how many days of the year to simulate")] = 365,
+    seed: Annotated[int, typer.Option("--seed", help="a different, reproducible year")] = 2025,
+    year: Annotated[int, typer.Option("--year")] = 2025,
+    hazards: Annotated[int, typer.Option("--hazards", min=100, help="detections in a full year")] = 35_000,
+) -> None:
+    """Simulate a year of a city's hazard work through the real code paths and summarise it."""
+    from flows.demo import DemoSettings, simulate
+
+    application = opts(ctx).app()
+    upgrade(application.engine)
+    sync_units(application.engine, application.org)
+    with unit_of_work(application.engine, write=False) as conn:
+        if conn.execute(select(func.count()).select_from(HazardRow.__table__)).scalar():
+            raise InvalidInput(
+                [
+                    Problem(
+                        "the demo needs an empty database; give it a new file, e.g. --db sqlite:///demo.db",
+                        field="--db",
+                    )
+                ]
+            )
+    settings = DemoSettings(
+        year=year, days=days, seed=seed, hazards_per_year=hazards, report_dir=application.settings.report_dir
+    )
+    began = time.monotonic()
+    with Progress(
+        TextColumn("simulating {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} days"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(f"{year}", total=days)
+
+        def step(day: date) -> None:
+            bar.update(task, advance=1, description=f"{day:%Y-%m}")
+
+        result = simulate(
+            application,
+            settings,
+            mail_dir=application.settings.mail_dir,
+            progress=step,
+            report_hook=_report_hook(application),
+        )
+    elapsed = time.monotonic() - began
+    with unit_of_work(application.engine, write=False) as conn:
+        figures = demo_figures(conn)
+    _print_summary(figures, result, elapsed, application, days)
+
+
+def _report_hook(application: Any) -> Any:
+    try:
+        from flows import reports
+    except ImportError:
+        return None
+    return reports.demo_hook(application)
+
+
+def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: Any, days: int) -> None:
+    table = Table(title=f"hazardloop demo: {days} simulated day(s) in {elapsed:.0f} s", header_style="bold")
+    table.add_column("figure")
+    table.add_column("this run (from the database)", justify="right")
+    table.add_column("Shaoxing 2025 (quoted)", justify="right")
+    rows = [
+        ("hazards detected", f"{f['detected']:,}", ""),
+        ("hazards rectified and cleared (整改销号)", f"{f['cleared']:,}", SEED_FIGURES["cleared"]),
+        (
+            "townships under elevated listed supervision (提级挂牌督办)",
+            str(f["listed_townships"]),
+            SEED_FIGURES["listed"],
+        ),
+        ("problems handed down with listings (交办督办)", str(f["problems_handed_down"]), SEED_FIGURES["problems"]),
+        ("special-campaign batches (专项整治)", str(f["campaigns"]), SEED_FIGURES["campaigns"]),
+        ("clearance rate (cleared / valid)", f"{f['clearance_rate']:.1%}", ""),
+        ("on-time rate (cleared by the deadline / cleared)", f"{f['on_time_rate']:.1%}", ""),
+        ("hazards escalated to county or city supervision", f"{f['hazards_escalated']:,}", ""),
+        ("reminders / supervision notices", f"{f['reminders']:,} / {f['supervisions']:,}", ""),
+        ("notices issued / written to the mail folder", f"{f['notices']:,} / {result.mailed:,}", ""),
+        ("still open at the end (in progress)", f"{f['open']:,}", ""),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+    mail = application.settings.mail_dir
+    out.print(
+        f"events applied: {result.events:,} ({result.rejected} rejected); sweeps: {result.sweeps}; "
+        f"slow townships: {', '.join(application.tree.units[c].name for c in result.slow_townships)}",
+        highlight=False,
+    )
+    out.print("Where to look next:", highlight=False)
+    out.print(f"  mail folder (last {min(days, 31)} days of notices): {Path(mail).resolve()}", highlight=False)
+    if result.reports:
+        out.print(f"  analysis reports: {', '.join(result.reports[-4:])}", highlight=False)
+    db = application.settings.database_url
+    for cmd in ("hazards --overdue", "listings", "notices --status sent --limit 20", "preview --days 7"):
+        out.print(f"  hazardloop --db {db} {cmd}", highlight=False)
+    out.print("  the Prefect UI, if a server runs: prefect server start, then http://127.0.0.1:4200", highlight=False)
