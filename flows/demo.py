@@ -56,7 +56,7 @@ class DemoSettings:
     year: int = 2025
     days: int = 365
     seed: int = 2025
-    hazards_per_year: int = 35_000
+    hazards_per_year: int = 36_500
     mail_days: int = 31
     report_dir: Path = Path("reports")
 
@@ -87,8 +87,9 @@ class Planner:
         self.townships = [u for u in self.tree.townships()]
         weights = [self.rng.lognormvariate(0, 0.5) for _ in self.townships]
         self.township_weights = weights
-        slow_count = max(2, len(self.townships) // 12)
+        slow_count = max(2, len(self.townships) // 5)
         self.slow = set(u.code for u in self.rng.sample(self.townships, slow_count))
+        self.listed: set[str] = set()  # listed townships pull themselves together while listed
         self.villages: dict[str, list[Unit]] = defaultdict(list)
         for unit in self.tree.units.values():
             if unit.level == "village" and unit.parent:
@@ -160,7 +161,7 @@ class Planner:
 
     def _plan_life(self, ref: str, township: Unit, field_code: str, severity: str, detected_at: datetime) -> None:
         rng, tree = self.rng, self.tree
-        slow = township.code in self.slow
+        slow = township.code in self.slow and township.code not in self.listed
         day = detected_at.date()
         unit = tree.route(field_code, township.code)
         county = tree.county_of(township.code)
@@ -311,6 +312,9 @@ def simulate(
                 if name:
                     result.reports.append(name)
         del report
+        planner.listed = _listed(app)
+        if day.weekday() == 0:
+            _confirm_delistings(app, planner, morning, result)
         planner.detections_for(day)
         lines = planner.take(day)
         if lines:
@@ -321,6 +325,52 @@ def simulate(
         if progress:
             progress(day)
     return result
+
+
+def _listed(app: App) -> set[str]:
+    from sqlalchemy import select
+
+    from models.db import unit_of_work
+    from models.store import ListingRow
+
+    table = ListingRow.__table__
+    with unit_of_work(app.engine, write=False) as conn:
+        return {r[0] for r in conn.execute(select(table.c.township_code).where(table.c.delisted_at.is_(None)))}
+
+
+def _confirm_delistings(app: App, planner: Planner, morning: datetime, result: DemoResult) -> None:
+    """Monday mornings the city office confirms the delisting the sweep proposed (摘牌 needs a supervisor)."""
+    from sqlalchemy import select
+
+    from models.db import unit_of_work
+    from models.store import ListingRow
+
+    table = ListingRow.__table__
+    with unit_of_work(app.engine, write=False) as conn:
+        proposed = [
+            r[0]
+            for r in conn.execute(
+                select(table.c.township_code).where(
+                    table.c.delisted_at.is_(None), table.c.delist_proposed_at.is_not(None)
+                )
+            )
+        ]
+    lines = []
+    for code in proposed:
+        planner.seq += 1
+        event = {
+            "type": "township.delisted",
+            "event_id": f"demo-{planner.seq}",
+            "at": morning.isoformat(),
+            "actor": f"{app.tree.city.code}/市平安办",
+            "township": code,
+            "reason": "挂牌问题已整改到位，各项指标恢复正常，经市平安办复核同意摘牌",
+        }
+        lines.append((len(lines) + 1, json.dumps(event, ensure_ascii=False)))
+    if lines:
+        applied = apply_lines(app.engine, app.rules, lines, source="demo delisting", now=morning, partial=True)
+        result.events += applied.applied
+        result.rejected += len(applied.rejected)
 
 
 def _periods_due(day: date) -> list[str]:

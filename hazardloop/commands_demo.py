@@ -66,7 +66,7 @@ def demo(
     days: Annotated[int, typer.Option("--days", min=1, max=366, help="how many days of the year to simulate")] = 365,
     seed: Annotated[int, typer.Option("--seed", help="a different, reproducible year")] = 2025,
     year: Annotated[int, typer.Option("--year")] = 2025,
-    hazards: Annotated[int, typer.Option("--hazards", min=100, help="detections in a full year")] = 35_000,
+    hazards: Annotated[int, typer.Option("--hazards", min=100, help="detections in a full year")] = 36_500,
 ) -> None:
     """Simulate a year of a city's hazard work through the real code paths and summarise it."""
     from flows.demo import DemoSettings, simulate
