@@ -21,8 +21,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	mkdir -p $(DEMO_DIR)
-	cd $(DEMO_DIR) && HAZARDLOOP_MAIL_DIR=outbox ../$(BIN)/hazardloop --db sqlite:///demo.db demo
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	cd $(DEMO_DIR) && HAZARDLOOP_MAIL_DIR=outbox HAZARDLOOP_REPORT_DIR=reports \
+		../$(BIN)/hazardloop --db sqlite:///demo.db demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,6 +67,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="a different, reproducible year")] = 2025,
     year: Annotated[int, typer.Option("--year")] = 2025,
     hazards: Annotated[int, typer.Option("--hazards", min=100, help="detections in a full year")] = 36_500,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary figures as JSON")] = False,
 ) -> None:
     """Simulate a year of a city's hazard work through the real code paths and summarise it."""
     from flows.demo import DemoSettings, simulate
@@ -110,6 +111,21 @@ def demo(
     elapsed = time.monotonic() - began
     with unit_of_work(application.engine, write=False) as conn:
         figures = demo_figures(conn)
+    if as_json:
+        from hazardloop.cli import print_json
+
+        print_json(
+            {
+                **figures,
+                "events": result.events,
+                "rejected": result.rejected,
+                "sweeps": result.sweeps,
+                "mailed": result.mailed,
+                "reports": result.reports,
+                "seconds": round(elapsed, 1),
+            }
+        )
+        return
     _print_summary(figures, result, elapsed, application, days)
 
 
@@ -118,7 +134,8 @@ def _report_hook(application: Any) -> Any:
         from flows import reports
     except ImportError:
         return None
-    return reports.demo_hook(application)
+    hook = getattr(reports, "demo_hook", None)
+    return hook(application) if hook else None
 
 
 def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: Any, days: int) -> None:
