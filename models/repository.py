@@ -53,7 +53,7 @@ def load_hazards_where(
 ) -> list[Hazard]:
     stmt = select(*[_H.c[name] for name in HAZARD_COLUMNS]).where(*where)
     if order_by is not None:
-        stmt = stmt.order_by(order_by)
+        stmt = stmt.order_by(*(order_by if isinstance(order_by, tuple) else (order_by,)))
     if limit:
         stmt = stmt.limit(limit)
     if lock and conn.dialect.name == "postgresql":

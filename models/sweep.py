@@ -58,7 +58,7 @@ def sweep(
                 lock=True,
                 skip_locked=True,
                 limit=batch_size,
-                order_by=_H.c.next_action_at,
+                order_by=(_H.c.next_action_at, _H.c.id),
             )
             due = [h for h in due if h.id not in seen]
             if not due:
