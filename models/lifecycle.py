@@ -64,16 +64,16 @@ def allowed_events(state: State) -> list[str]:
 
 def next_state(state: State | str, event: str) -> State:
     """The state after ``event``; raises ``Refused`` carrying the state and the event when not allowed."""
+    found = TABLE.get((event, state))  # StrEnum members hash like their strings: no Enum() call on the hot path
+    if found is not None:
+        return found
     state = State(state)
-    try:
-        return TABLE[(event, state)]
-    except KeyError:
-        allowed = ", ".join(allowed_events(state)) or "nothing (the hazard is closed)"
-        raise Refused(
-            f"'{event}' is not allowed: the hazard is {_PLAIN_STATE[state]} (state '{state}'); allowed now: {allowed}",
-            state=str(state),
-            event=event,
-        ) from None
+    allowed = ", ".join(allowed_events(state)) or "nothing (the hazard is closed)"
+    raise Refused(
+        f"'{event}' is not allowed: the hazard is {_PLAIN_STATE[state]} (state '{state}'); allowed now: {allowed}",
+        state=str(state),
+        event=event,
+    )
 
 
 def check_table(table: Mapping[tuple[str, State], State]) -> None:

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
+from models.bulk import bulk_insert, bulk_update
 from models.errors import ConflictError
 from models.hazard import HAZARD_COLUMNS, Hazard, Transition
 from models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
@@ -18,6 +19,9 @@ _T = TransitionRow.__table__
 _N = NoticeRow.__table__
 _E = EventRow.__table__
 _C = CounterRow.__table__
+_TRANSITION_COLUMNS = [c.name for c in _T.columns if c.name != "id"]
+_NOTICE_COLUMNS = [c.name for c in _N.columns if c.name != "id"]
+_EVENT_COLUMNS = [c.name for c in _E.columns]
 _CHUNK = 900  # stays under SQLite's bound-parameter limit with room to spare
 
 
@@ -30,16 +34,21 @@ def _hazard(row: Any) -> Hazard:
     return Hazard(**{name: row[name] for name in HAZARD_COLUMNS})
 
 
+# Built once: statement construction costs more than the query for a one-event transaction.
+_BY_KEYS = select(*[_H.c[name] for name in HAZARD_COLUMNS]).where(
+    or_(_H.c.id.in_(bindparam("keys", expanding=True)), _H.c.ref.in_(bindparam("keys", expanding=True)))
+)
+_BY_KEYS_LOCKED = _BY_KEYS.with_for_update()
+_KNOWN = select(_E.c.event_id, _E.c.digest, _E.c.outcome).where(_E.c.event_id.in_(bindparam("ids", expanding=True)))
+
+
 def load_hazards(conn: Connection, keys: Iterable[str], *, lock: bool = False) -> list[Hazard]:
     """Hazards whose id or source reference is among ``keys``."""
     keys = list(dict.fromkeys(keys))
     found: list[Hazard] = []
-    cols = [_H.c[name] for name in HAZARD_COLUMNS]
+    stmt = _BY_KEYS_LOCKED if lock and conn.dialect.name == "postgresql" else _BY_KEYS
     for part in chunks(keys, _CHUNK // 2):
-        stmt = select(*cols).where(or_(_H.c.id.in_(part), _H.c.ref.in_(part)))
-        if lock and conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        found.extend(_hazard(r._mapping) for r in conn.execute(stmt))
+        found.extend(_hazard(r._mapping) for r in conn.execute(stmt, {"keys": list(part)}))
     return found
 
 
@@ -68,17 +77,12 @@ def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
     for h in hazards:
         h.version = 1
         h.updated_at = now
-        rows.append(h.as_row())
+        rows.append(h.__dict__)
     for part in chunks(rows, 5000):
-        conn.execute(insert(_H), list(part))
+        bulk_insert(conn, _H, part, HAZARD_COLUMNS)
 
 
 _UPDATABLE = [c for c in HAZARD_COLUMNS if c not in ("id", "version")]
-_UPDATE = (
-    update(_H)
-    .where(and_(_H.c.id == bindparam("b_id"), _H.c.version == bindparam("b_version")))
-    .values({**{c: bindparam(c) for c in _UPDATABLE}, "version": bindparam("b_new_version")})
-)
 
 
 def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
@@ -88,12 +92,12 @@ def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
     rows = []
     for h in hazards:
         h.updated_at = now
-        row = {c: getattr(h, c) for c in _UPDATABLE}
-        row.update(b_id=h.id, b_version=h.version, b_new_version=h.version + 1)
+        row = dict(h.__dict__)
+        row.update(version=h.version + 1, w_id=h.id, w_version=h.version)
         rows.append(row)
     for part in chunks(rows, 5000):
-        result = conn.execute(_UPDATE, list(part))
-        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(part):
+        changed = bulk_update(conn, _H, part, [*_UPDATABLE, "version"], ["id", "version"])
+        if changed not in (-1, len(part)):
             raise ConflictError("another writer changed some of these hazards at the same moment; try again")
     for h in hazards:
         h.version += 1
@@ -121,17 +125,17 @@ def insert_transitions(conn: Connection, transitions: Sequence[Transition], reco
         for t in transitions
     ]
     for part in chunks(rows, 5000):
-        conn.execute(insert(_T), list(part))
+        bulk_insert(conn, _T, part, _TRANSITION_COLUMNS)
 
 
 def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     for part in chunks(list(rows), 2000):
-        conn.execute(insert(_N), list(part))
+        bulk_insert(conn, _N, part, _NOTICE_COLUMNS)
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     for part in chunks(list(rows), 5000):
-        conn.execute(insert(_E), list(part))
+        bulk_insert(conn, _E, part, _EVENT_COLUMNS)
 
 
 def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -139,7 +143,7 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     ids = list(dict.fromkeys(event_ids))
     out: dict[str, tuple[str, str]] = {}
     for part in chunks(ids):
-        for row in conn.execute(select(_E.c.event_id, _E.c.digest, _E.c.outcome).where(_E.c.event_id.in_(part))):
+        for row in conn.execute(_KNOWN, {"ids": list(part)}):
             out[row.event_id] = (row.digest, row.outcome)
     return out
 
