@@ -25,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, delete, insert, select, update
 
 from config.bootstrap import App
 from flows.jobs import record_job
 from models.db import unit_of_work
+from models.policy import cron_trigger
 from models.store import LeaseRow
 
 log = logging.getLogger("hazardloop.run")
@@ -201,7 +201,7 @@ def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threadin
     for job in jobs:
         scheduler.add_job(
             wrap(job),
-            CronTrigger.from_crontab(job.cron, timezone=app.policy.tz),
+            cron_trigger(job.cron, app.policy.tz),
             id=job.name,
             name=job.name,
             replace_existing=True,

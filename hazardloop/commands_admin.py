@@ -105,9 +105,9 @@ def run(
 @handled
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each scheduled job's last and next run and outcome, the scheduler lease holder, and the outbox."""
-    from apscheduler.triggers.cron import CronTrigger
     from sqlalchemy import func, select
 
+    from models.policy import cron_trigger
     from models.store import JobRunRow, LeaseRow, NoticeRow
 
     application = ready(ctx)
@@ -119,7 +119,7 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         for name, cron in application.policy.schedules.items():
             job = jobs.get(name, name).replace("_report", "_report")
             last = conn.execute(select(j).where(j.c.job == job).order_by(j.c.id.desc()).limit(1)).first()
-            nxt = CronTrigger.from_crontab(cron, timezone=application.policy.tz).get_next_fire_time(None, now)
+            nxt = cron_trigger(cron, application.policy.tz).get_next_fire_time(None, now)
             rows.append(
                 {
                     "job": name,

@@ -136,11 +136,9 @@ class Policy(_Strict):
     @field_validator("schedules")
     @classmethod
     def _valid_crons(cls, value: dict[str, str]) -> dict[str, str]:
-        from apscheduler.triggers.cron import CronTrigger  # validation only; pure parse, no I/O
-
         for name, expr in value.items():
             try:
-                CronTrigger.from_crontab(expr)
+                cron_trigger(expr, "UTC")
             except ValueError as exc:
                 raise ValueError(f"schedule '{name}': '{expr}' is not a valid cron expression ({exc})") from None
         return value
@@ -159,6 +157,22 @@ class Policy(_Strict):
     def deadline_days(self, field: str, severity: str) -> int:
         days = self.deadlines.by_field.get(field, self.deadlines)
         return days.major if severity == "major" else days.general
+
+
+def cron_trigger(expr: str, timezone: object) -> object:
+    """An APScheduler trigger from a crontab expression: the usual five fields (minute hour day month weekday),
+    or six with seconds first (``*/5 * * * * *``) for tests and demos that need a faster beat."""
+    from apscheduler.triggers.cron import CronTrigger  # a pure parse, no I/O
+
+    fields = expr.split()
+    if len(fields) == 5:
+        return CronTrigger.from_crontab(expr, timezone=timezone)
+    if len(fields) == 6:
+        second, minute, hour, day, month, weekday = fields
+        return CronTrigger(
+            second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone
+        )
+    raise ValueError(f"a cron expression has 5 fields (or 6 with seconds first), not {len(fields)}")
 
 
 class Unit(_Strict):

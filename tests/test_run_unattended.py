@@ -1,0 +1,90 @@
+"""`hazardloop run` as a real process: its jobs fire on the policy's schedules, an overdue hazard gets its
+supervision notice sent without anyone asking, a second `run` on the same database stands by, and SIGTERM
+stops both cleanly with exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import CONFIG_DIR, Cli, write_events
+from tests.factories import detected
+
+
+def _fast_config(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG_DIR / "org.yaml", folder / "org.yaml")
+    policy = yaml.safe_load((CONFIG_DIR / "policy.yaml").read_text(encoding="utf-8"))
+    policy["schedules"] = {"sweep": "*/2 * * * * *", "dispatch": "*/2 * * * * *"}
+    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+def _start(db: str, config: Path, now: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HAZARDLOOP_MAIL_DIR": str(log.parent / "outbox"), "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hazardloop.cli", "--db", db, "--config", str(config), "--now", now, "run"],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
+def _wait_for(predicate: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = _fast_config(tmp_path)
+    db = f"sqlite:///{tmp_path / 'run.db'}"
+    cli = Cli(db, tmp_path, config)
+    cli.ok("init")
+    cli.ok(
+        "apply",
+        str(write_events(tmp_path / "d.jsonl", [detected("RUN-1", "2025-03-03T08:00:00+08:00")])),
+        now="2025-03-03T12:00:00+08:00",
+    )
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = _start(db, config, "2025-03-14T09:00:00+08:00", first_log)
+    second = None
+    try:
+
+        def supervised_and_sent() -> bool:
+            rows = json.loads(cli.ok("notices", "--kind", "supervision", "--json").stdout)
+            return bool(rows) and rows[0]["status"] == "sent"
+
+        assert _wait_for(supervised_and_sent, 40), first_log.read_text()
+        second = _start(db, config, "2025-03-14T09:00:00+08:00", second_log)
+        assert _wait_for(lambda: "standing by" in second_log.read_text(), 20), second_log.read_text()
+        status = json.loads(cli.ok("status", "--json").stdout)
+        assert status["lease"] is not None
+        assert {j["job"] for j in status["jobs"]} == {"sweep", "dispatch"}
+        assert any(j["last_outcome"] == "ok" for j in status["jobs"])
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0, first_log.read_text()
+    assert second is not None and second.wait(timeout=30) == 0, second_log.read_text()
+    # exactly one supervision notice and one supervision transition, though two schedulers ran every 2 s
+    notices = json.loads(cli.ok("notices", "--kind", "supervision", "--json").stdout)
+    assert len(notices) == 1
+    shown = cli.json("show", "RUN-1", now="2025-03-14T09:00:00+08:00")
+    assert [t["action"] for t in shown["history"]].count("supervised") == 1
+    assert (tmp_path / "outbox").is_dir() and any((tmp_path / "outbox").glob("supervision_*.eml"))
+    assert "stopped" in first_log.read_text()
