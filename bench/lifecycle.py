@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config.bootstrap import bootstrap  # noqa: E402
-from models.db import upgrade  # noqa: E402
-from models.intake import apply_lines  # noqa: E402
-from models.org_sync import sync_units  # noqa: E402
+from config.bootstrap import bootstrap
+from models.db import upgrade
+from models.intake import apply_lines
+from models.org_sync import sync_units
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -41,20 +41,41 @@ def loop_events(n: int, start: datetime, tag: str) -> list[str]:
         unit, verifier = actors[township]
         ref = f"{tag}-{i}"
         t0 = start + timedelta(seconds=i)
-        hz = json.dumps({"ref": ref, "title": "电动自行车违规室内充电", "description": "楼道内有电动自行车违规充电",
-                         "field": "fire", "severity": "general", "township": township}, ensure_ascii=False)
-        stamp = lambda hours: (t0 + timedelta(hours=hours)).isoformat()  # noqa: E731
-        lines.append(f'{{"type":"hazard.detected","event_id":"{ref}-d","at":"{stamp(0)}","actor":"{verifier}","hazard":{hz}}}')
-        lines.append(f'{{"type":"hazard.acknowledged","event_id":"{ref}-a","at":"{stamp(1)}","actor":"{unit}","hazard":"{ref}"}}')
-        lines.append(f'{{"type":"rectification.submitted","event_id":"{ref}-s","at":"{stamp(2)}","actor":"{unit}",'
-                     f'"hazard":"{ref}","note":"已整改","evidence":["p.jpg"]}}')
+        hz = json.dumps(
+            {
+                "ref": ref,
+                "title": "电动自行车违规室内充电",
+                "description": "楼道内有电动自行车违规充电",
+                "field": "fire",
+                "severity": "general",
+                "township": township,
+            },
+            ensure_ascii=False,
+        )
+        stamp = lambda hours, t0=t0: (t0 + timedelta(hours=hours)).isoformat()  # noqa: E731
+        lines.append(
+            f'{{"type":"hazard.detected","event_id":"{ref}-d","at":"{stamp(0)}","actor":"{verifier}","hazard":{hz}}}'
+        )
+        lines.append(
+            f'{{"type":"hazard.acknowledged","event_id":"{ref}-a","at":"{stamp(1)}","actor":"{unit}","hazard":"{ref}"}}'
+        )
+        lines.append(
+            f'{{"type":"rectification.submitted","event_id":"{ref}-s","at":"{stamp(2)}","actor":"{unit}",'
+            f'"hazard":"{ref}","note":"已整改","evidence":["p.jpg"]}}'
+        )
         if i % 10 == 0:
-            lines.append(f'{{"type":"verification.failed","event_id":"{ref}-f","at":"{stamp(3)}","actor":"{verifier}",'
-                         f'"hazard":"{ref}","reason":"整改不到位"}}')
-            lines.append(f'{{"type":"rectification.submitted","event_id":"{ref}-s2","at":"{stamp(4)}","actor":"{unit}",'
-                         f'"hazard":"{ref}","note":"再次整改","evidence":[]}}')
-        lines.append(f'{{"type":"verification.passed","event_id":"{ref}-p","at":"{stamp(5)}","actor":"{verifier}",'
-                     f'"hazard":"{ref}","note":"合格"}}')
+            lines.append(
+                f'{{"type":"verification.failed","event_id":"{ref}-f","at":"{stamp(3)}","actor":"{verifier}",'
+                f'"hazard":"{ref}","reason":"整改不到位"}}'
+            )
+            lines.append(
+                f'{{"type":"rectification.submitted","event_id":"{ref}-s2","at":"{stamp(4)}","actor":"{unit}",'
+                f'"hazard":"{ref}","note":"再次整改","evidence":[]}}'
+            )
+        lines.append(
+            f'{{"type":"verification.passed","event_id":"{ref}-p","at":"{stamp(5)}","actor":"{verifier}",'
+            f'"hazard":"{ref}","note":"合格"}}'
+        )
     return lines
 
 
@@ -99,10 +120,19 @@ def run_batch(backend: str, n: int, workdir: Path) -> dict[str, object]:
     report = apply_lines(app.engine, app.rules, lines, source="bench", now=now)
     elapsed = time.perf_counter() - began
     assert not report.rejected and report.applied == len(lines)
-    result = {"bench": "lifecycle", "mode": "batch", "backend": backend, "hazards": n, "events": len(lines),
-              "seconds": round(elapsed, 2), "events_per_s": round(len(lines) / elapsed),
-              "hazards_per_s": round(n / elapsed), "notices": report.notices,
-              "peak_rss_mb": round(peak_rss_mb(), 1), "db_mb": round(size() / 2**20, 1)}
+    result = {
+        "bench": "lifecycle",
+        "mode": "batch",
+        "backend": backend,
+        "hazards": n,
+        "events": len(lines),
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(len(lines) / elapsed),
+        "hazards_per_s": round(n / elapsed),
+        "notices": report.notices,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "db_mb": round(size() / 2**20, 1),
+    }
     app.close()
     drop(url)
     return result
@@ -123,10 +153,16 @@ def run_per_event(backend: str, n: int, workdir: Path) -> dict[str, object]:
         latencies.append(time.perf_counter() - t0)
     latencies.sort()
     total = sum(latencies)
-    result = {"bench": "lifecycle", "mode": "per-event", "backend": backend, "events": len(lines),
-              "events_per_s": round(len(lines) / total), "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-              "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
-              "peak_rss_mb": round(peak_rss_mb(), 1)}
+    result = {
+        "bench": "lifecycle",
+        "mode": "per-event",
+        "backend": backend,
+        "events": len(lines),
+        "events_per_s": round(len(lines) / total),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
     app.close()
     drop(url)
     return result

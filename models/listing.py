@@ -23,7 +23,7 @@ from models.calendar import end_of_day
 from models.errors import Refused
 from models.events import TownshipDelisted, TownshipListed
 from models.hazard import Effects, NoticeIntent, Transition
-from models.lifecycle import CLOCK_RUNNING
+from models.lifecycle import CLOCK_RUNNING, OPEN
 from models.policy import LEVEL_RANK
 from models.store import HazardRow, ListingRow
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 _H = HazardRow.__table__
 _L = ListingRow.__table__
 _RUNNING = [str(s) for s in CLOCK_RUNNING]
+_OPEN = [str(s) for s in OPEN]
 
 
 @dataclass(frozen=True)
@@ -64,24 +65,35 @@ class Figures:
 def township_figures(
     conn: Connection, rules: Rules, now: datetime, codes: list[str] | None = None
 ) -> dict[str, Figures]:
+    """Two grouped queries that read only what matters — open hazards (by state) and hazards that fell due in
+    the window (by deadline) — so the cost follows the open work, not the size of the ledger."""
     window_start = now - timedelta(days=rules.policy.listing.window_days)
-    running = _H.c.state.in_(_RUNNING)
-    late = running & (_H.c.due_at < now)
-    due_window = (_H.c.due_at >= window_start) & (_H.c.due_at < now) & (_H.c.state != "invalid")
-    stmt = select(
-        _H.c.township_code,
-        func.sum(case((_H.c.state.notin_(["cleared", "invalid"]), 1), else_=0)),
-        func.sum(case((late, 1), else_=0)),
-        func.sum(case((late & (_H.c.severity == "major"), 1), else_=0)),
-        func.sum(case((due_window, 1), else_=0)),
-        func.sum(case((due_window & (_H.c.state == "cleared"), 1), else_=0)),
-    ).group_by(_H.c.township_code)
+    late = _H.c.due_at < now
+    open_stmt = (
+        select(
+            _H.c.township_code,
+            func.count(),
+            func.sum(case((_H.c.state.in_(_RUNNING) & late, 1), else_=0)),
+            func.sum(case((_H.c.state.in_(_RUNNING) & late & (_H.c.severity == "major"), 1), else_=0)),
+        )
+        .where(_H.c.state.in_(_OPEN))
+        .group_by(_H.c.township_code)
+    )
+    due_stmt = (
+        select(_H.c.township_code, func.count(), func.sum(case((_H.c.state == "cleared", 1), else_=0)))
+        .where(_H.c.due_at >= window_start, _H.c.due_at < now, _H.c.state != "invalid")
+        .group_by(_H.c.township_code)
+    )
     if codes is not None:
-        stmt = stmt.where(_H.c.township_code.in_(codes))
-    return {
-        r[0]: Figures(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0), int(r[5] or 0))
-        for r in conn.execute(stmt)
-    }
+        open_stmt = open_stmt.where(_H.c.township_code.in_(codes))
+        due_stmt = due_stmt.where(_H.c.township_code.in_(codes))
+    counts: dict[str, list[int]] = {}
+    for code, n_open, overdue, overdue_major in conn.execute(open_stmt):
+        counts[code] = [int(n_open), int(overdue or 0), int(overdue_major or 0), 0, 0]
+    for code, n_due, n_cleared in conn.execute(due_stmt):
+        row = counts.setdefault(code, [0, 0, 0, 0, 0])
+        row[3], row[4] = int(n_due), int(n_cleared or 0)
+    return {code: Figures(code, *values) for code, values in counts.items()}
 
 
 def breaches(rules: Rules, f: Figures) -> list[str]:

@@ -71,7 +71,7 @@ class HazardRow(Base):
     detected_at: Mapped[datetime]
     assigned_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
-    due_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     deadline_set_at: Mapped[datetime | None]
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     deadline_days: Mapped[int] = mapped_column(Integer, default=0)

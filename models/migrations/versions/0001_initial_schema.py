@@ -192,6 +192,7 @@ def upgrade() -> None:
     with op.batch_alter_table("hazards", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_hazards_field"), ["field"], unique=False)
         batch_op.create_index(batch_op.f("ix_hazards_next_action_at"), ["next_action_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_hazards_due_at"), ["due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_hazards_state"), ["state"], unique=False)
         batch_op.create_index(batch_op.f("ix_hazards_township_code"), ["township_code"], unique=False)
         batch_op.create_index("ix_hazards_township_state", ["township_code", "state"], unique=False)
@@ -239,6 +240,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_hazards_township_code"))
         batch_op.drop_index(batch_op.f("ix_hazards_state"))
         batch_op.drop_index(batch_op.f("ix_hazards_next_action_at"))
+        batch_op.drop_index(batch_op.f("ix_hazards_due_at"))
         batch_op.drop_index(batch_op.f("ix_hazards_field"))
 
     op.drop_table("hazards")

@@ -1,0 +1,136 @@
+"""Benchmark: the escalation sweep over a large store. N stored hazards (default 1,000,000), of which D are due
+(default 50,000): one sweep, then a sweep with nothing due, then `preview --days 7`. Prints one JSON line per
+backend with times and the rows read and written.
+
+    python bench/sweep.py [--stored 1000000] [--due 50000] [--backend sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.lifecycle import CONFIG, drop, fresh_db
+from config.bootstrap import bootstrap
+from models.bulk import bulk_insert
+from models.db import unit_of_work, upgrade
+from models.escalation import next_action_at
+from models.hazard import HAZARD_COLUMNS, Hazard
+from models.org_sync import sync_units
+from models.store import HazardRow
+from models.sweep import preview, sweep
+
+
+def populate(app: object, stored: int, due: int, now: datetime) -> None:
+    """Hazards written straight to the table as the rules would have left them: most closed or not yet due."""
+    rules = app.rules  # type: ignore[attr-defined]
+    townships = [u for u in app.tree.townships() if u.level == "township"]  # type: ignore[attr-defined]
+    table = HazardRow.__table__
+    batch: list[dict[str, object]] = []
+    with unit_of_work(app.engine) as conn:  # type: ignore[attr-defined]
+        for i in range(stored):
+            township = townships[i % len(townships)]
+            is_due = i < due
+            detected = now - timedelta(days=30 if is_due else (i % 300) + 1)
+            h = Hazard(
+                id=f"HZ-B-{i:07d}",
+                ref=f"B-{i}",
+                title="隐患",
+                description="基准测试隐患",
+                field="other",
+                severity="general",
+                township_code=township.code,
+                county_code=township.parent,
+                detected_at=detected,
+                reporter="bench",
+            )
+            if not is_due and i % 10:
+                h.state, h.cleared_at, h.closed_at = (
+                    "cleared",
+                    detected + timedelta(days=3),
+                    detected + timedelta(days=3),
+                )
+                rules.assign(h, township, detected)
+                h.next_action_at = None
+            else:
+                h.state = "rectifying"
+                rules.assign(h, township, detected if is_due else now - timedelta(days=i % 9, hours=1))
+                h.acknowledged_at = detected
+                h.ack_reminded_seq = h.assignment_seq
+                if not is_due:
+                    h.reminded_seq = h.deadline_seq  # so nothing is due for these
+                h.next_action_at = next_action_at(rules, h)
+            h.version, h.updated_at = 1, now
+            batch.append(h.__dict__)
+            if len(batch) == 20000:
+                bulk_insert(conn, table, batch, HAZARD_COLUMNS)
+                batch = []
+        bulk_insert(conn, table, batch, HAZARD_COLUMNS)
+
+
+def run(backend: str, stored: int, due: int, workdir: Path) -> dict[str, object]:
+    url, size = fresh_db(backend, workdir)
+    app = bootstrap(db=url, config_dir=CONFIG)
+    upgrade(app.engine)
+    sync_units(app.engine, app.org)
+    now = datetime.fromisoformat("2025-06-16T09:00:00+08:00")
+    t0 = time.perf_counter()
+    populate(app, stored, due, now)
+    if backend == "postgres":
+        with app.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE hazards")
+            conn.commit()
+    populate_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = sweep(app.engine, app.rules, now)
+    sweep_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    idle = sweep(app.engine, app.rules, now)
+    idle_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows = preview(app.engine, app.rules, now, 7)
+    preview_s = time.perf_counter() - t0
+    result = {
+        "bench": "sweep",
+        "backend": backend,
+        "stored": stored,
+        "due": due,
+        "populate_s": round(populate_s, 1),
+        "sweep_s": round(sweep_s, 2),
+        "rows_read": report.examined,
+        "transitions_written": report.reminders + report.supervisions + report.elevations,
+        "notices_written": report.notices,
+        "townships_listed": len(report.listed),
+        "idle_sweep_ms": round(idle_s * 1000, 1),
+        "idle_rows_read": idle.examined,
+        "preview_7d_s": round(preview_s, 2),
+        "preview_rows": len(rows),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "db_mb": round(size() / 2**20, 1),
+    }
+    app.close()
+    drop(url)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stored", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=50_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
+            print(json.dumps(run(backend, args.stored, args.due, Path(tmp))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
