@@ -142,9 +142,10 @@ def list_township(
     figures: Figures | None,
     event_id: str | None = None,
     manual: bool = False,
+    current: Any = None,
 ) -> None:
+    """List a township; ``current`` is its active listing, if any (replaced by this one)."""
     tree, tz = rules.tree, rules.policy.tz
-    current = active_listings(conn).get(township)
     if current is not None:
         conn.execute(
             update(_L)
@@ -316,6 +317,7 @@ def apply_event(
             figures=figures,
             event_id=event.event_id,
             manual=True,
+            current=current,
         )
     else:
         if current is None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
@@ -27,6 +27,17 @@ NOTICE_KINDS = (
     "delisting",
     "report",
 )
+
+
+def _valid_cron(expr: str) -> str:
+    try:
+        cron_trigger(expr, "UTC")
+    except ValueError as exc:
+        raise ValueError(f"'{expr}' is not a valid cron expression ({exc})") from None
+    return expr
+
+
+CronExpression = Annotated[str, AfterValidator(_valid_cron)]
 
 
 class _Strict(BaseModel):
@@ -115,7 +126,7 @@ class Policy(_Strict):
     listing: Listing = Listing()
     notices: Notices = Notices()
     routing: Routing = Routing()
-    schedules: dict[str, str] = Field(default_factory=dict)
+    schedules: dict[str, CronExpression] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -131,16 +142,6 @@ class Policy(_Strict):
     def _some_fields(cls, value: dict[str, str]) -> dict[str, str]:
         if not value:
             raise ValueError("at least one field is needed")
-        return value
-
-    @field_validator("schedules")
-    @classmethod
-    def _valid_crons(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, expr in value.items():
-            try:
-                cron_trigger(expr, "UTC")
-            except ValueError as exc:
-                raise ValueError(f"schedule '{name}': '{expr}' is not a valid cron expression ({exc})") from None
         return value
 
     @model_validator(mode="after")
