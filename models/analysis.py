@@ -42,9 +42,10 @@ Definitions (scope = the hazards located in the scope's townships; S = the perio
 - **townships listed / delisted** (挂牌 / 摘牌) in S, and the townships under listing at the end.
 - **oldest open** (超期最久): the ten open hazards with the earliest detection at the end, with their
   state, unit, deadline and supervision level at the end.
-- **rankings**: townships with at least ``min_base`` hazards in the clearance-rate base, best and worst
-  five by clearance rate (ties: fewer overdue first, then code); the five with the most overdue hazards;
-  a county report also ranks its county among all counties.
+- **rankings**: townships with at least ``min_base`` hazards in the clearance-rate base, ranked by
+  clearance rate (ties: fewer overdue first, then code); the best and the worst five (with fewer than ten
+  ranked, the upper and the lower half, so the two lists never overlap); the five with the most overdue
+  hazards; a county report also ranks its county among all counties.
 - **comparisons**: the same totals for the previous period (环比) and the same period a year earlier
   (同比), when the audit trail starts before that period ends (``partial`` when it starts inside it).
 - **trend**: new, cleared and open at the end for the last periods of the same kind (14 days, 12 weeks,
@@ -332,73 +333,92 @@ def _approved() -> Any:
     return _T.c.details["approved"].as_boolean()
 
 
-def hazard_cells(conn: Connection, start: datetime, end: datetime) -> dict[_Cell, dict[str, int]]:
-    """The hazard counters of the period per (township, county, field). One grouped pass over the hazards
-    open at some point of the period (closed ones before ``start`` cannot matter: closing is final), each
-    joined to its transitions before ``end``."""
+Window = tuple[datetime, datetime]
+_NEEDED = (
+    "routed",
+    "hazard.assigned",
+    "extension.decided",
+    "rectification.submitted",
+    "verification.failed",
+    *ESCALATING,
+)
+
+
+def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell, dict[str, int]]]:
+    """The hazard counters of each window ``[start, end)`` per (township, county, field), all windows in one
+    pass: the hazards open at some point of a window (closed ones before its start cannot matter: closing
+    is final) are each joined to their transitions before the window's end and folded per window.
+
+    The hazards drive the join (a LEFT JOIN with the instant in its ON clause, which SQLite may not
+    reorder): driving from the transitions' instant index would visit nearly the whole audit trail."""
     inst = _Instants(conn)
-    action = _T.c.action
+    action, at = _T.c.action, _T.c.at
     sets_deadline = or_(action.in_(ROUTING), and_(action == "extension.decided", _approved()))
-    level_rank = case(*[(and_(action.in_(ESCALATING), _T.c.level == lvl), _LEVEL_RANK[lvl]) for lvl in LEVELS], else_=0)
-    per = (
-        select(
-            _H.c.id,
-            _H.c.township_code,
-            _H.c.county_code,
-            _H.c.field,
-            _H.c.severity,
-            _H.c.detected_at,
-            _H.c.cleared_at,
-            _H.c.closed_at,
-            func.max(case((sets_deadline, inst.due()), else_=None)).label("due"),
-            _count(action.in_(ROUTING)).label("routed"),
-            func.sum(
-                case((action == "rectification.submitted", 1), (action == "verification.failed", -1), else_=0)
-            ).label("pending"),
-            func.max(level_rank).label("level_rank"),
-        )
-        .select_from(_H.join(_T, _T.c.hazard_id == _H.c.id))
-        .where(_H.c.detected_at < end, or_(_H.c.closed_at.is_(None), _H.c.closed_at >= start), _T.c.at < end)
-        .group_by(
-            _H.c.id,
-            _H.c.township_code,
-            _H.c.county_code,
-            _H.c.field,
-            _H.c.severity,
-            _H.c.detected_at,
-            _H.c.cleared_at,
-            _H.c.closed_at,
-        )
-        .subquery()
+    relevant = or_(
+        *[and_(_H.c.detected_at < e, or_(_H.c.closed_at.is_(None), _H.c.closed_at >= s)) for s, e in windows]
     )
+    per_window = []
+    for k, (_start, end) in enumerate(windows):
+        before = at < end
+        rank = case(
+            *[(and_(before, action.in_(ESCALATING), _T.c.level == lvl), _LEVEL_RANK[lvl]) for lvl in LEVELS],
+            else_=0,
+        )
+        per_window += [
+            func.max(case((and_(before, sets_deadline), inst.due()), else_=None)).label(f"due_{k}"),
+            _count(and_(before, action.in_(ROUTING))).label(f"routed_{k}"),
+            func.sum(
+                case(
+                    (and_(before, action == "rectification.submitted"), 1),
+                    (and_(before, action == "verification.failed"), -1),
+                    else_=0,
+                )
+            ).label(f"pending_{k}"),
+            func.max(rank).label(f"level_{k}"),
+        ]
+    hazard_cols = [
+        _H.c.id,
+        _H.c.township_code,
+        _H.c.county_code,
+        _H.c.field,
+        _H.c.severity,
+        _H.c.detected_at,
+        _H.c.cleared_at,
+        _H.c.closed_at,
+    ]
+    last_end = max(e for _s, e in windows)
+    joined = _H.outerjoin(_T, and_(_T.c.hazard_id == _H.c.id, at < last_end, action.in_(_NEEDED)))
+    per = select(*hazard_cols, *per_window).select_from(joined).where(relevant).group_by(*hazard_cols).subquery()
     p = per.c
     major = p.severity == "major"
-    open_end = or_(p.closed_at.is_(None), p.closed_at >= end)
-    cleared = and_(p.cleared_at.is_not(None), p.cleared_at >= start, p.cleared_at < end)
-    invalidated = and_(p.cleared_at.is_(None), p.closed_at.is_not(None), p.closed_at >= start, p.closed_at < end)
-    routed = p.routed > 0
-    pending = p.pending > 0
-    running = and_(open_end, routed, ~pending)
-    overdue = and_(running, p.due.is_not(None), p.due < inst.value(end))
-    stmt = select(
-        p.township_code,
-        p.county_code,
-        p.field,
-        _count(p.detected_at >= start).label("new"),
-        _count(cleared).label("cleared"),
-        _count(invalidated).label("invalidated"),
-        _count(open_end).label("open"),
-        _count(and_(open_end, major)).label("open_major"),
-        _count(and_(open_end, ~routed)).label("unrouted"),
-        _count(and_(open_end, routed, pending)).label("pending_verification"),
-        _count(overdue).label("overdue"),
-        _count(and_(overdue, major)).label("overdue_major"),
-        _count(and_(cleared, p.due.is_not(None), inst.column(p.cleared_at) <= p.due)).label("on_time"),
-        _count(and_(open_end, p.level_rank == 1)).label("open_level_township"),
-        _count(and_(open_end, p.level_rank == 2)).label("open_level_county"),
-        _count(and_(open_end, p.level_rank == 3)).label("open_level_city"),
-    ).group_by(p.township_code, p.county_code, p.field)
-    return {(r[0], r[1], r[2]): {k: int(r._mapping[k] or 0) for k in HAZARD_COUNTS} for r in conn.execute(stmt)}
+    sums = []
+    for k, (start, end) in enumerate(windows):
+        due, level = p[f"due_{k}"], p[f"level_{k}"]
+        routed, pending = func.coalesce(p[f"routed_{k}"], 0) > 0, func.coalesce(p[f"pending_{k}"], 0) > 0
+        open_end = and_(p.detected_at < end, or_(p.closed_at.is_(None), p.closed_at >= end))
+        cleared = and_(p.cleared_at.is_not(None), p.cleared_at >= start, p.cleared_at < end)
+        invalid = and_(p.cleared_at.is_(None), p.closed_at.is_not(None), p.closed_at >= start, p.closed_at < end)
+        overdue = and_(open_end, routed, ~pending, due.is_not(None), due < inst.value(end))
+        sums += [
+            _count(and_(p.detected_at >= start, p.detected_at < end)).label(f"new_{k}"),
+            _count(cleared).label(f"cleared_{k}"),
+            _count(invalid).label(f"invalidated_{k}"),
+            _count(open_end).label(f"open_{k}"),
+            _count(and_(open_end, major)).label(f"open_major_{k}"),
+            _count(and_(open_end, ~routed)).label(f"unrouted_{k}"),
+            _count(and_(open_end, routed, pending)).label(f"pending_verification_{k}"),
+            _count(overdue).label(f"overdue_{k}"),
+            _count(and_(overdue, major)).label(f"overdue_major_{k}"),
+            _count(and_(cleared, due.is_not(None), inst.column(p.cleared_at) <= due)).label(f"on_time_{k}"),
+            *[_count(and_(open_end, level == _LEVEL_RANK[lvl])).label(f"open_level_{lvl}_{k}") for lvl in LEVELS],
+        ]
+    stmt = select(p.township_code, p.county_code, p.field, *sums).group_by(p.township_code, p.county_code, p.field)
+    out: list[dict[_Cell, dict[str, int]]] = [{} for _ in windows]
+    for r in conn.execute(stmt):
+        m = r._mapping
+        for k in range(len(windows)):
+            out[k][(r[0], r[1], r[2])] = {key: int(m[f"{key}_{k}"] or 0) for key in HAZARD_COUNTS}
+    return out
 
 
 def event_cells(conn: Connection, start: datetime, end: datetime) -> dict[_Cell, dict[str, int]]:
@@ -434,12 +454,16 @@ def event_cells(conn: Connection, start: datetime, end: datetime) -> dict[_Cell,
     return {(r[0], r[1], r[2]): {k: int(r._mapping[k] or 0) for k in EVENT_COUNTS} for r in conn.execute(stmt)}
 
 
-def period_cells(conn: Connection, start: datetime, end: datetime) -> dict[_Cell, dict[str, int]]:
-    cells: dict[_Cell, dict[str, int]] = {}
-    for source in (hazard_cells(conn, start, end), event_cells(conn, start, end)):
-        for key, values in source.items():
-            cells.setdefault(key, dict.fromkeys(COUNTS, 0)).update(values)
-    return cells
+def period_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell, dict[str, int]]]:
+    """Every counter of each window per (township, county, field)."""
+    out = []
+    for (start, end), hazards in zip(windows, hazard_cells(conn, windows), strict=True):
+        cells: dict[_Cell, dict[str, int]] = {}
+        for source in (hazards, event_cells(conn, start, end)):
+            for key, values in source.items():
+                cells.setdefault(key, dict.fromkeys(COUNTS, 0)).update(values)
+        out.append(cells)
+    return out
 
 
 def listing_rows(conn: Connection, end: datetime) -> list[Any]:
@@ -601,32 +625,31 @@ class _Snapshot:
     since: datetime | None
 
 
-def _comparison(conn: Connection, period: Period, since: datetime | None, tz: ZoneInfo) -> tuple[Any, bool]:
-    start, end = period.start(tz), period.end(tz)
-    if since is None or since >= end:
-        return None, False
-    return period_cells(conn, start, end), since > start
+def _available(period: Period, since: datetime | None, tz: ZoneInfo) -> bool:
+    return since is not None and since < period.end(tz)
 
 
 def snapshot(conn: Connection, rules: Rules, period: Period) -> _Snapshot:
     tz = rules.policy.tz
     start, end = period.start(tz), period.end(tz)
     since = data_since(conn)
-    previous, previous_partial = _comparison(conn, period.previous(), since, tz)
-    last_year, last_year_partial = _comparison(conn, period.year_before(), since, tz)
+    previous, last_year = period.previous(), period.year_before()
+    compared = [p for p in (previous, last_year) if _available(p, since, tz)]
+    cells = period_cells(conn, [(start, end), *[(p.start(tz), p.end(tz)) for p in compared]])
+    by_period = dict(zip([period, *compared], cells, strict=True))
     trend_periods = [period.shifted(n) for n in reversed(range(TREND_LENGTH[period.kind]))]
     if since is not None:
         trend_periods = [p for p in trend_periods if p.end(tz) > since] or [period]
     bounds = [p.start(tz) for p in trend_periods] + [end]
     return _Snapshot(
         period=period,
-        cells=period_cells(conn, start, end),
+        cells=by_period[period],
         listings=listing_rows(conn, end),
         oldest=oldest_open_candidates(conn, end),
-        previous=previous,
-        previous_partial=previous_partial,
-        last_year=last_year,
-        last_year_partial=last_year_partial,
+        previous=by_period.get(previous),
+        previous_partial=since is not None and since > previous.start(tz),
+        last_year=by_period.get(last_year),
+        last_year_partial=since is not None and since > last_year.start(tz),
         trend_periods=trend_periods,
         trend=trend_counts(conn, bounds),
         since=since,
@@ -867,12 +890,15 @@ class FigureBuilder:
         rank_of = {r["code"]: i + 1 for i, r in enumerate(ranked)}
         for row in by_township:
             row["rank"] = rank_of.get(row["code"])
-        worst = list(reversed(ranked[-TOP:])) if len(ranked) > TOP else list(reversed(ranked))
+        # best and worst never overlap: with fewer than 2 x TOP ranked, the lower half is the "worst"
+        n_worst = min(TOP, len(ranked) // 2)
+        n_best = min(TOP, len(ranked) - n_worst)
+        worst = list(reversed(ranked[len(ranked) - n_worst :]))
         most_overdue = sorted((r for r in by_township if r["overdue"] > 0), key=lambda r: (-r["overdue"], r["code"]))
         rankings = {
             "min_base": self.min_base,
             "ranked": len(ranked),
-            "clearance_best": [_brief(r, rank_of[r["code"]]) for r in ranked[:TOP]],
+            "clearance_best": [_brief(r, rank_of[r["code"]]) for r in ranked[:n_best]],
             "clearance_worst": [_brief(r, rank_of[r["code"]]) for r in worst],
             "overdue_most": [_brief(r) for r in most_overdue[:TOP]],
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Connection, Table
@@ -59,13 +60,18 @@ def _marker(conn: Connection) -> Callable[[str], str]:
     raise NotImplementedError(f"bulk writes do not support the paramstyle {style!r}")
 
 
+@lru_cache(maxsize=64)
+def _insert_plan(table: Table, columns: tuple[str, ...], dialect: str, mark: str) -> tuple[str, tuple[Any, ...]]:
+    sqlite = dialect == "sqlite"
+    convs = tuple((name, _converter(table.c[name], sqlite)) for name in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+    return sql, convs
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     if not rows:
         return
-    sqlite = conn.dialect.name == "sqlite"
-    mark = _marker(conn)
-    convs = [(name, _converter(table.c[name], sqlite)) for name in columns]
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(mark(c) for c in columns)})"
+    sql, convs = _insert_plan(table, tuple(columns), conn.dialect.name, _marker(conn)(""))
     params = [tuple(conv(row[name]) for name, conv in convs) for row in rows]
     conn.exec_driver_sql(sql, params)
 

@@ -148,6 +148,16 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     return out
 
 
+_COUNTER = select(_C.c.value).where(_C.c.scope == bindparam("scope"), _C.c.year == bindparam("year"))
+_COUNTER_LOCKED = _COUNTER.with_for_update()
+_COUNTER_INSERT = insert(_C)
+_COUNTER_UPDATE = (
+    update(_C)
+    .where(_C.c.scope == bindparam("b_scope"), _C.c.year == bindparam("b_year"))
+    .values(value=bindparam("b_value"))
+)
+
+
 class Counters:
     """Gapless sequences inside one transaction: rows are read (and locked on PostgreSQL) on first use and
     written back by ``flush``; a rollback takes the numbers back with everything else."""
@@ -171,10 +181,8 @@ class Counters:
     def _load(self, scope: str, year: int) -> None:
         key = (scope, year)
         if key not in self._values:
-            stmt = select(_C.c.value).where(_C.c.scope == scope, _C.c.year == year)
-            if self.conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
-            current = self.conn.execute(stmt).scalar()
+            stmt = _COUNTER_LOCKED if self.conn.dialect.name == "postgresql" else _COUNTER
+            current = self.conn.execute(stmt, {"scope": scope, "year": year}).scalar()
             self._stored[key] = current
             self._values[key] = current or 0
 
@@ -184,7 +192,7 @@ class Counters:
             if stored == value:
                 continue
             if stored is None:
-                self.conn.execute(insert(_C).values(scope=key[0], year=key[1], value=value))
+                self.conn.execute(_COUNTER_INSERT, {"scope": key[0], "year": key[1], "value": value})
             else:
-                self.conn.execute(update(_C).where(_C.c.scope == key[0], _C.c.year == key[1]).values(value=value))
+                self.conn.execute(_COUNTER_UPDATE, {"b_scope": key[0], "b_year": key[1], "b_value": value})
             self._stored[key] = value
