@@ -110,9 +110,9 @@ class TownshipDelisted(_Event):
     reason: Text
 
 
-Event = Annotated[
-    HazardDetected
-    | HazardAssigned
+# The events that act on an existing hazard.
+HazardEvent = (
+    HazardAssigned
     | HazardAcknowledged
     | HazardReassigned
     | ExtensionRequested
@@ -122,10 +122,8 @@ Event = Annotated[
     | VerificationFailed
     | HazardInvalidated
     | HazardEscalated
-    | TownshipListed
-    | TownshipDelisted,
-    Field(discriminator="type"),
-]
+)
+Event = Annotated[HazardDetected | HazardEvent | TownshipListed | TownshipDelisted, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: tuple[str, ...] = (
     "hazard.detected",

@@ -15,6 +15,7 @@ from models.events import (
     HazardAssigned,
     HazardDetected,
     HazardEscalated,
+    HazardEvent,
     HazardInvalidated,
     HazardReassigned,
     RectificationSubmitted,
@@ -25,19 +26,6 @@ from models.hazard import Effects, Hazard, NoticeIntent, Transition
 from models.lifecycle import CLOCK_RUNNING, State, next_state
 from models.orgtree import Actor, OrgTree
 from models.policy import LEVEL_RANK, Policy, Unit
-
-HazardEvent = (
-    HazardAssigned
-    | HazardAcknowledged
-    | HazardReassigned
-    | ExtensionRequested
-    | ExtensionDecided
-    | RectificationSubmitted
-    | VerificationPassed
-    | VerificationFailed
-    | HazardInvalidated
-    | HazardEscalated
-)
 
 
 def cause_key(kind: str, hazard_id: str, *parts: object) -> str:

@@ -30,6 +30,8 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
+from models.policy import NOTICE_KINDS as CONTRACT_NOTICE_KINDS
+
 __all__ = [
     "LEVEL_NAMES",
     "NOTICE_KINDS",
@@ -47,18 +49,8 @@ __all__ = [
     "state_name",
 ]
 
-#: The notice kinds shipped with built-in templates (the periodic report is rendered separately).
-NOTICE_KINDS: tuple[str, ...] = (
-    "assignment",
-    "reminder",
-    "supervision",
-    "elevation",
-    "listing",
-    "return",
-    "extension_decision",
-    "clearance",
-    "delisting",
-)
+#: The notice kinds about hazards and townships (the periodic report has its own context and charts).
+NOTICE_KINDS: tuple[str, ...] = tuple(kind for kind in CONTRACT_NOTICE_KINDS if kind != "report")
 
 LEVEL_NAMES: Mapping[str, str] = {
     "none": "未督办",
