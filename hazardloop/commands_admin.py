@@ -10,6 +10,9 @@ from rich.table import Table
 from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
 from models.db import unit_of_work
+from models.errors import InvalidInput, Problem
+
+NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 
 
 @app.command()
@@ -25,8 +28,13 @@ def notices(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List notices."""
+    from models.policy import NOTICE_KINDS
     from models.queries import list_notices
 
+    for option, given, known in (("--status", status, NOTICE_STATUSES), ("--kind", kind, NOTICE_KINDS)):
+        bad = [v for v in (given or "").split(",") if given and v not in known]
+        if bad:
+            raise InvalidInput([Problem(f"unknown value(s) {bad}; use {', '.join(known)}", field=option)])
     application = ready(ctx)
     with unit_of_work(application.engine, write=False) as conn:
         rows = list_notices(conn, application.rules, status=status, kind=kind, hazard=hazard, limit=limit)

@@ -136,16 +136,40 @@ def import_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import a hazard ledger as detection events (same all-or-nothing rule as apply)."""
-    from hazardloop.importer import ledger_events
+    import zipfile
 
-    if not file.exists():
-        raise InvalidInput([Problem("file not found", source=str(file))])
+    from hazardloop.importer import column_names, ledger_events
+
+    if not file.is_file():
+        raise InvalidInput([Problem("file not found" if not file.exists() else "not a file", source=str(file))])
     application = opts(ctx).app()
     try:
         lines = ledger_events(file, application.policy.tz, application.policy.fields)
-    except (OSError, ValueError, KeyError) as exc:
+        columns = column_names(file)
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            [
+                Problem(
+                    "the CSV file is not UTF-8 text; in Excel use “Save As → CSV UTF-8”, or "
+                    "import the .xlsx file directly",
+                    source=str(file),
+                )
+            ]
+        ) from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise InvalidInput([Problem(f"cannot be read as a ledger ({exc})", source=str(file))]) from None
-    _apply(ctx, str(file), lines, partial, as_json)
+    except Exception as exc:  # openpyxl's InvalidFileException and friends: a damaged or foreign spreadsheet
+        raise InvalidInput(
+            [Problem(f"cannot be read as a spreadsheet ({type(exc).__name__}: {exc})", source=str(file))]
+        ) from None
+    try:
+        _apply(ctx, str(file), lines, partial, as_json)
+    except (Rejections, InvalidInput) as exc:
+        # Speak of the ledger's own columns, not of event fields.
+        problems = [
+            Problem(p.message, p.source, p.line, columns.get(p.field or "", p.field), p.refused) for p in exc.problems
+        ]
+        raise (Rejections(problems) if isinstance(exc, Rejections) else InvalidInput(problems)) from None
 
 
 def _hazard_table(rows: list[dict[str, Any]]) -> Table:

@@ -98,6 +98,17 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InvalidInput([Problem("a ledger must be a .csv or .xlsx file", source=str(path))])
 
 
+def column_names(path: Path) -> dict[str, str]:
+    """Event field path (``hazard.township``, ``at``, ``actor`` …) → the column header as written in the file."""
+    header = next((row["__header__"] for _, row in _rows(path) if "__header__" in row), [])
+    names: dict[str, str] = {}
+    for head in header:
+        key = HEADERS.get(str(head).strip()) if head else None
+        if key:
+            names["hazard." + key if key not in ("at", "actor", "event_id") else key] = str(head)
+    return names
+
+
 def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tuple[int, str]]:
     """(row number, event JSON) per data row; problems that the event validation would word badly (unknown
     headers, bad severity words, unparseable dates) are reported here with the column's own name."""

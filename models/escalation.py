@@ -1,6 +1,8 @@
 """The escalation ladder (催办 → 督办 → 提级) as pure functions of a hazard, the policy and ``now``.
 
-Each rung has an instant; a rung fires when ``now`` has reached it, once per cause:
+Each rung has an instant; a rung fires when ``now`` has reached it, once per cause. The transition and the
+notice are dated when the engine acts (the sweep's ``now``), with the instant the rung fell due kept in the
+transition's details, so a history read in time order never shows a state before it happened:
 - acknowledgement reminder: once per assignment, ``acknowledge_within_days`` working days after it;
 - deadline reminder: once per deadline, at the start of the day when ``remind_before_days`` working days
   remain;
@@ -106,7 +108,7 @@ def sweep_hazard(rules: Rules, h: Hazard, now: datetime) -> Effects:
         elif rung.action == "supervision":
             h.supervised_seq = h.deadline_seq
             h.overdue_since = h.overdue_since or rung.at
-            effects.extend(_supervision(rules, h, rung))
+            effects.extend(_supervision(rules, h, rung, now))
     elevations = [r for r in due if r.action == "elevation" and r.level]
     if elevations:
         # A late sweep that finds several levels due goes straight to the highest: one notice, one cause.
@@ -118,7 +120,7 @@ def sweep_hazard(rules: Rules, h: Hazard, now: datetime) -> Effects:
                 if h.severity == "major" and top.level == rules.policy.escalation.major_overdue_to and days == 0
                 else f"逾期{days}个工作日未完成整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
             )
-            effects.extend(rules.elevate(h, top.level or "none", top.at, "system", reason))
+            effects.extend(rules.elevate(h, top.level or "none", now, "system", reason, fell_due_at=top.at))
     rules.refresh_next_action(h)
     return effects
 
@@ -131,9 +133,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
 
     seq = h.assignment_seq if why == "acknowledge" else h.deadline_seq
     key = cause_key("reminder", h.id, why, seq)
-    remaining = (
-        rules.calendar.working_days_between(rules.local_day(rung.at), rules.local_day(h.due_at)) if h.due_at else 0
-    )
+    remaining = rules.calendar.working_days_between(rules.local_day(now), rules.local_day(h.due_at)) if h.due_at else 0
     supervising = rules.tree.supervising_unit(h.township_code, h.level).code if h.level != "none" else None
     return Effects(
         [
@@ -143,11 +143,11 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
                 "reminded",
                 h.state,
                 h.state,
-                rung.at,
+                now,
                 "system",
                 reason=_REASONS["ack_reminder" if why == "acknowledge" else "reminder"],
                 cause_key=key,
-                details={"why": why},
+                details={"why": why, "fell_due_at": rung.at.isoformat()},
             )
         ],
         [
@@ -155,7 +155,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
                 "reminder",
                 key,
                 h,
-                rung.at,
+                now,
                 rules.issuer(h),
                 rules.copies(h, supervising),
                 reminder_reason=why,
@@ -165,7 +165,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
     )
 
 
-def _supervision(rules: Rules, h: Hazard, rung: Rung) -> Effects:
+def _supervision(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
     from models.rules import cause_key
 
     key = cause_key("supervision", h.id, h.deadline_seq)
@@ -179,12 +179,12 @@ def _supervision(rules: Rules, h: Hazard, rung: Rung) -> Effects:
                 "supervised",
                 h.state,
                 h.state,
-                rung.at,
+                now,
                 "system",
                 reason=_REASONS["supervision"],
                 cause_key=key,
-                details={"due_at": h.due_at.isoformat() if h.due_at else None},
+                details={"due_at": h.due_at.isoformat() if h.due_at else None, "fell_due_at": rung.at.isoformat()},
             )
         ],
-        [rules._notice("supervision", key, h, rung.at, rules.issuer(h), cc)],
+        [rules._notice("supervision", key, h, now, rules.issuer(h), cc)],
     )

@@ -147,12 +147,14 @@ class _Batch:
 
     def run(self, chunk: Sequence[_Parsed]) -> list[Problem]:
         problems: list[Problem] = []
-        stored = known_events(self.conn, [p.event.event_id for p in chunk])
         keys = {getattr(p.event, "hazard", None) for p in chunk if not isinstance(p.event, HazardDetected)}
         keys |= {p.event.hazard.ref for p in chunk if isinstance(p.event, HazardDetected)}
         keys.discard(None)
         for h in load_hazards(self.conn, keys, lock=True):  # type: ignore[arg-type]
             self._remember(h)
+        # Read the inbox only once the hazards are locked: a writer we waited for has committed by now, so the
+        # same event delivered twice at once is seen as a duplicate, not judged against the new state.
+        stored = known_events(self.conn, [p.event.event_id for p in chunk])
         for item in chunk:
             try:
                 self._one(item, stored)
@@ -256,7 +258,7 @@ def _problems(exc: HazardloopError) -> list[Problem]:
     return [Problem(str(exc))]
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: Exception) -> bool:
     if isinstance(exc, ConflictError | IntegrityError):
         return True
     if isinstance(exc, DBAPIError):
@@ -282,7 +284,7 @@ def apply_lines(
         try:
             return _apply_once(engine, rules, lines, source, now, partial, chunk_lines, progress)
         except Exception as exc:
-            if attempt + 1 < _RETRIES and _retryable(exc):
+            if attempt + 1 < _RETRIES and retryable(exc):
                 continue
             if isinstance(exc, IntegrityError | ConflictError):
                 raise ConflictError(

@@ -58,8 +58,11 @@ _PLAIN_STATE = {
 }
 
 
+_INTERNAL = frozenset({"routed", "swept"})  # the engine's own steps, not events anyone can send
+
+
 def allowed_events(state: State) -> list[str]:
-    return sorted({event for (event, src) in TABLE if src == state})
+    return sorted({event for (event, src) in TABLE if src == state and event not in _INTERNAL})
 
 
 def next_state(state: State | str, event: str) -> State:

@@ -293,6 +293,7 @@ def apply_event(
     tree = rules.tree
     township = tree.resolve_township(event.township)
     actor = tree.parse_actor(event.actor)
+    serialize_listing(conn)
     current = active_listings(conn).get(township.code)
     if actor.unit is None or actor.unit.code not in {u.code for u in tree.supervisors(township.code)}:
         raise Refused(f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}")
@@ -341,8 +342,16 @@ def apply_event(
     return township.code
 
 
+def serialize_listing(conn: Connection) -> None:
+    """Listing decisions read the active listings and then write: on PostgreSQL two sweepers (or a sweeper and
+    a supervisor) take turns through a transaction-scoped advisory lock. SQLite writers are serialised already."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240116)")
+
+
 def sweep_listings(conn: Connection, rules: Rules, now: datetime, writer: EffectWriter) -> dict[str, list[str]]:
     """List townships that break the policy; propose delisting for listed ones that recovered."""
+    serialize_listing(conn)
     figures = township_figures(conn, rules, now)
     listed = active_listings(conn)
     newly, proposed = [], []

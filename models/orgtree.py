@@ -119,6 +119,12 @@ class OrgTree:
         """Units with authority over a township: itself and the administrative units above it."""
         return [self.units[township_code], *self._ancestors[township_code]]
 
+    def may_answer_for(self, unit: Unit, township_code: str) -> bool:
+        """Whether ``unit`` can be responsible for a hazard in the township: the township itself, a unit of the
+        township's chain (county, city), or a department attached to one of them."""
+        chain = {u.code for u in self.supervisors(township_code)}
+        return unit.code in chain or (unit.level == "department" and unit.parent in chain)
+
     def supervisor_rank(self, unit: Unit) -> int:
         return _SUPERVISOR_RANK.get(unit.level, 0)
 

@@ -103,10 +103,10 @@ def list_hazards(
     return [hazard_view(r, rules, now) for r in conn.execute(stmt)]
 
 
-def find_hazard(conn: Connection, key: str) -> Any:
+def find_hazard(conn: Connection, key: str, field: str = "HAZARD") -> Any:
     row = conn.execute(select(_H).where((_H.c.id == key) | (_H.c.ref == key))).first()
     if row is None:
-        raise InvalidInput([Problem(f"no hazard has the id or source reference '{key}'", field="HAZARD")])
+        raise InvalidInput([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
     return row
 
 
@@ -174,7 +174,7 @@ def list_notices(
     if kind:
         stmt = stmt.where(_N.c.kind.in_(kind.split(",")))
     if hazard:
-        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard).id)
+        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field="--hazard").id)
     if limit:
         stmt = stmt.limit(limit)
     return [notice_view(r, rules) for r in conn.execute(stmt)]

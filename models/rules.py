@@ -234,15 +234,24 @@ class Rules:
     def _on_hazard_assigned(self, h: Hazard, e: HazardAssigned, actor: Actor) -> Effects:
         self._require_unit(actor, self.tree.supervisors(h.township_code), "assign this hazard")
         unit = self.tree.resolve_unit(e.unit)
+        self._check_assignable(unit, h)
         return self._route(h, unit, e.at, actor.raw, e.type, e.event_id, None)
+
+    def _check_assignable(self, unit: Unit, h: Hazard) -> None:
+        if unit.level == "village":
+            raise Refused(f"{unit.name} is a village station and cannot be a responsible unit")
+        if not self.tree.may_answer_for(unit, h.township_code):
+            raise Refused(
+                f"{unit.name} cannot answer for a hazard in {self.tree.get(h.township_code).name}: the responsible "
+                "unit must be the township, or a department of the township, its county or the city"
+            )
 
     def _on_hazard_reassigned(self, h: Hazard, e: HazardReassigned, actor: Actor) -> Effects:
         self._require_unit(actor, self.tree.supervisors(h.township_code), "reassign this hazard")
         unit = self.tree.resolve_unit(e.unit)
         if unit.code == h.unit_code:
             raise Refused(f"the hazard is already assigned to {unit.name}")
-        if unit.level == "village":
-            raise Refused(f"{unit.name} is a village station and cannot be a responsible unit")
+        self._check_assignable(unit, h)
         effects = Effects()
         before_state, h.state = h.state, next_state(h.state, e.type)
         # A reassignment keeps the running deadline: a dispute does not buy time.
@@ -420,6 +429,7 @@ class Rules:
         event_id: str | None = None,
         issuer: Unit | None = None,
         manual: bool = False,
+        fell_due_at: datetime | None = None,
     ) -> Effects:
         before = h.level
         h.level = level
@@ -440,7 +450,11 @@ class Rules:
                     reason=reason,
                     level=level,
                     cause_key=key,
-                    details={"from_level": before, "manual": manual},
+                    details={
+                        "from_level": before,
+                        "manual": manual,
+                        **({"fell_due_at": fell_due_at.isoformat()} if fell_due_at else {}),
+                    },
                 )
             ],
             [

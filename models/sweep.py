@@ -8,19 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
 from models import listing
 from models.db import unit_of_work
 from models.escalation import sweep_hazard
-from models.intake import EffectWriter
+from models.intake import EffectWriter, retryable
 from models.lifecycle import CLOCK_RUNNING
 from models.repository import load_hazards_where
 from models.rules import Rules
 from models.store import HazardRow
 
 _H = HazardRow.__table__
+_T = TypeVar("_T")
+_RETRIES = 5
 
 
 @dataclass
@@ -50,43 +53,75 @@ def sweep(
     report = SweepReport()
     seen: set[str] = set()
     while True:
-        with unit_of_work(engine) as conn:
-            due = load_hazards_where(
-                conn,
-                _H.c.next_action_at <= now,
-                _H.c.state.in_([str(s) for s in CLOCK_RUNNING]),
-                lock=True,
-                skip_locked=True,
-                limit=batch_size,
-                order_by=(_H.c.next_action_at, _H.c.id),
-            )
-            due = [h for h in due if h.id not in seen]
-            if not due:
-                break
-            writer = EffectWriter(conn, rules, now)
-            by_id = {h.id: h for h in due}
-            for h in due:
-                seen.add(h.id)
-                effects = sweep_hazard(rules, h, now)
-                writer.touch(h)
-                writer.record(effects, by_id)
-                for t in effects.transitions:
-                    report.reminders += t.action == "reminded"
-                    report.supervisions += t.action == "supervised"
-                    report.elevations += t.action == "elevated"
-            report.notices += writer.flush()
-            report.examined += len(due)
-            report.batches += 1
+        due = _retrying(lambda: _sweep_batch(engine, rules, now, batch_size, seen, report))
+        if not due:
+            break
+        report.examined += due
+        report.batches += 1
         if progress:
-            progress(len(due))
+            progress(due)
         if fault_after_batches is not None and report.batches >= fault_after_batches:
             raise RuntimeError(f"injected fault after {report.batches} batch(es)")
+    outcome = _retrying(lambda: _sweep_townships(engine, rules, now, report))
+    report.listed, report.delist_proposed = outcome["listed"], outcome["delist_proposed"]
+    return report
+
+
+def _retrying(step: Callable[[], _T]) -> _T:
+    """Run one batch transaction, again if it lost a race (deadlock, serialization failure, a unique key another
+    sweeper just took): the batch rolled back whole, and the retry reads the state the winner left."""
+    for attempt in range(_RETRIES):
+        try:
+            return step()
+        except Exception as exc:
+            if attempt + 1 == _RETRIES or not retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sweep_batch(
+    engine: Engine, rules: Rules, now: datetime, batch_size: int, seen: set[str], report: SweepReport
+) -> int:
+    with unit_of_work(engine) as conn:
+        due = load_hazards_where(
+            conn,
+            _H.c.next_action_at <= now,
+            _H.c.state.in_([str(s) for s in CLOCK_RUNNING]),
+            lock=True,
+            skip_locked=True,
+            limit=batch_size,
+            order_by=(_H.c.next_action_at, _H.c.id),
+        )
+        due = [h for h in due if h.id not in seen]
+        if not due:
+            return 0
+        writer = EffectWriter(conn, rules, now)
+        by_id = {h.id: h for h in due}
+        counts = {"reminded": 0, "supervised": 0, "elevated": 0}
+        for h in due:
+            effects = sweep_hazard(rules, h, now)
+            writer.touch(h)
+            writer.record(effects, by_id)
+            for t in effects.transitions:
+                if t.action in counts:
+                    counts[t.action] += 1
+        notices = writer.flush()
+    # Counted only once the batch has committed, so a retried batch is not counted twice.
+    seen.update(by_id)
+    report.reminders += counts["reminded"]
+    report.supervisions += counts["supervised"]
+    report.elevations += counts["elevated"]
+    report.notices += notices
+    return len(due)
+
+
+def _sweep_townships(engine: Engine, rules: Rules, now: datetime, report: SweepReport) -> dict[str, list[str]]:
     with unit_of_work(engine) as conn:
         writer = EffectWriter(conn, rules, now)
         outcome = listing.sweep_listings(conn, rules, now, writer)
-        report.notices += writer.flush()
-    report.listed, report.delist_proposed = outcome["listed"], outcome["delist_proposed"]
-    return report
+        notices = writer.flush()
+    report.notices += notices
+    return outcome
 
 
 def preview(engine: Engine, rules: Rules, now: datetime, days: int) -> list[dict[str, object]]:
