@@ -70,6 +70,7 @@ class DemoResult:
     mailed: int = 0
     counted: int = 0
     reports: list[str] = field(default_factory=list)
+    report_files: list[Path] = field(default_factory=list)
     slow_townships: list[str] = field(default_factory=list)
 
 
@@ -289,7 +290,7 @@ def simulate(
     *,
     mail_dir: Path,
     progress: Callable[[date], None] | None = None,
-    report_hook: Callable[[str, datetime, bool], str | None] | None = None,
+    write_reports: bool = True,
 ) -> DemoResult:
     """Play ``settings.days`` days from January 1st through the engine."""
     planner = Planner(app, settings)
@@ -300,18 +301,14 @@ def simulate(
     for offset in range(settings.days):
         day = first + timedelta(days=offset)
         morning = planner.at(day, 8)
-        report = sweep(app.engine, app.rules, morning)
+        sweep(app.engine, app.rules, morning)
         result.sweeps += 1
         if (last - day).days < settings.mail_days:
             result.mailed += dispatch(app.engine, app.rules, files, app.renderer, morning).sent
         else:
             result.counted += deliver_to_sink(app.engine, morning)
-        if report_hook:
-            for period in _periods_due(day):
-                name = report_hook(period, morning, (last - day).days < settings.mail_days)
-                if name:
-                    result.reports.append(name)
-        del report
+        if write_reports:
+            _scheduled_reports(app, day, morning, in_window=(last - day).days < settings.mail_days, result=result)
         planner.listed = _listed(app)
         if day.weekday() == 0:
             _confirm_delistings(app, planner, morning, result)
@@ -324,6 +321,13 @@ def simulate(
             result.rejected += len(applied.rejected)
         if progress:
             progress(day)
+    # The morning after: the last sweep, the closing month's and quarter's analysis, and their mail.
+    after = planner.at(last + timedelta(days=1), 8)
+    sweep(app.engine, app.rules, after)
+    result.sweeps += 1
+    if write_reports:
+        result.report_files = write_closing_reports(app, settings, after, result)
+    result.mailed += dispatch(app.engine, app.rules, files, app.renderer, after).sent
     return result
 
 
@@ -373,12 +377,43 @@ def _confirm_delistings(app: App, planner: Planner, morning: datetime, result: D
         result.rejected += len(applied.rejected)
 
 
-def _periods_due(day: date) -> list[str]:
-    due = ["daily"]
+def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: bool, result: DemoResult) -> None:
+    """The analysis on its schedule: monthly and quarterly for the city and every county; weekly for the city;
+    daily for the city in the mail window only (a year of daily reports would take most of the demo's time)."""
+    from flows.reports import run_report
+    from models.analysis import report_scopes, resolve_scope
+
+    city = [resolve_scope(app.rules, app.tree.city.code)]
+    due: list[tuple[str, Any]] = []
+    if in_window:
+        due.append(("daily", city))
     if day.weekday() == 0:
-        due.append("weekly")
+        due.append(("weekly", city))
     if day.day == 1:
-        due.append("monthly")
+        due.append(("monthly", report_scopes(app.rules)))
         if day.month in (1, 4, 7, 10):
-            due.append("quarterly")
-    return due
+            due.append(("quarterly", report_scopes(app.rules)))
+    first = date(day.year, 1, 1) if day.month > 1 or day.day > 1 else None
+    for kind, scopes in due:
+        if first is None:  # nothing happened before the first simulated day
+            continue
+        run = run_report(app.engine, app.rules, kind, morning, scopes=scopes)
+        result.reports.append(f"{kind} {run.period.label}")
+
+
+def write_closing_reports(app: App, settings: DemoSettings, after: datetime, result: DemoResult) -> list[Path]:
+    """After the last simulated day: queue and write the last complete month and quarter (city and counties),
+    with charts, to the report folder for people to open."""
+    from flows.reports import render_report_files, report_key, run_report, stored_context
+
+    written: list[Path] = []
+    for kind in ("monthly", "quarterly"):
+        run = run_report(app.engine, app.rules, kind, after)
+        if run.period.first < date(settings.year, 1, 1):
+            continue
+        result.reports.append(f"{kind} {run.period.label}")
+        context = stored_context(app.engine, report_key(run.period, app.tree.city.code))
+        if context:
+            folder = settings.report_dir / f"{kind}-{run.period.label}"
+            written += render_report_files(app.renderer, context, folder)
+    return written

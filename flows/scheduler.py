@@ -143,14 +143,12 @@ def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable
 
 def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
-        try:
-            from flows import reports
-        except ImportError:
-            return {"skipped": "periodic analysis is not installed"}
+        from flows import reports
+
         if use_prefect:
-            return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config, send=True))
+            return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config))
         with record_job(app.engine, f"{period}_report", now) as summary:
-            summary.update(reports.build_and_queue(app, period, now, send=True))
+            summary.update(reports.run_report(app.engine, app.rules, period, now).as_dict())
         return summary
 
     return run

@@ -95,7 +95,7 @@ def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
     return path, list(enumerate(text.splitlines(), start=1))
 
 
-from hazardloop import commands_admin, commands_core, commands_demo  # noqa: E402,F401  (registers the commands)
+from hazardloop import commands_admin, commands_core, commands_demo, commands_report  # noqa: E402,F401  (registers the commands)
 
 
 def main() -> None:
@@ -103,4 +103,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as `python -m hazardloop.cli`: the commands register on the importable module's app, not on __main__'s.
+    from hazardloop.cli import main as _main
+
+    _main()

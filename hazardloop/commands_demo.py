@@ -106,7 +106,6 @@ def demo(
             settings,
             mail_dir=application.settings.mail_dir,
             progress=step,
-            report_hook=_report_hook(application),
         )
     elapsed = time.monotonic() - began
     with unit_of_work(application.engine, write=False) as conn:
@@ -127,15 +126,6 @@ def demo(
         )
         return
     _print_summary(figures, result, elapsed, application, days)
-
-
-def _report_hook(application: Any) -> Any:
-    try:
-        from flows import reports
-    except ImportError:
-        return None
-    hook = getattr(reports, "demo_hook", None)
-    return hook(application) if hook else None
 
 
 def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: Any, days: int) -> None:
@@ -171,8 +161,14 @@ def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: 
     )
     out.print("Where to look next:", highlight=False)
     out.print(f"  mail folder (last {min(days, 31)} days of notices): {Path(mail).resolve()}", highlight=False)
+    folders = sorted({str(p.parent.resolve()) for p in result.report_files})
+    for folder in folders:
+        out.print(f"  analysis with charts: {folder}/report.html", highlight=False)
     if result.reports:
-        out.print(f"  analysis reports: {', '.join(result.reports[-4:])}", highlight=False)
+        out.print(
+            f"  analyses queued on schedule: {len(result.reports)} (latest: {', '.join(result.reports[-2:])})",
+            highlight=False,
+        )
     db = application.settings.database_url
     for cmd in ("hazards --overdue", "listings", "notices --status sent --limit 20", "preview --days 7"):
         out.print(f"  hazardloop --db {db} {cmd}", highlight=False)

@@ -1,0 +1,323 @@
+"""The hazard ledger (隐患台账) as an Excel workbook: one row per hazard with the columns offices keep,
+a header row, frozen panes, an auto-filter, fitting column widths and real Excel dates (local time in the
+policy's time zone). The city's file has one sheet per county; a county's or a township's file has one.
+
+The ledger shows each hazard as it stands at ``now`` (its current state), unlike the periodic figures,
+which are as of the period's end. Rows are streamed from one query (the last rectification note, the last
+verification and the invalidation reason are looked up per row through the transitions' hazard index)
+into a write-only workbook, so memory stays flat however large the ledger; a sheet that reaches Excel's
+row limit goes on in a continuation sheet.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, or_, select
+
+from models.errors import InvalidInput, Problem
+from models.lifecycle import CLOCK_RUNNING, State
+from models.rules import Rules
+from models.store import HazardRow, TransitionRow
+from notifications.rendering import LEVEL_NAMES, SEVERITY_NAMES, STATE_NAMES
+
+_H = HazardRow.__table__
+_T = TransitionRow.__table__
+
+# (header, width in characters, kind): kind decides the cell format.
+COLUMNS: tuple[tuple[str, float, str], ...] = (
+    ("编号", 17, "text"),
+    ("发现时间", 17, "datetime"),
+    ("来源", 12, "text"),
+    ("地点(县/乡镇/村)", 32, "text"),
+    ("隐患描述", 48, "wrap"),
+    ("领域", 14, "text"),
+    ("等级", 10, "text"),
+    ("责任单位", 28, "text"),
+    ("整改期限", 12, "date"),
+    ("整改措施/情况", 36, "wrap"),
+    ("核查人", 20, "text"),
+    ("核查日期", 12, "date"),
+    ("销号日期", 12, "date"),
+    ("状态", 14, "text"),
+    ("督办级别", 10, "text"),
+    ("返工次数", 9, "int"),
+)
+HEADERS = tuple(c[0] for c in COLUMNS)
+_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "int": "0"}
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows less the header
+
+
+@dataclass
+class LedgerSummary:
+    sheets: dict[str, int] = field(default_factory=dict)  # sheet title -> rows (without the header)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.sheets.values())
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    township: str | None = None  # codes, resolved
+    county: str | None = None
+    states: tuple[str, ...] = ()
+    closed_since: datetime | None = None  # open hazards and those closed since this instant only
+
+
+def resolve_filter(
+    rules: Rules, *, township: str | None = None, county: str | None = None, state: str | None = None
+) -> LedgerFilter:
+    """Validate the command-line filters (names or codes) into codes; unknown ones are invalid input."""
+    tree = rules.tree
+    town_code = tree.resolve_township(township, field="--township").code if township else None
+    county_code = None
+    if county:
+        unit = tree.find(county)
+        if unit is None or unit.level != "county":
+            raise InvalidInput([Problem(f"'{county}' is not a county in org.yaml", field="--county")])
+        county_code = unit.code
+        if town_code and (tree.county_of(town_code) or tree.city).code != county_code:
+            raise InvalidInput([Problem(f"{tree.get(town_code).name} is not in {unit.name}", field="--township")])
+    states: tuple[str, ...] = ()
+    if state:
+        states = tuple(s.strip() for s in state.split(",") if s.strip())
+        known = {str(s) for s in State}
+        bad = [s for s in states if s not in known]
+        if bad:
+            raise InvalidInput([Problem(f"unknown state(s) {bad}; states are {sorted(known)}", field="--state")])
+    return LedgerFilter(town_code, county_code, states)
+
+
+def _latest(column: Any, actions: tuple[str, ...]) -> Any:
+    """Per hazard row, ``column`` of its latest transition among ``actions`` (an index look-up by hazard)."""
+    return (
+        select(column)
+        .where(_T.c.hazard_id == _H.c.id, _T.c.action.in_(actions))
+        .order_by(_T.c.at.desc(), _T.c.id.desc())
+        .limit(1)
+        .correlate(_H)
+        .scalar_subquery()
+    )
+
+
+def _query(flt: LedgerFilter) -> Any:
+    verified = ("verification.passed", "verification.failed")
+    stmt = select(
+        _H,
+        _latest(_T.c.reason, ("rectification.submitted",)).label("note"),
+        _latest(_T.c.at, verified).label("checked_at"),
+        _latest(_T.c.actor, verified).label("checker"),
+        _latest(_T.c.reason, ("hazard.invalidated",)).label("void_reason"),
+    ).order_by(_H.c.county_code, _H.c.detected_at, _H.c.id)
+    if flt.township:
+        stmt = stmt.where(_H.c.township_code == flt.township)
+    if flt.county:
+        stmt = stmt.where(_H.c.county_code == flt.county)
+    if flt.states:
+        stmt = stmt.where(_H.c.state.in_(flt.states))
+    if flt.closed_since is not None:
+        stmt = stmt.where(or_(_H.c.closed_at.is_(None), _H.c.closed_at >= flt.closed_since))
+    return stmt
+
+
+def _sheet_title(name: str, taken: set[str]) -> str:
+    title = _BAD_SHEET_CHARS.sub("_", name)[:31] or "台账"
+    base, n = title, 2
+    while title in taken:
+        suffix = f"({n})"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(title)
+    return title
+
+
+class _Writer:
+    def __init__(self, rules: Rules, now: datetime) -> None:
+        from openpyxl import Workbook
+
+        self.rules, self.now, self.tz = rules, now, rules.policy.tz
+        self.book = Workbook(write_only=True)
+        self.sheets: dict[str | None, Any] = {}
+        self.titles: dict[str | None, str] = {}
+        self.counts: dict[str | None, int] = {}
+        self.parts: dict[str | None, int] = {}
+        self.full_sheets: list[tuple[str, Any, int]] = []  # (title, sheet, rows) of sheets that filled up
+        self._base_title: dict[str | None, str] = {}
+        self._taken: set[str] = set()
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Alignment
+
+        self._cell = WriteOnlyCell
+        self._wrap = Alignment(wrap_text=True, vertical="top")
+
+    def add_sheet(self, key: str | None, name: str) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+        from openpyxl.utils import get_column_letter
+
+        title = _sheet_title(name, self._taken)
+        ws = self.book.create_sheet(title)
+        for i, (_head, width, _kind) in enumerate(COLUMNS, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        ws.freeze_panes = "B2"  # the header row and the hazard id stay in view
+        thin = Side(style="thin", color="808080")
+        header = []
+        for head in HEADERS:
+            cell = WriteOnlyCell(ws, value=head)
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="D9E1F2")
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+            header.append(cell)
+        ws.append(header)
+        self.sheets[key], self.titles[key], self.counts[key] = ws, title, 0
+        self._base_title.setdefault(key, name)
+
+    def _local(self, value: datetime | None) -> datetime | None:
+        return value.astimezone(self.tz).replace(tzinfo=None) if value is not None else None
+
+    def _day(self, value: datetime | None) -> date | None:
+        return value.astimezone(self.tz).date() if value is not None else None
+
+    def _unit(self, code: str | None) -> str:
+        if not code:
+            return ""
+        unit = self.rules.tree.units.get(code)
+        return unit.name if unit else code
+
+    def _actor(self, raw: str | None) -> str:
+        if not raw:
+            return ""
+        code, _, person = raw.partition("/")
+        return self._unit(code) + (f"/{person}" if person else "")
+
+    def values(self, r: Any) -> list[Any]:
+        policy = self.rules.policy
+        where = "/".join(x for x in (self._unit(r.county_code), self._unit(r.township_code), r.village) if x)
+        if r.address:
+            where += f" {r.address}"
+        description = r.title if not r.description or r.description == r.title else f"{r.title}：{r.description}"
+        state = STATE_NAMES.get(r.state, r.state)
+        if r.state in {str(s) for s in CLOCK_RUNNING} and r.due_at is not None and self.now > r.due_at:
+            state += "（逾期）"
+        measures = r.note or ""
+        if r.state == "invalid":
+            measures = f"作废：{r.void_reason}" if r.void_reason else "作废"
+        return [
+            r.id,
+            self._local(r.detected_at),
+            r.source or "",
+            where,
+            description,
+            policy.fields.get(r.field, r.field),
+            SEVERITY_NAMES.get(r.severity, r.severity),
+            self._unit(r.unit_code),
+            self._day(r.due_at),
+            measures,
+            self._actor(r.checker),
+            self._day(r.checked_at),
+            self._day(r.cleared_at),
+            state,
+            LEVEL_NAMES.get(r.level, r.level),
+            int(r.rework_count or 0),
+        ]
+
+    def append(self, key: str | None, r: Any) -> None:
+        if self.counts[key] >= MAX_ROWS:  # Excel's limit: go on in a continuation sheet
+            part = self.parts.get(key, 1) + 1
+            self.full_sheets.append((self.titles[key], self.sheets[key], self.counts[key]))
+            self.add_sheet(key, f"{self._base_title[key]}（续{part - 1}）")
+            self.parts[key] = part
+        ws = self.sheets[key]
+        # Styled cells are slow in openpyxl: plain values where the default is right (text, numbers, and
+        # dates, which get a date format by themselves), one shared style per styled column.
+        row: list[Any] = []
+        for value, (_head, _width, kind) in zip(self.values(r), COLUMNS, strict=True):
+            if value is None or kind in ("text", "int", "date"):
+                row.append(value)
+                continue
+            cell = self._cell(ws, value)
+            if kind == "wrap":
+                cell.alignment = self._wrap
+            else:
+                cell.number_format = _FORMATS[kind]
+            row.append(cell)
+        ws.append(row)
+        self.counts[key] += 1
+
+    def finish(self, target: str | Path | IO[bytes]) -> LedgerSummary:
+        from openpyxl.utils import get_column_letter
+
+        last = get_column_letter(len(COLUMNS))
+        sheets = [*self.full_sheets, *((self.titles[k], ws, self.counts[k]) for k, ws in self.sheets.items())]
+        for _title, ws, rows in sheets:
+            ws.auto_filter.ref = f"A1:{last}{rows + 1}"
+        self.book.save(target)
+        order = {ws.title: i for i, ws in enumerate(self.book.worksheets)}
+        return LedgerSummary({t: rows for t, _ws, rows in sorted(sheets, key=lambda x: order.get(x[0], 0))})
+
+
+def write_ledger(
+    conn: Connection,
+    rules: Rules,
+    now: datetime,
+    target: str | Path | IO[bytes],
+    flt: LedgerFilter | None = None,
+) -> LedgerSummary:
+    """Write the ledger for ``flt`` (default: every hazard of the city, one sheet per county) to ``target``."""
+    flt = flt or LedgerFilter()
+    tree = rules.tree
+    writer = _Writer(rules, now)
+    if flt.township:
+        county = tree.county_of(flt.township)
+        only: str | None = county.code if county else None
+        writer.add_sheet(only, tree.get(flt.township).name)
+    elif flt.county:
+        only = flt.county
+        writer.add_sheet(only, tree.get(flt.county).name)
+    else:
+        for unit in tree.counties():
+            writer.add_sheet(unit.code, unit.name)
+    for r in conn.execution_options(yield_per=2000).execute(_query(flt)):
+        key = r.county_code
+        if key not in writer.sheets:
+            if flt.township or flt.county:  # a hazard filed under another county than the tree says
+                key = next(iter(writer.sheets))
+            else:
+                writer.add_sheet(key, writer._unit(key) if key else "其他")
+        writer.append(key, r)
+    return writer.finish(target)
+
+
+def ledger_bytes(conn: Connection, rules: Rules, now: datetime, flt: LedgerFilter | None = None) -> bytes:
+    buf = io.BytesIO()
+    write_ledger(conn, rules, now, buf, flt)
+    return buf.getvalue()
+
+
+def report_attachment(
+    conn: Connection, rules: Rules, context: dict[str, Any], now: datetime
+) -> tuple[str, bytes, str] | None:
+    """The ledger to attach to a monthly report notice (``None`` for other periods): the scope's hazards
+    still open and those closed since the period began, as they stand at sending time, as
+    ``(filename, bytes, mimetype)`` for ``build_message``."""
+    if context.get("period_kind") != "monthly":
+        return None
+    scope = context.get("scope") or {}
+    first = context.get("period_start")
+    first_day = date.fromisoformat(first) if isinstance(first, str) else first
+    since = datetime.combine(first_day, datetime.min.time(), tzinfo=rules.policy.tz) if first_day else None
+    flt = LedgerFilter(closed_since=since)
+    if scope.get("level") == "county":
+        flt = LedgerFilter(county=scope["code"], closed_since=since)
+    elif scope.get("level") == "township":
+        flt = LedgerFilter(township=scope["code"], closed_since=since)
+    name = f"隐患台账-{scope.get('name', '')}-{context.get('period_label', '')}.xlsx"
+    return name, ledger_bytes(conn, rules, now, flt), XLSX_MIME
