@@ -191,7 +191,7 @@ def ledger_cmd(
     state: Annotated[str | None, typer.Option("--state", help="only these state(s), comma-separated")] = None,
 ) -> None:
     """Write the hazard ledger (隐患台账) as an Excel file: one sheet per county for the whole city."""
-    from hazardloop.ledger import resolve_filter, write_ledger
+    from notifications.ledger import resolve_filter, write_ledger
 
     if out_file.suffix.lower() != ".xlsx":
         raise InvalidInput([Problem("the ledger is written as an Excel file; name it *.xlsx", field="--out")])

@@ -130,7 +130,10 @@ def dispatch(
                 backend.open()
                 opened = True
             report.claimed += len(rows)
-            outcomes = [_deliver(row, rules, backend, renderer, sender, now, report) for row in rows]
+            attachments = _report_attachments(engine, rules, rows, now)
+            outcomes = [
+                _deliver(row, rules, backend, renderer, sender, now, report, attachments.get(row.id)) for row in rows
+            ]
             with unit_of_work(engine) as conn:
                 conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
             if progress:
@@ -141,6 +144,17 @@ def dispatch(
     return report
 
 
+def _report_attachments(engine: Engine, rules: Rules, rows: list[Any], now: datetime) -> dict[int, Any]:
+    """The monthly report carries its scope's ledger (台账) as an Excel attachment, made at sending time."""
+    monthly = [r for r in rows if r.kind == "report" and (r.context or {}).get("period_kind") == "monthly"]
+    if not monthly:
+        return {}
+    from notifications.ledger import report_attachment
+
+    with unit_of_work(engine, write=False) as conn:
+        return {r.id: report_attachment(conn, rules, r.context, now) for r in monthly}
+
+
 def _deliver(
     row: Any,
     rules: Rules,
@@ -149,6 +163,7 @@ def _deliver(
     sender: str,
     now: datetime,
     report: DispatchReport,
+    attachment: tuple[str, bytes, str] | None = None,
 ) -> dict[str, Any]:
     outcome: dict[str, Any] = {
         "b_id": row.id,
@@ -181,6 +196,7 @@ def _deliver(
             message_id=row.key,
             date=row.created_at,
             inline_images=images or None,
+            attachments=[attachment] if attachment else (),
         )
     except MailError as exc:
         return _failed(outcome, report, row, str(exc))

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from hazardloop.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
+from notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
 from models.db import unit_of_work
 from models.store import HazardRow, TransitionRow
 from notifications.rendering import LEVEL_NAMES, STATE_NAMES
@@ -180,7 +180,7 @@ def test_the_monthly_report_gets_the_scope_ledger_as_attachment(template_db: Pat
 def test_a_county_beyond_the_excel_row_limit_goes_on_in_continuation_sheets(
     template_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hazardloop.ledger as ledger
+    import notifications.ledger as ledger
     from config.bootstrap import bootstrap
     from tests.conftest import CONFIG_DIR
 

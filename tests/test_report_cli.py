@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import email
+import io
 import json
 import shutil
 import threading
@@ -13,6 +14,7 @@ from email import policy as email_policy
 from html.parser import HTMLParser
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from config.bootstrap import bootstrap
@@ -117,6 +119,11 @@ def test_the_report_is_mailed_once_with_its_charts_inline(cli: Cli, tmp_path: Pa
         text = msg.get_body(preferencelist=("plain",)).get_content()
         assert "研判报告" in text and "一、总体情况" in text
         assert "研判报告" in str(msg["Subject"])
+        # the monthly report carries its scope's ledger (台账) as a real Excel workbook
+        ledgers = [p for p in msg.iter_attachments() if p.get_filename() and p.get_filename().endswith(".xlsx")]
+        assert len(ledgers) == 1
+        book = openpyxl.load_workbook(io.BytesIO(ledgers[0].get_content()), read_only=True)
+        assert book.worksheets and next(book.worksheets[0].iter_rows(max_row=1, values_only=True))[0] == "编号"
 
 
 def test_report_out_writes_files_a_person_can_open(cli: Cli, tmp_path: Path) -> None:
