@@ -75,7 +75,8 @@ def notice_row(
     local_at = intent.at.astimezone(policy.tz)
     number = document_number(issuer.short_name, policy.notices.prefix(intent.kind), local_at.year, seq)
     what = f"{h.id} {h.title}" if h else tree.get(intent.township_code or recipient.code).name
-    subject = f"【{KIND_TITLES[intent.kind]}】{number} {what}"
+    # titles are user input: no line breaks may reach a mail header
+    subject = " ".join(f"【{KIND_TITLES[intent.kind]}】{number} {what}".split())
     context: dict[str, Any] = {
         "kind": intent.kind,
         "number": number,
@@ -112,6 +113,7 @@ def notice_row(
         "sent_at": None,
         "claimed_by": None,
         "claimed_until": None,
+        "sha256": None,
     }
 
 

@@ -40,6 +40,11 @@ def _valid_cron(expr: str) -> str:
 CronExpression = Annotated[str, AfterValidator(_valid_cron)]
 
 
+def _plausible_address(addr: str) -> bool:
+    local, at, domain = addr.partition("@")
+    return bool(at and local and "." in domain.strip(".") and not any(c in addr for c in " \t\r\n<>,;\"'"))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,8 +88,16 @@ class Listing(_Strict):
 
 class Notices(_Strict):
     sender: str = "hazardloop@example.org"
+    operator: str | None = Field(None, description="who is told when a notice is given up on")
     prefixes: dict[str, str] = Field(default_factory=dict)
     feedback_days: int = Field(2, ge=0, le=30)
+
+    @field_validator("sender", "operator")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not _plausible_address(value):
+            raise ValueError(f"'{value}' is not an e-mail address")
+        return value
 
     @field_validator("prefixes")
     @classmethod
@@ -189,8 +202,7 @@ class Unit(_Strict):
     @classmethod
     def _plausible_emails(cls, value: list[str]) -> list[str]:
         for addr in value:
-            local, at, domain = addr.partition("@")
-            if not at or not local or "." not in domain or " " in addr:
+            if not _plausible_address(addr):
                 raise ValueError(f"'{addr}' is not an e-mail address")
         return value
 

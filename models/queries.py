@@ -145,6 +145,7 @@ def notice_view(row: Any, rules: Rules) -> dict[str, Any]:
         "last_error": row.last_error,
         "created_at": _iso(row.created_at, rules),
         "sent_at": _iso(row.sent_at, rules),
+        "sha256": row.sha256,
         "key": row.key,
     }
 

@@ -160,6 +160,22 @@ class NoticeRow(Base):
     sent_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of the message as sent (see NoticeArchiveRow)
+
+
+class NoticeArchiveRow(Base):
+    """The document as it went out, so the text that was sent can be proven later (its SHA-256 is on the
+    notice)."""
+
+    __tablename__ = "notice_archive"
+
+    notice_id: Mapped[int] = mapped_column(Integer, ForeignKey("notices.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    archived_at: Mapped[datetime]
 
 
 class CounterRow(Base):

@@ -15,6 +15,7 @@ copy; the file backend overwrites the same ``.eml`` file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
 from dataclasses import dataclass, field
@@ -23,14 +24,17 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, or_, select, update
 
+from models.bulk import bulk_insert
 from models.db import unit_of_work
 from models.rules import Rules
-from models.store import NoticeRow
+from models.store import NoticeArchiveRow, NoticeRow
 from notifications.mailers import MailBackend, MailError, PermanentMailError, build_message
 from notifications.rendering import NoticeRenderer
 
 log = logging.getLogger("hazardloop.dispatch")
 _N = NoticeRow.__table__
+_A = NoticeArchiveRow.__table__
+_ARCHIVE_COLUMNS = [c.name for c in _A.columns]
 MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
 LEASE = timedelta(minutes=10)
@@ -134,8 +138,11 @@ def dispatch(
             outcomes = [
                 _deliver(row, rules, backend, renderer, sender, now, report, attachments.get(row.id)) for row in rows
             ]
+            archive = [o.pop("archive") for o in outcomes if o.get("archive")]
             with unit_of_work(engine) as conn:
                 conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
+                bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
+            _alert_operator(rules, backend, sender, [o for o in outcomes if o["status"] == "dead"], rows)
             if progress:
                 progress(len(rows))
     finally:
@@ -166,6 +173,7 @@ def _deliver(
     attachment: tuple[str, bytes, str] | None = None,
 ) -> dict[str, Any]:
     outcome: dict[str, Any] = {
+        "sha256": None,
         "b_id": row.id,
         "attempts": row.attempts + 1,
         "next_try_at": None,
@@ -203,6 +211,8 @@ def _deliver(
     except Exception as exc:  # a template or context that cannot be rendered will not get better by retrying
         return _failed(outcome, report, row, f"the notice could not be rendered: {type(exc).__name__}: {exc}")
     outcome["subject"] = rendered.subject[:300]
+    digest = hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
+    outcome["sha256"] = digest
     try:
         backend.send(message)
     except PermanentMailError as exc:
@@ -216,7 +226,42 @@ def _deliver(
         delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
         return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)}
     report.sent += 1
-    return {**outcome, "status": "sent", "sent_at": now}
+    archive = {
+        "notice_id": row.id,
+        "sha256": digest,
+        "message_id": str(message["Message-ID"]),
+        "subject": rendered.subject[:300],
+        "text": rendered.text,
+        "html": rendered.html,
+        "archived_at": now,
+    }
+    return {**outcome, "status": "sent", "sent_at": now, "archive": archive}
+
+
+def _alert_operator(
+    rules: Rules, backend: MailBackend, sender: str, dead: list[dict[str, Any]], rows: list[Any]
+) -> None:
+    """One plain mail to the operator for each notice given up on (best effort: the notice is marked already)."""
+    operator = rules.policy.notices.operator
+    if not dead or not operator:
+        return
+    from email.message import EmailMessage
+
+    by_id = {r.id: r for r in rows}
+    for outcome in dead:
+        row = by_id[outcome["b_id"]]
+        message = EmailMessage()
+        message["From"], message["To"] = sender, operator
+        message["Subject"] = f"[hazardloop] notice {row.number} could not be delivered"
+        message.set_content(
+            f"Notice {row.id} ({row.kind}, {row.number}) to {', '.join(row.to_addrs)} was given up after "
+            f"{outcome['attempts']} attempts.\nLast error: {outcome['last_error']}\n"
+            "Fix the address or the mail server, then requeue it: hazardloop notices --status dead"
+        )
+        try:
+            backend.send(message)
+        except MailError as exc:
+            log.error("could not alert the operator about notice %s: %s", row.id, exc)
 
 
 def _failed(outcome: dict[str, Any], report: DispatchReport, row: Any, reason: str) -> dict[str, Any]:
