@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     mail_dir: Path = Path("outbox")
     templates: Path | None = None
     report_dir: Path = Path("reports")
+    lease_seconds: int = Field(45, ge=2, le=3600, description="how long a scheduler's lease lasts unless renewed")
 
     @field_validator("database_url")
     @classmethod

@@ -36,8 +36,7 @@ from models.store import LeaseRow
 log = logging.getLogger("hazardloop.run")
 _L = LeaseRow.__table__
 LEASE_NAME = "scheduler"
-LEASE_SECONDS = 45
-RENEW_SECONDS = 10
+LEASE_SECONDS = 45  # default; HAZARDLOOP_LEASE_SECONDS sets it, renewed every quarter of it
 MISFIRE_GRACE = 3600
 REPORT_JOBS = {
     "daily_report": "daily",
@@ -65,12 +64,12 @@ class OffsetClock:
 
 
 class Lease:
-    def __init__(self, engine: Engine, holder: str) -> None:
-        self.engine, self.holder = engine, holder
+    def __init__(self, engine: Engine, holder: str, seconds: int = LEASE_SECONDS) -> None:
+        self.engine, self.holder, self.seconds = engine, holder, seconds
 
     def try_acquire(self) -> bool:
         now = wall_now()
-        expires = now + timedelta(seconds=LEASE_SECONDS)
+        expires = now + timedelta(seconds=self.seconds)
         with unit_of_work(self.engine) as conn:
             stmt = select(_L).where(_L.c.name == LEASE_NAME)
             if conn.dialect.name == "postgresql":
@@ -159,7 +158,8 @@ def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threadin
     stop = stop or threading.Event()
     clock = OffsetClock(start)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    lease = Lease(app.engine, holder)
+    lease = Lease(app.engine, holder, app.settings.lease_seconds)
+    renew_every = max(1.0, app.settings.lease_seconds / 4)
     busy = threading.Lock()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -225,7 +225,7 @@ def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threadin
             elif not holds and not standing_by:
                 log.info("another scheduler holds the lease; standing by")
             standing_by = not holds
-            stop.wait(RENEW_SECONDS)
+            stop.wait(renew_every)
     finally:
         scheduler.shutdown(wait=True)  # lets a running job finish its batch
         with busy:

@@ -30,7 +30,12 @@ def _fast_config(tmp_path: Path) -> Path:
 
 
 def _start(db: str, config: Path, now: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HAZARDLOOP_MAIL_DIR": str(log.parent / "outbox"), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "HAZARDLOOP_MAIL_DIR": str(log.parent / "outbox"),
+        "PYTHONUNBUFFERED": "1",
+        "HAZARDLOOP_LEASE_SECONDS": "4",
+    }
     env.pop("PREFECT_API_URL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "hazardloop.cli", "--db", db, "--config", str(config), "--now", now, "run"],
@@ -88,3 +93,46 @@ def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp
     assert [t["action"] for t in shown["history"]].count("supervised") == 1
     assert (tmp_path / "outbox").is_dir() and any((tmp_path / "outbox").glob("supervision_*.eml"))
     assert "stopped" in first_log.read_text()
+
+
+def test_a_standby_takes_over_when_the_leader_is_killed_without_doubling_anything(tmp_path: Path) -> None:
+    config = _fast_config(tmp_path)
+    db = f"sqlite:///{tmp_path / 'run.db'}"
+    cli = Cli(db, tmp_path, config)
+    cli.ok("init")
+    cli.ok(
+        "apply",
+        str(write_events(tmp_path / "a.jsonl", [detected("KILL-A", "2025-03-03T08:00:00+08:00")])),
+        now="2025-03-03T12:00:00+08:00",
+    )
+    leader_log, standby_log = tmp_path / "leader.log", tmp_path / "standby.log"
+    leader = _start(db, config, "2025-03-14T09:00:00+08:00", leader_log)
+    standby = None
+    try:
+        sent = lambda ref: any(  # noqa: E731
+            n["status"] == "sent" and n["hazard"] == cli.json("show", ref, now="2025-03-14T09:00:00+08:00")["id"]
+            for n in json.loads(cli.ok("notices", "--kind", "supervision", "--json").stdout)
+        )
+        assert _wait_for(lambda: sent("KILL-A"), 40), leader_log.read_text()
+        standby = _start(db, config, "2025-03-14T09:00:00+08:00", standby_log)
+        assert _wait_for(lambda: "standing by" in standby_log.read_text(), 20), standby_log.read_text()
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(timeout=10)
+        # a new overdue hazard arrives while only the standby is alive
+        cli.ok(
+            "apply",
+            str(write_events(tmp_path / "b.jsonl", [detected("KILL-B", "2025-03-03T09:00:00+08:00")])),
+            now="2025-03-14T09:00:00+08:00",
+        )
+        assert _wait_for(lambda: "holding the scheduler lease" in standby_log.read_text(), 30), standby_log.read_text()
+        assert _wait_for(lambda: sent("KILL-B"), 30), standby_log.read_text()
+    finally:
+        for proc in (leader, standby):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+    assert standby is not None and standby.wait(timeout=30) == 0
+    notices = json.loads(cli.ok("notices", "--kind", "supervision", "--json").stdout)
+    assert sorted(n["hazard"] for n in notices) == ["HZ-2025-000001", "HZ-2025-000002"]
+    assert len({n["key"] for n in notices}) == 2 and all(n["status"] == "sent" for n in notices)
+    eml = list((tmp_path / "outbox").glob("supervision_*.eml"))
+    assert len(eml) == 2
