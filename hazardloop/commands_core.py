@@ -110,7 +110,8 @@ def _apply(ctx: typer.Context, source: str, lines: list[tuple[int, str]], partia
             progress=(lambda n: bar.advance(task, n)) if bar else None,
         )
     _report_apply(report, as_json)
-    if report.rejected:
+    if report.rejected and not (report.applied or report.duplicates):
+        # --partial wrote nothing at all: the file is as bad as an all-or-nothing rejection
         raise typer.Exit(Rejections(report.rejected).exit_code)
 
 

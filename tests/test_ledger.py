@@ -14,9 +14,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
 from models.db import unit_of_work
 from models.store import HazardRow, TransitionRow
+from notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
 from notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from tests.conftest import Cli
 from tests.test_analysis import TZ, load
