@@ -341,3 +341,23 @@ def test_two_sweeps_at_the_same_instant_list_each_township_once(pg_cli: Cli, tmp
     assert listing_notices == Counter(dict.fromkeys(TOWNSHIPS.values(), 1))
     assert sorted(row["township_code"] for row in state["listings"]) == sorted(TOWNSHIPS)
     both_finished_cleanly(outcomes)
+
+
+def test_document_numbers_stay_gapless_and_unique_under_two_concurrent_writers(pg_cli: Cli, tmp_path: Path) -> None:
+    """Two processes issue notices from the same offices at once: every office's numbers for the year run 1..n."""
+    files = []
+    for racer in range(2):
+        events = [
+            detected(f"NUM-{racer}-{i}", f"{MON}T08:00:00+08:00", field="fire" if i % 2 else "other") for i in range(60)
+        ]
+        files.append(write_events(tmp_path / f"num-{racer}.jsonl", events))
+    outcomes = race(tmp_path, pg_cli.db, [["apply", str(path)] for path in files], NOW)
+    assert [o.code for o in outcomes] == [0, 0], [o.stderr for o in outcomes]
+    notices = json.loads(pg_cli.ok("notices", "--json").stdout)
+    assert len(notices) == 120
+    by_office: dict[str, list[int]] = {}
+    for notice in notices:
+        office, number = re.fullmatch(r"(.+)〔2025〕(\d+)号", notice["number"]).groups()  # type: ignore[union-attr]
+        by_office.setdefault(office, []).append(int(number))
+    for office, numbers in by_office.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), office
