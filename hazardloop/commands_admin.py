@@ -120,13 +120,12 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 
     application = ready(ctx)
     now = application.clock.now()
-    jobs = {"daily_report": "daily_report", "weekly_report": "weekly_report"}
     rows: list[dict[str, object]] = []
     j, n, le = JobRunRow.__table__, NoticeRow.__table__, LeaseRow.__table__
     with unit_of_work(application.engine, write=False) as conn:
         for name, cron in application.policy.schedules.items():
-            job = jobs.get(name, name).replace("_report", "_report")
-            last = conn.execute(select(j).where(j.c.job == job).order_by(j.c.id.desc()).limit(1)).first()
+            # job runs are recorded under the schedule's name (sweep, dispatch, daily_report, …)
+            last = conn.execute(select(j).where(j.c.job == name).order_by(j.c.id.desc()).limit(1)).first()
             nxt = cron_trigger(cron, application.policy.tz).get_next_fire_time(None, now)
             rows.append(
                 {
