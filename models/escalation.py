@@ -151,7 +151,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
             )
         ],
         [
-            rules._notice(
+            rules.notice(
                 "reminder",
                 key,
                 h,
@@ -186,5 +186,5 @@ def _supervision(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
                 details={"due_at": h.due_at.isoformat() if h.due_at else None, "fell_due_at": rung.at.isoformat()},
             )
         ],
-        [rules._notice("supervision", key, h, now, rules.issuer(h), cc)],
+        [rules.notice("supervision", key, h, now, rules.issuer(h), cc)],
     )

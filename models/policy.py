@@ -259,7 +259,7 @@ class Org(_Strict):
 
 _ALLOWED_PARENTS: dict[str, set[str]] = {
     "county": {"city"},
-    "township": {"county"},
+    "township": {"county", "city"},
     "area": {"county", "city"},
     "village": {"township", "area"},
     "department": {"city", "county", "township"},

@@ -80,7 +80,7 @@ class Rules:
                 codes.append(code)
         return tuple(codes)
 
-    def _notice(
+    def notice(
         self, kind: str, key: str, h: Hazard, at: datetime, issuer: Unit, cc: tuple[str, ...], **extra: object
     ) -> NoticeIntent:
         return NoticeIntent(
@@ -175,7 +175,7 @@ class Rules:
                     details={"unit": unit.code, "due_at": h.due_at.isoformat() if h.due_at else None},
                 )
             ],
-            [self._notice("assignment", key, h, at, self.issuer(h), self.copies(h), reason=reason)],
+            [self.notice("assignment", key, h, at, self.issuer(h), self.copies(h), reason=reason)],
         )
 
     # --- everything else --------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ class Rules:
         )
         key = cause_key("assignment", h.id, h.assignment_seq)
         effects.notices.append(
-            self._notice("assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason)
+            self.notice("assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason)
         )
         return effects
 
@@ -332,7 +332,7 @@ class Rules:
                 )
             ],
             [
-                self._notice(
+                self.notice(
                     "extension_decision",
                     key,
                     h,
@@ -368,7 +368,7 @@ class Rules:
         return Effects(
             [self._transition(h, e, before, actor, e.note)],
             [
-                self._notice(
+                self.notice(
                     "clearance",
                     key,
                     h,
@@ -390,7 +390,7 @@ class Rules:
         return Effects(
             [self._transition(h, e, before, actor, e.reason, rework_count=h.rework_count)],
             [
-                self._notice(
+                self.notice(
                     "return",
                     key,
                     h,
@@ -458,7 +458,7 @@ class Rules:
                 )
             ],
             [
-                self._notice(
+                self.notice(
                     "elevation",
                     key,
                     h,
