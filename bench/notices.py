@@ -19,16 +19,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.controller import Controller
 
-from bench.lifecycle import CONFIG, loop_events  # noqa: E402
-from config.bootstrap import bootstrap  # noqa: E402
-from models.db import unit_of_work, upgrade  # noqa: E402
-from models.intake import apply_lines  # noqa: E402
-from models.org_sync import sync_units  # noqa: E402
-from models.store import NoticeRow  # noqa: E402
-from notifications.dispatch import document_context, dispatch  # noqa: E402
-from notifications.mailers import SMTPBackend  # noqa: E402
+from bench.lifecycle import CONFIG, loop_events
+from config.bootstrap import bootstrap
+from models.db import unit_of_work, upgrade
+from models.intake import apply_lines
+from models.org_sync import sync_units
+from models.store import NoticeRow
+from notifications.dispatch import dispatch, document_context
+from notifications.mailers import SMTPBackend
 
 
 class Sink:
