@@ -177,8 +177,6 @@ def list_township(
     )
     seq = _listing_count(conn, township)
     issuer = tree.supervising_unit(township, level)
-    county = tree.county_of(township)
-    cc = tuple(c for c in (county.code if county else None, issuer.code) if c and c != township)
     key = f"listing:{township}:{seq}"
     writer.transitions.append(
         Transition(
@@ -196,14 +194,12 @@ def list_township(
             details={"problems": problems, "figures": fig},
         )
     )
-    unit = tree.get(township)
-    intent = NoticeIntent(
+    _township_notice(
+        rules,
+        writer,
         "listing",
         key,
-        None,
         township,
-        township,
-        cc,
         issuer.code,
         at,
         {
@@ -211,7 +207,6 @@ def list_township(
             "problems": problems,
             "manual": manual,
             "deadline": deadline_day.isoformat(),
-            "township": {"name": unit.name, "code": unit.code, "county": county.name if county else ""},
             "figures": {
                 "overdue": fig.get("overdue", 0),
                 "overdue_major": fig.get("overdue_major", 0),
@@ -221,7 +216,6 @@ def list_township(
             "problem_hazards": problem_hazards,
         },
     )
-    writer.record(Effects(notices=[intent]), {})
 
 
 def delist_township(
@@ -259,27 +253,38 @@ def delist_township(
             cause_key=key,
         )
     )
-    unit = tree.get(township)
-    county = tree.county_of(township)
     issuer = tree.find(actor.split("/")[0]) or tree.supervising_unit(township, listing.level)
-    cc = tuple(c for c in (county.code if county else None, issuer.code) if c and c != township)
-    intent = NoticeIntent(
+    _township_notice(
+        rules,
+        writer,
         "delisting",
         key,
-        None,
         township,
-        township,
-        cc,
         issuer.code,
         at,
         {
             "reason": reason,
             "listed_on": rules.local_day(listing.listed_at).isoformat(),
             "actor_name": actor_name or issuer.name,
-            "township": {"name": unit.name, "code": unit.code, "county": county.name if county else ""},
         },
     )
-    writer.record(Effects(notices=[intent]), {})
+
+
+def _township_notice(
+    rules: Rules,
+    writer: EffectWriter,
+    kind: str,
+    key: str,
+    township: str,
+    issuer: str,
+    at: datetime,
+    extra: dict[str, Any],
+) -> None:
+    """A listing or delisting notice: to the township, copies to its county and the issuing office."""
+    unit, county = rules.tree.get(township), rules.tree.county_of(township)
+    cc = tuple(c for c in (county.code if county else None, issuer) if c and c != township)
+    extra["township"] = {"name": unit.name, "code": unit.code, "county": county.name if county else ""}
+    writer.record(Effects(notices=[NoticeIntent(kind, key, None, township, township, cc, issuer, at, extra)]), {})
 
 
 def apply_event(
