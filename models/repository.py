@@ -82,7 +82,25 @@ def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
         bulk_insert(conn, _H, part, HAZARD_COLUMNS)
 
 
-_UPDATABLE = [c for c in HAZARD_COLUMNS if c not in ("id", "version")]
+# What a detection fixes never changes afterwards: updates leave those columns (and their long texts) alone.
+_FIXED_AT_DETECTION = {
+    "id",
+    "version",
+    "ref",
+    "title",
+    "description",
+    "field",
+    "severity",
+    "township_code",
+    "county_code",
+    "village",
+    "address",
+    "source",
+    "campaign",
+    "reporter",
+    "detected_at",
+}
+_UPDATABLE = [c for c in HAZARD_COLUMNS if c not in _FIXED_AT_DETECTION]
 
 
 def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
@@ -92,7 +110,7 @@ def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
     rows = []
     for h in hazards:
         h.updated_at = now
-        row = dict(h.__dict__)
+        row = {c: getattr(h, c) for c in _UPDATABLE}
         row.update(version=h.version + 1, w_id=h.id, w_version=h.version)
         rows.append(row)
     for part in chunks(rows, 5000):
