@@ -54,16 +54,19 @@ def _wait_for(predicate: object, seconds: float) -> bool:
     return False
 
 
-def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def _with_one_late_hazard(tmp_path: Path, ref: str) -> tuple[Cli, str, Path]:
+    """A database with the fast-beat policy and one hazard detected on 2025-03-03 (overdue from 03-13)."""
     config = _fast_config(tmp_path)
     db = f"sqlite:///{tmp_path / 'run.db'}"
     cli = Cli(db, tmp_path, config)
     cli.ok("init")
-    cli.ok(
-        "apply",
-        str(write_events(tmp_path / "d.jsonl", [detected("RUN-1", "2025-03-03T08:00:00+08:00")])),
-        now="2025-03-03T12:00:00+08:00",
-    )
+    events = write_events(tmp_path / f"{ref}.jsonl", [detected(ref, "2025-03-03T08:00:00+08:00")])
+    cli.ok("apply", str(events), now="2025-03-03T12:00:00+08:00")
+    return cli, db, config
+
+
+def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    cli, db, config = _with_one_late_hazard(tmp_path, "RUN-1")
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = _start(db, config, "2025-03-14T09:00:00+08:00", first_log)
     second = None
@@ -96,15 +99,7 @@ def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp
 
 
 def test_a_standby_takes_over_when_the_leader_is_killed_without_doubling_anything(tmp_path: Path) -> None:
-    config = _fast_config(tmp_path)
-    db = f"sqlite:///{tmp_path / 'run.db'}"
-    cli = Cli(db, tmp_path, config)
-    cli.ok("init")
-    cli.ok(
-        "apply",
-        str(write_events(tmp_path / "a.jsonl", [detected("KILL-A", "2025-03-03T08:00:00+08:00")])),
-        now="2025-03-03T12:00:00+08:00",
-    )
+    cli, db, config = _with_one_late_hazard(tmp_path, "KILL-A")
     leader_log, standby_log = tmp_path / "leader.log", tmp_path / "standby.log"
     leader = _start(db, config, "2025-03-14T09:00:00+08:00", leader_log)
     standby = None
