@@ -91,6 +91,8 @@ class Notices(_Strict):
     operator: str | None = Field(None, description="who is told when a notice is given up on")
     prefixes: dict[str, str] = Field(default_factory=dict)
     feedback_days: int = Field(2, ge=0, le=30)
+    digest: bool = Field(False, description="one mail per unit and day for its reminders and supervisions")
+    digest_min: int = Field(3, ge=2, le=1000, description="how many of them make a digest")
 
     @field_validator("sender", "operator")
     @classmethod

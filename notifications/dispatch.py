@@ -135,9 +135,12 @@ def dispatch(
                 opened = True
             report.claimed += len(rows)
             attachments = _report_attachments(engine, rules, rows, now)
+            groups, singles = digest_groups(rows, rules)
             outcomes = [
-                _deliver(row, rules, backend, renderer, sender, now, report, attachments.get(row.id)) for row in rows
+                _deliver(row, rules, backend, renderer, sender, now, report, attachments.get(row.id)) for row in singles
             ]
+            for group in groups:
+                outcomes += _deliver_digest(group, rules, backend, renderer, sender, now, report)
             archive = [o.pop("archive") for o in outcomes if o.get("archive")]
             with unit_of_work(engine) as conn:
                 conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
@@ -149,6 +152,119 @@ def dispatch(
         if opened:
             backend.close()
     return report
+
+
+_DIGEST_KINDS = ("reminder", "supervision")
+
+
+def digest_groups(rows: list[Any], rules: Rules) -> tuple[list[list[Any]], list[Any]]:
+    """With ``notices.digest`` on, a unit's reminders and supervisions of one day (at least ``digest_min`` in
+    this batch, same addresses) go out as one mail; everything else individually."""
+    policy = rules.policy.notices
+    if not policy.digest:
+        return [], rows
+    buckets: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        if row.kind in _DIGEST_KINDS and row.to_addrs:
+            day = row.created_at.astimezone(rules.policy.tz).date()
+            key = (row.recipient_code, tuple(row.to_addrs), tuple(row.cc_addrs or ()), day)
+            buckets.setdefault(key, []).append(row)
+    groups = [g for g in buckets.values() if len(g) >= policy.digest_min]
+    grouped = {r.id for g in groups for r in g}
+    return groups, [r for r in rows if r.id not in grouped]
+
+
+def _deliver_digest(
+    group: list[Any],
+    rules: Rules,
+    backend: MailBackend,
+    renderer: NoticeRenderer,
+    sender: str,
+    now: datetime,
+    report: DispatchReport,
+) -> list[dict[str, Any]]:
+    """One mail for the group; each notice in it is marked by the outcome of that one send."""
+    from models.notice_docs import KIND_TITLES
+
+    first = group[0]
+    items = []
+    for row in group:
+        hazard = (row.context or {}).get("hazard") or {}
+        items.append(
+            {
+                "kind_title": KIND_TITLES[row.kind],
+                "number": row.number,
+                "hazard_id": row.hazard_id,
+                "title": hazard.get("title", ""),
+                "due_date": hazard.get("due_date"),
+                "overdue_days": hazard.get("overdue_days", 0),
+                "issuer": (row.context or {}).get("issuer", {}).get("name", ""),
+            }
+        )
+    unit = rules.tree.units.get(first.recipient_code)
+    context = {
+        "recipient": {"name": unit.name if unit else first.recipient_code, "code": first.recipient_code},
+        "date": first.created_at.astimezone(rules.policy.tz).date(),
+        "items": items,
+    }
+    outcomes: list[dict[str, Any]] = []
+    base = [
+        {
+            "sha256": None,
+            "b_id": r.id,
+            "attempts": r.attempts + 1,
+            "next_try_at": None,
+            "last_error": None,
+            "sent_at": None,
+            "subject": r.subject,
+        }
+        for r in group
+    ]
+    try:
+        rendered = renderer.render("digest", context)
+        message = build_message(
+            rendered,
+            sender=sender,
+            to=first.to_addrs,
+            cc=first.cc_addrs or [],
+            message_id=f"digest-{first.recipient_code}-{context['date']}-{first.id}",
+            date=first.created_at,
+        )
+        backend.send(message)
+    except MailError as exc:
+        permanent = isinstance(exc, PermanentMailError)
+        for outcome, row in zip(base, group, strict=True):
+            if permanent or outcome["attempts"] >= MAX_ATTEMPTS:
+                outcomes.append(
+                    _failed(outcome, report, row, str(exc))
+                    if permanent
+                    else {**outcome, "status": "dead", "last_error": str(exc)}
+                )
+            else:
+                delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
+                outcomes.append({**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)})
+        return outcomes
+    digest = hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
+    for outcome, row in zip(base, group, strict=True):
+        report.sent += 1
+        outcomes.append(
+            {
+                **outcome,
+                "status": "sent",
+                "sent_at": now,
+                "sha256": digest,
+                "archive": {
+                    "notice_id": row.id,
+                    "sha256": digest,
+                    "message_id": str(message["Message-ID"]),
+                    "subject": rendered.subject[:300],
+                    "text": rendered.text,
+                    "html": rendered.html,
+                    "archived_at": now,
+                },
+            }
+        )
+    return outcomes
 
 
 def _report_attachments(engine: Engine, rules: Rules, rows: list[Any], now: datetime) -> dict[int, Any]:

@@ -1,0 +1,60 @@
+"""With `notices.digest` on, a unit's reminders and supervisions of one day reach it as one mail; every notice
+still exists with its own number and is marked sent with the digest's fingerprint."""
+
+from __future__ import annotations
+
+import email
+import shutil
+from email import policy as email_policy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import CONFIG_DIR, Cli, write_events
+from tests.factories import detected
+
+
+def _digest_config(tmp_path: Path, on: bool) -> Path:
+    folder = tmp_path / ("on" if on else "off")
+    folder.mkdir()
+    shutil.copy(CONFIG_DIR / "org.yaml", folder / "org.yaml")
+    policy = yaml.safe_load((CONFIG_DIR / "policy.yaml").read_text(encoding="utf-8"))
+    policy["notices"].update(digest=on, digest_min=3)
+    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+def _late_fire_hazards(tmp_path: Path, on: bool, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
+    cli = Cli(f"sqlite:///{tmp_path / ('on' if on else 'off')}.db", tmp_path, _digest_config(tmp_path, on))
+    cli.ok("init")
+    events = [detected(f"DG-{i}", "2025-03-03T08:00:00+08:00") for i in range(4)]
+    cli.ok("apply", str(write_events(tmp_path / "d.jsonl", events)), now="2025-03-03T12:00:00+08:00")
+    cli.ok("dispatch", now="2025-03-03T12:00:00+08:00")  # the four 交办单 go out one by one
+    cli.ok("sweep", now="2025-03-14T09:00:00+08:00")
+    return cli
+
+
+def test_a_units_supervisions_of_one_day_arrive_as_one_mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = _late_fire_hazards(tmp_path, True, monkeypatch)
+    cli.ok("dispatch", now="2025-03-14T09:00:00+08:00")
+    supervisions = cli.json("notices", "--kind", "supervision", now="2025-03-14T09:00:00+08:00")
+    assert len(supervisions) == 4 and len({n["number"] for n in supervisions}) == 4
+    assert {n["status"] for n in supervisions} == {"sent"}
+    assert len({n["sha256"] for n in supervisions}) == 1
+    digests = list((tmp_path / "outbox").glob("digest-*.eml"))
+    assert len(digests) == 1
+    message = email.message_from_bytes(digests[0].read_bytes(), policy=email_policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "共有以下4件" in text and all(n["number"] in text for n in supervisions)
+    assert "xf@yc.sx.example.org" in str(message["To"])  # 越城区消防救援大队, the unit responsible
+    assert len(list((tmp_path / "outbox").glob("supervision_*.eml"))) == 0
+    assert len(list((tmp_path / "outbox").glob("assignment_*.eml"))) == 4
+
+
+def test_without_the_switch_each_supervision_is_its_own_mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = _late_fire_hazards(tmp_path, False, monkeypatch)
+    cli.ok("dispatch", now="2025-03-14T09:00:00+08:00")
+    assert len(list((tmp_path / "outbox").glob("supervision_*.eml"))) == 4
+    assert not list((tmp_path / "outbox").glob("digest-*.eml"))
