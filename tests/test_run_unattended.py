@@ -131,3 +131,35 @@ def test_a_standby_takes_over_when_the_leader_is_killed_without_doubling_anythin
     assert len({n["key"] for n in notices}) == 2 and all(n["status"] == "sent" for n in notices)
     eml = list((tmp_path / "outbox").glob("supervision_*.eml"))
     assert len(eml) == 2
+
+
+def test_a_scheduler_that_slept_through_runs_catches_up_once_not_in_a_burst(tmp_path: Path) -> None:
+    import sqlite3
+    from datetime import UTC, datetime
+
+    _cli, db, config = _with_one_late_hazard(tmp_path, "SLEEP-1")
+    log = tmp_path / "sleeper.log"
+    proc = _start(db, config, "2025-03-14T09:00:00+08:00", log)
+    path = db.removeprefix("sqlite:///")
+
+    def sweep_runs() -> list[datetime]:
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("select started_at from job_runs where job = 'sweep' order by id").fetchall()
+        return [datetime.fromisoformat(r[0]).replace(tzinfo=UTC) for r in rows]
+
+    try:
+        assert _wait_for(lambda: len(sweep_runs()) >= 1, 40), log.read_text()
+        proc.send_signal(signal.SIGSTOP)  # the laptop lid closes: four 2-second runs go by
+        time.sleep(8)
+        before = len(sweep_runs())
+        woke = datetime.now(UTC)
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(1.5)
+        after = [t for t in sweep_runs()[before:] if t >= woke]
+        # caught up (at least one run right away), but coalesced: not the four it missed
+        assert 1 <= len([t for t in after if (t - woke).total_seconds() < 1.0]) <= 2, after
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, log.read_text()
