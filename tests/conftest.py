@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,8 +98,8 @@ class Cli:
         return data
 
 
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def initialised_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line on a freshly initialised database, mailing to a file sink in ``tmp_path``."""
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
     monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
     runner = Cli(db_url, tmp_path)
@@ -106,13 +107,23 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     return runner
 
 
-@pytest.fixture
-def sqlite_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli_on_copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line on a private copy of a generated SQLite database (generated once per module)."""
+    for f in template.parent.glob(template.name + "*"):
+        shutil.copy(f, tmp_path / f.name)
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
     monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
-    runner = Cli(sqlite_url, tmp_path)
-    runner.ok("init")
-    return runner
+    return Cli(f"sqlite:///{tmp_path / template.name}", tmp_path)
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return initialised_cli(db_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def sqlite_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return initialised_cli(sqlite_url, tmp_path, monkeypatch)
 
 
 def write_events(path: Path, events: list[dict[str, Any]]) -> Path:

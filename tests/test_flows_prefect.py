@@ -27,8 +27,9 @@ def harness() -> Iterator[None]:
         yield
 
 
-def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(harness: None, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(
+    harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import datetime
 
     from prefect.client.orchestration import get_client
@@ -50,8 +51,15 @@ def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(harness: None, 
         applied = await intake(events=events, source_name="test", db=db, config=str(CONFIG_DIR), now=detected_at)
         late = datetime.fromisoformat("2025-03-14T09:00:00+08:00")
         swept = await escalation_sweep(now=late, db=db, config=str(CONFIG_DIR))
-        raised = await escalate(hazard="PF-0", to="city", reason="市级重点督办", actor="SX/市平安办", db=db,
-                                config=str(CONFIG_DIR), now=late)
+        raised = await escalate(
+            hazard="PF-0",
+            to="city",
+            reason="市级重点督办",
+            actor="SX/市平安办",
+            db=db,
+            config=str(CONFIG_DIR),
+            now=late,
+        )
         sent = await dispatch_notices(now=late, db=db, config=str(CONFIG_DIR))
         return applied, swept, raised, sent
 

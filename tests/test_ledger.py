@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,7 +17,7 @@ from models.db import unit_of_work
 from models.store import HazardRow, TransitionRow
 from notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
 from notifications.rendering import LEVEL_NAMES, STATE_NAMES
-from tests.conftest import Cli
+from tests.conftest import Cli, cli_on_copy
 from tests.test_analysis import TZ, load
 
 NOW = "2025-11-03T09:00:00+08:00"
@@ -34,10 +33,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def cli(template_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    for f in template_db.parent.glob(template_db.name + "*"):
-        shutil.copy(f, tmp_path / f.name)
-    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
-    yield Cli(f"sqlite:///{tmp_path / template_db.name}", tmp_path)
+    yield cli_on_copy(template_db, tmp_path, monkeypatch)
 
 
 def _hazards(cli: Cli) -> list[tuple[Any, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
+from tests.conftest import CONFIG_DIR, Cli, initialised_cli, write_events
 from tests.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP_CODE, detected, event
 
 pytestmark = pytest.mark.postgres
@@ -150,11 +150,7 @@ def race_behind_a_lock(tmp_path: Path, db: str, lock_sql: str, commands: list[li
 
 @pytest.fixture
 def pg_cli(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
-    monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
-    runner = Cli(pg_url, tmp_path)
-    runner.ok("init")
-    return runner
+    return initialised_cli(pg_url, tmp_path, monkeypatch)
 
 
 def waiting_for_verification(cli: Cli, tmp_path: Path, refs: list[str]) -> None:

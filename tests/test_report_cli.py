@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import io
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,7 +19,7 @@ import pytest
 from config.bootstrap import bootstrap
 from models.analysis import Period, build_figures, resolve_scope
 from models.db import unit_of_work
-from tests.conftest import CONFIG_DIR, Cli
+from tests.conftest import CONFIG_DIR, Cli, cli_on_copy
 from tests.test_analysis import load
 
 NOW = "2025-11-03T09:00:00+08:00"  # the last complete month is October 2025
@@ -68,11 +67,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def cli(template_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    for f in template_db.parent.glob(template_db.name + "*"):
-        shutil.copy(f, tmp_path / f.name)
-    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
-    monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
-    yield Cli(f"sqlite:///{tmp_path / template_db.name}", tmp_path)
+    yield cli_on_copy(template_db, tmp_path, monkeypatch)
 
 
 def _reports(cli: Cli) -> list[dict]:
