@@ -95,7 +95,7 @@ def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
     return path, list(enumerate(text.splitlines(), start=1))
 
 
-from hazardloop import commands_admin, commands_core, commands_demo, commands_report  # noqa: E402,F401  (registers the commands)
+from hazardloop import commands_admin, commands_core, commands_demo, commands_report, commands_serve  # noqa: E402,F401  (registers the commands)
 
 
 def main() -> None:
