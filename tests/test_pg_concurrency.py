@@ -53,11 +53,20 @@ class Outcome:
 class Race:
     """Each command in its own process; all are released at the same instant by ``go()``."""
 
-    def __init__(self, tmp_path: Path, db: str, commands: list[list[str]], now: str, config: Path = CONFIG_DIR) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        db: str,
+        commands: list[list[str]],
+        now: str,
+        config: Path = CONFIG_DIR,
+        env_extra: dict[str, str] | None = None,
+    ) -> None:
         self.barrier = tmp_path / f"race-{time.monotonic_ns()}"
         self.barrier.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HAZARDLOOP_")}
         env["HAZARDLOOP_MAIL_DIR"] = str(tmp_path / "outbox")
+        env.update(env_extra or {})
         env["PREFECT_LOGGING_LEVEL"] = "WARNING"
         self.procs = [
             subprocess.Popen(
@@ -108,8 +117,15 @@ class Race:
                 p.wait()
 
 
-def race(tmp_path: Path, db: str, commands: list[list[str]], now: str, config: Path = CONFIG_DIR) -> list[Outcome]:
-    started = Race(tmp_path, db, commands, now, config)
+def race(
+    tmp_path: Path,
+    db: str,
+    commands: list[list[str]],
+    now: str,
+    config: Path = CONFIG_DIR,
+    env_extra: dict[str, str] | None = None,
+) -> list[Outcome]:
+    started = Race(tmp_path, db, commands, now, config, env_extra)
     started.go()
     return started.finish()
 
@@ -357,3 +373,39 @@ def test_document_numbers_stay_gapless_and_unique_under_two_concurrent_writers(p
         by_office.setdefault(office, []).append(int(number))
     for office, numbers in by_office.items():
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), office
+
+
+def test_two_dispatchers_at_the_same_instant_send_each_notice_once(pg_cli: Cli, tmp_path: Path) -> None:
+    """Two `dispatch` processes (as two workers' flow runs would) drain one outbox into a real SMTP server."""
+    from aiosmtpd.controller import Controller
+
+    from tests.test_dispatch_smtp import ScriptedHandler, _parsed
+    from tests.test_notifications_mail import _free_port
+
+    three_hundred_late_hazards(pg_cli, tmp_path)
+    queued = [n for n in pg_cli.export(LATE)["notices"] if n["status"] == "pending"]
+    assert len(queued) >= 300
+    handler = ScriptedHandler()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        outcomes = race(
+            tmp_path,
+            pg_cli.db,
+            [["dispatch", "--json"], ["dispatch", "--json"]],
+            LATE,
+            env_extra={"HAZARDLOOP_SMTP_URL": f"smtp://127.0.0.1:{port}"},
+        )
+    finally:
+        controller.stop()
+    both_finished_cleanly(outcomes)
+    sent = [json.loads(o.stdout)["sent"] for o in outcomes]
+    assert sum(sent) == len(queued), sent
+    print(f"\nthe two dispatchers sent {sent[0]} and {sent[1]} notices")
+    message_ids = Counter(_parsed(content)["Message-ID"] for _, content in handler.messages)
+    assert sum(message_ids.values()) == len(queued), f"{sum(message_ids.values())} mails for {len(queued)} notices"
+    assert set(message_ids.values()) == {1}, f"sent twice: {[m for m, c in message_ids.items() if c > 1][:5]}"
+    after = {n["id"]: n for n in pg_cli.export(LATE)["notices"]}
+    assert {after[n["id"]]["status"] for n in queued} == {"sent"}
+    assert {after[n["id"]]["attempts"] for n in queued} == {1}
