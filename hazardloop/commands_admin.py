@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -104,6 +105,9 @@ def run(
     from flows.scheduler import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # one readable line per job run comes from hazardloop.run; the libraries speak up only when something is wrong
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     application = ready(ctx)
     use_prefect = bool(os.environ.get("PREFECT_API_URL")) if prefect is None else prefect
     raise typer.Exit(serve(application, start=application.clock.fixed, use_prefect=use_prefect))
@@ -120,20 +124,30 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 
     application = ready(ctx)
     now = application.clock.now()
+    tz = application.policy.tz
+
+    def local(instant: datetime | None) -> str | None:
+        # SQLite hands back naive UTC: every instant is shown in the policy's zone, with its offset
+        if instant is None:
+            return None
+        return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(tz).isoformat(timespec="seconds")
+
     rows: list[dict[str, object]] = []
     j, n, le = JobRunRow.__table__, NoticeRow.__table__, LeaseRow.__table__
     with unit_of_work(application.engine, write=False) as conn:
         for name, cron in application.policy.schedules.items():
             # job runs are recorded under the schedule's name (sweep, dispatch, daily_report, …)
             last = conn.execute(select(j).where(j.c.job == name).order_by(j.c.id.desc()).limit(1)).first()
-            nxt = cron_trigger(cron, application.policy.tz).get_next_fire_time(None, now)
+            nxt = cron_trigger(cron, tz).get_next_fire_time(None, now)
+            took = (last.finished_at - last.started_at).total_seconds() if last and last.finished_at else None
             rows.append(
                 {
                     "job": name,
                     "cron": cron,
-                    "next_run": nxt.isoformat() if nxt else None,
-                    "last_run": last.started_at.isoformat() if last else None,
-                    "last_as_of": last.as_of.isoformat() if last and last.as_of else None,
+                    "next_run": local(nxt),
+                    "last_run": local(last.started_at) if last else None,
+                    "last_as_of": local(last.as_of) if last else None,
+                    "last_seconds": round(took, 2) if took is not None else None,
                     "last_outcome": last.outcome if last else None,
                     "last_summary": last.summary if last else None,
                 }
@@ -143,28 +157,33 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     state = {
         "jobs": rows,
         "notices": counts,
-        "lease": {"holder": lease.holder, "expires_at": lease.expires_at.isoformat()} if lease else None,
+        "lease": {"holder": lease.holder, "expires_at": local(lease.expires_at)} if lease else None,
     }
     if as_json:
         print_json(state)
         return
     table = Table(header_style="bold")
-    for col in ("job", "cron", "next run", "last run (as of)", "outcome"):
+    for col in ("job", "cron", "next run", "last run (as of)", "took", "outcome", "result"):
         table.add_column(col)
     for r in rows:
+        summary = r["last_summary"] if isinstance(r["last_summary"], dict) else {}
         table.add_row(
             str(r["job"]),
             str(r["cron"]),
-            str(r["next_run"] or "")[:19],
-            str(r["last_as_of"] or "-")[:19],
+            str(r["next_run"] or "-"),
+            str(r["last_as_of"] or "-"),
+            f"{r['last_seconds']:.1f}s" if r["last_seconds"] is not None else "-",
             str(r["last_outcome"] or "-"),
+            ", ".join(f"{k} {v}" for k, v in summary.items() if k in _BRIEF and v) or "-",
         )
     out.print(table)
-    out.print(
-        f"notices: {counts or 'none'}; scheduler lease: "
-        f"{lease.holder + ' until ' + lease.expires_at.isoformat() if lease else 'free'}",
-        highlight=False,
-    )
+    outbox = ", ".join(f"{count} {name}" for name, count in sorted(counts.items())) or "empty"
+    holder = f"{lease.holder} until {local(lease.expires_at)}" if lease else "free"
+    out.print(f"outbox: {outbox}; scheduler lease: {holder}", highlight=False)
+
+
+# the figures of a job run worth a glance in `status` (the whole summary is in --json)
+_BRIEF = ("examined", "reminders", "supervisions", "elevations", "sent", "retrying", "failed", "dead", "queued")
 
 
 @app.command("recompute-deadlines")

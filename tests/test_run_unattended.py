@@ -83,6 +83,9 @@ def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp
         assert status["lease"] is not None
         assert {j["job"] for j in status["jobs"]} == {"sweep", "dispatch"}
         assert any(j["last_outcome"] == "ok" for j in status["jobs"])
+        # instants in the policy's zone, as an office reads them
+        assert status["lease"]["expires_at"].endswith("+08:00")
+        assert all(j["last_as_of"].endswith("+08:00") for j in status["jobs"] if j["last_as_of"])
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
@@ -96,6 +99,7 @@ def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp
     assert [t["action"] for t in shown["history"]].count("supervised") == 1
     assert (tmp_path / "outbox").is_dir() and any((tmp_path / "outbox").glob("supervision_*.eml"))
     assert "stopped" in first_log.read_text()
+    assert "Running job" not in first_log.read_text()  # APScheduler's chatter stays out of the operator's log
 
 
 def test_a_standby_takes_over_when_the_leader_is_killed_without_doubling_anything(tmp_path: Path) -> None:
