@@ -2,8 +2,11 @@
 
 A notice is claimed with a lease (``claimed_until``) in its own short transaction — on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED`` — so several dispatchers never take the same row, and a dispatcher that dies
-mid-batch only delays its rows until the lease runs out. Sending happens outside any transaction; the
-outcome is written afterwards.
+mid-batch only delays its rows until the lease runs out. Leases run on the real clock, not on the ``now``
+the rules act as of: they are about live processes, and a dispatcher acting as of another instant (``--now``,
+a catch-up run) must not see a live claim as expired. Each dispatcher has its own id (host, process, random
+part). Sending happens outside any transaction; the outcome is written afterwards, for the rows still
+claimed by this dispatcher only.
 
 Retries live in the outbox itself, not in Prefect: the attempt count and next-try instant survive restarts
 and work the same from the command line and the scheduler. Transient failures (4xx, dropped connections,
@@ -17,9 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import socket
+import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, or_, select, update
@@ -75,11 +80,17 @@ def document_context(context: dict[str, Any], rules: Rules) -> dict[str, Any]:
     return result
 
 
+def _wall_now() -> datetime:
+    # Leases are about real processes being alive, so they use the real clock; no rule reads this.
+    return datetime.now(UTC)
+
+
 def _claim(engine: Engine, now: datetime, worker: str, batch_size: int) -> list[Any]:
+    wall = _wall_now()
     due = and_(
         _N.c.status == "pending",
         or_(_N.c.next_try_at.is_(None), _N.c.next_try_at <= now),
-        or_(_N.c.claimed_until.is_(None), _N.c.claimed_until < now),
+        or_(_N.c.claimed_until.is_(None), _N.c.claimed_until < wall),
     )
     with unit_of_work(engine) as conn:
         stmt = select(_N.c.id).where(due).order_by(_N.c.id).limit(batch_size)
@@ -88,7 +99,7 @@ def _claim(engine: Engine, now: datetime, worker: str, batch_size: int) -> list[
         ids = [r[0] for r in conn.execute(stmt)]
         if not ids:
             return []
-        conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=now + LEASE))
+        conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=wall + LEASE))
         return list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id)))
 
 
@@ -121,7 +132,7 @@ def dispatch(
     progress: Any = None,
 ) -> DispatchReport:
     """Send what is pending as of ``now``; returns what happened."""
-    worker = worker or f"{socket.gethostname()}:{id(backend):x}"
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = DispatchReport()
     sender = rules.policy.notices.sender
     opened = False
@@ -141,9 +152,11 @@ def dispatch(
             ]
             for group in groups:
                 outcomes += _deliver_digest(group, rules, backend, renderer, sender, now, report)
-            archive = [o.pop("archive") for o in outcomes if o.get("archive")]
             with unit_of_work(engine) as conn:
-                conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
+                outcomes = _still_ours(conn, worker, outcomes, report)
+                archive = [o.pop("archive") for o in outcomes if o.get("archive")]
+                if outcomes:
+                    conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
                 bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
             _alert_operator(rules, backend, sender, [o for o in outcomes if o["status"] == "dead"], rows)
             if progress:
@@ -152,6 +165,23 @@ def dispatch(
         if opened:
             backend.close()
     return report
+
+
+def _still_ours(conn: Any, worker: str, outcomes: list[dict[str, Any]], report: DispatchReport) -> list[dict[str, Any]]:
+    """The outcomes of the rows this dispatcher still holds. A claim is lost only when a batch outlives its lease
+    and another dispatcher takes the rows over; that one records them, so nothing is recorded twice."""
+    if not outcomes:
+        return outcomes
+    held = select(_N.c.id).where(_N.c.id.in_([o["b_id"] for o in outcomes]), _N.c.claimed_by == worker)
+    if conn.dialect.name == "postgresql":
+        held = held.with_for_update()
+    ours = {row[0] for row in conn.execute(held)}
+    if len(ours) < len(outcomes):
+        lost = len(outcomes) - len(ours)
+        message = f"{lost} notice(s) outlived the lease of {LEASE} and were taken over by another dispatcher"
+        log.warning(message)
+        report.errors.append(message)
+    return [o for o in outcomes if o["b_id"] in ours]
 
 
 _DIGEST_KINDS = ("reminder", "supervision")

@@ -129,9 +129,13 @@ def test_a_5xx_answer_fails_the_notice_without_retrying(mail_cli: Cli, smtp: Scr
 def test_a_crash_between_send_and_commit_resends_the_same_message_id(
     mail_cli: Cli, smtp: ScriptedHandler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import time
+    from datetime import timedelta
+
     import notifications.dispatch as dispatch_module
 
     _detect(mail_cli, tmp_path, 3)
+    monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=4))
 
     def crash(*_args: Any, **_kwargs: Any) -> None:
         raise KeyboardInterrupt("power cut after sending, before recording")
@@ -139,14 +143,52 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_id(
     with monkeypatch.context() as patch:
         patch.setattr(dispatch_module, "bulk_insert", crash)
         assert mail_cli("dispatch", now=NOW).exit_code != 0  # the command line turns the interrupt into an abort
+    crashed = time.monotonic()
     assert len(smtp.messages) == 3
     assert {n["status"] for n in mail_cli.json("notices", now=NOW)} == {"pending"}
-    # the lease keeps another dispatcher off the rows for a while, then they go again, with the same Message-IDs
-    assert json.loads(mail_cli.ok("dispatch", "--json", now=NOW).stdout)["sent"] == 0
-    mail_cli.ok("dispatch", now="2025-03-03T12:11:00+08:00")
+    # the lease (on the real clock) keeps every other dispatcher off the rows, even one acting as of a later day
+    assert json.loads(mail_cli.ok("dispatch", "--json", now="2025-03-04T12:00:00+08:00").stdout)["sent"] == 0
+    assert time.monotonic() - crashed < 4, "the machine was too slow to check the lease while it held"
+    # once it has run out, the rows go again, with the same Message-IDs
+    time.sleep(max(0.0, 4.5 - (time.monotonic() - crashed)))
+    mail_cli.ok("dispatch", now=NOW)
     ids = [str(_parsed(content)["Message-ID"]) for _, content in smtp.messages]
     assert len(ids) == 6 and len(set(ids)) == 3
     assert {n["status"] for n in mail_cli.json("notices", now=NOW)} == {"sent"}
+
+
+def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
+    mail_cli: Cli, smtp: ScriptedHandler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that outlives its lease: another dispatcher takes the rows over and records them; the first one
+    records only what it still holds, so no row is marked or archived twice."""
+    from datetime import datetime, timedelta
+
+    import notifications.dispatch as dispatch_module
+    from config.bootstrap import bootstrap
+    from notifications.dispatch import dispatch
+
+    _detect(mail_cli, tmp_path, 2)
+    app = bootstrap(db=mail_cli.db, config_dir=CONFIG_DIR)
+    as_of = datetime.fromisoformat(NOW)
+    monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=-1))  # every claim has run out at once
+    real_send = app.mail_backend().__class__.send
+    overtaken: list[Any] = []
+    started: list[bool] = []
+
+    def send_then_be_overtaken(self: Any, message: Any) -> None:
+        real_send(self, message)
+        if not started:  # while the first dispatcher sends, a second one takes the expired claim and finishes
+            started.append(True)
+            overtaken.append(dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of))
+
+    monkeypatch.setattr(app.mail_backend().__class__, "send", send_then_be_overtaken)
+    first = dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of)
+    app.close()
+    assert overtaken and overtaken[0].sent == 2
+    assert first.errors and "taken over by another dispatcher" in first.errors[0]
+    notices = mail_cli.json("notices", now=NOW)
+    assert {n["status"] for n in notices} == {"sent"} and {n["attempts"] for n in notices} == {1}
 
 
 def test_a_notice_given_up_on_alerts_the_operator_once(sqlite_url: str, tmp_path: Path, smtp: ScriptedHandler) -> None:
