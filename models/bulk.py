@@ -5,12 +5,12 @@ SQLite's text form on SQLite —, JSON text), so ORM and Core reads see the same
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Connection, Table
 
 from models.store import UTCDateTime
@@ -33,11 +33,27 @@ def _utc_text(value: datetime | None) -> str | None:
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # the same compact UTF-8 text as json.dumps(ensure_ascii=False, separators=(",", ":")), several times faster
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _per_object(convert: Converter) -> Converter:
+    """A batch repeats the same instant objects (the sweep's ``now`` in every row's recorded_at, updated_at,
+    created_at…): convert each object once. Keyed by identity, valid while the batch's rows keep them alive."""
+    seen: dict[int, Any] = {}
+
+    def once(value: Any) -> Any:
+        key = id(value)
+        if key in seen:
+            return seen[key]
+        seen[key] = converted = convert(value)
+        return converted
+
+    return once
 
 
 def _converter(column: Any, sqlite: bool) -> Converter:
@@ -68,10 +84,15 @@ def _insert_plan(table: Table, columns: tuple[str, ...], dialect: str, mark: str
     return sql, convs
 
 
+def _for_this_batch(plan: Sequence[tuple[str, Converter]]) -> tuple[tuple[str, Converter], ...]:
+    return tuple((name, _per_object(conv) if conv in (_utc_text, _utc_naive) else conv) for name, conv in plan)
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     if not rows:
         return
-    sql, convs = _insert_plan(table, tuple(columns), conn.dialect.name, _marker(conn)(""))
+    sql, plan = _insert_plan(table, tuple(columns), conn.dialect.name, _marker(conn)(""))
+    convs = _for_this_batch(plan)
     params = [tuple(conv(row[name]) for name, conv in convs) for row in rows]
     conn.exec_driver_sql(sql, params)
 
@@ -91,6 +112,7 @@ def bulk_update(
         f"UPDATE {table.name} SET {', '.join(f'{c} = {mark(c)}' for c in columns)} "
         f"WHERE {' AND '.join(f'{c} = {mark(c)}' for c in where)}"
     )
-    params = [tuple(conv(row[name]) for name, conv in (*convs, *wconvs)) for row in rows]
+    both = _for_this_batch((*convs, *wconvs))
+    params = [tuple(conv(row[name]) for name, conv in both) for row in rows]
     result = conn.exec_driver_sql(sql, params)
     return result.rowcount if conn.dialect.supports_sane_multi_rowcount else -1
