@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
 from config.loading import load_policy
@@ -73,3 +74,13 @@ def test_a_prefect_event_carries_its_contract_event() -> None:
     assert parsed.type == "hazard.detected"
     assert parsed.event_id == f"prefect:{event_id}"
     assert parsed.at == occurred
+
+
+def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import initialised_cli
+
+    cli = initialised_cli(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, monkeypatch)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = cli("serve")
+    assert result.exit_code == 4
+    assert "PREFECT_API_URL is not set" in result.stderr and "prefect server start" in result.stderr
