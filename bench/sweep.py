@@ -1,6 +1,11 @@
 """Benchmark: the escalation sweep over a large store. N stored hazards (default 1,000,000), of which D are due
-(default 50,000): one sweep, then a sweep with nothing due, then `preview --days 7`. Prints one JSON line per
+(default 50,000): one sweep, then sweeps with nothing due, then `preview --days 7`. Prints one JSON line per
 backend with times and the rows read and written.
+
+The sweeps with nothing due come after the first sweep has evaluated the township figures, as in production
+(the scheduler sweeps every 15 minutes): one at the same instant (`idle_sweep_ms`), one at the next tick
+(`next_tick_sweep_ms`), each with whether it had to evaluate the figures again, and then one that is made to
+evaluate them (the mark forgotten: `idle_full_evaluation_ms`, what every idle sweep cost before the mark).
 
     python bench/sweep.py [--stored 1000000] [--due 50000] [--backend sqlite|postgres|both]
 """
@@ -24,6 +29,7 @@ from models.bulk import bulk_insert
 from models.db import unit_of_work, upgrade
 from models.escalation import next_action_at
 from models.hazard import HAZARD_COLUMNS, Hazard
+from models.listing import forget_evaluation
 from models.org_sync import sync_units
 from models.store import HazardRow
 from models.sweep import preview, sweep
@@ -95,6 +101,15 @@ def run(backend: str, stored: int, due: int, workdir: Path) -> dict[str, object]
     t0 = time.perf_counter()
     idle = sweep(app.engine, app.rules, now)
     idle_s = time.perf_counter() - t0
+    tick = now + timedelta(minutes=15)  # no deadline falls between: they are all at 23:59:59 local time
+    t0 = time.perf_counter()
+    next_tick = sweep(app.engine, app.rules, tick)
+    next_tick_s = time.perf_counter() - t0
+    with unit_of_work(app.engine) as conn:
+        forget_evaluation(conn)
+    t0 = time.perf_counter()
+    forced = sweep(app.engine, app.rules, tick)
+    forced_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     rows = preview(app.engine, app.rules, now, 7)
     preview_s = time.perf_counter() - t0
@@ -111,6 +126,11 @@ def run(backend: str, stored: int, due: int, workdir: Path) -> dict[str, object]
         "townships_listed": len(report.listed),
         "idle_sweep_ms": round(idle_s * 1000, 1),
         "idle_rows_read": idle.examined,
+        "idle_figures_evaluated": idle.figures_evaluated,
+        "next_tick_sweep_ms": round(next_tick_s * 1000, 1),
+        "next_tick_figures_evaluated": next_tick.figures_evaluated,
+        "idle_full_evaluation_ms": round(forced_s * 1000, 1),
+        "idle_full_evaluation_rows_read": forced.examined,
         "preview_7d_s": round(preview_s, 2),
         "preview_rows": len(rows),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

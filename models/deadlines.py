@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from models.calendar import end_of_day
 from models.db import unit_of_work
 from models.escalation import next_action_at
+from models.listing import forget_evaluation
 from models.repository import load_hazards_where, update_hazards
 from models.rules import Rules
 from models.store import HazardRow
@@ -40,4 +41,7 @@ def recompute_provisional(engine: Engine, rules: Rules, now: datetime) -> dict[s
                 changed += new_due != old_due
             still += provisional
         update_hazards(conn, dirty, now)
+        if dirty:
+            # deadlines moved without a transition: the township figures' mark cannot vouch for them any more
+            forget_evaluation(conn)
     return {"examined": examined, "changed": changed, "still_provisional": still}

@@ -232,3 +232,17 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
+
+
+class ListingMarkRow(Base):
+    """What the sweep's last evaluation of the township figures saw (``models.listing``), so that a sweep can
+    tell, with a few indexed reads, that a new evaluation would find exactly the same figures and skip it."""
+
+    __tablename__ = "listing_marks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    evaluated_at: Mapped[datetime]  # the sweep's ``now`` when it evaluated
+    transition_id: Mapped[int] = mapped_column(Integer)  # the highest transition id its figures reflect
+    own_transitions: Mapped[int] = mapped_column(Integer, default=0)  # those it wrote itself, above that id
+    in_flight: Mapped[list[Any]] = mapped_column(JSON, default=list)  # PostgreSQL writers it could not see yet
+    fingerprint: Mapped[str] = mapped_column(String(64))  # listing policy, organisation, active listings
