@@ -12,6 +12,7 @@ copying the rest.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -161,8 +162,18 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+#: How long a compiled template is used before its source is looked at again (see `NoticeRenderer`).
+RELOAD_CHECK_SECONDS = 1.0
+
+
 class NoticeRenderer:
-    """Renders notices; build one and reuse it (the Jinja environment caches compiled templates)."""
+    """Renders notices; build one and reuse it (the Jinja environment caches compiled templates).
+
+    An edited template (say in the override folder, under a long-running scheduler) is picked up within
+    `RELOAD_CHECK_SECONDS`. Jinja's own `auto_reload` would look at the file of every template, and of each one
+    it extends or imports, on every render (seven checks per notice, a fifth of the rendering time); checking
+    them all at most once a second gives the same result for a person editing a file.
+    """
 
     def __init__(self, override_dir: Path | None = None) -> None:
         loaders: list[BaseLoader] = []
@@ -175,7 +186,9 @@ class NoticeRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # see the class docstring and `_reload_changed`
         )
+        self._checked_at = time.monotonic()
         self.environment.filters.update(
             cn_date=cn_date,
             cn_datetime=cn_datetime,
@@ -196,6 +209,7 @@ class NoticeRenderer:
         """
         if not isinstance(kind, str) or not _KIND_PATTERN.fullmatch(kind):
             raise ValueError(f"unknown notice kind {kind!r}")
+        self._reload_changed()
         names = (f"{kind}.subject.txt", f"{kind}.txt", f"{kind}.html")
         try:
             subject, text, html = (self.environment.get_template(name) for name in names)
@@ -206,3 +220,17 @@ class NoticeRenderer:
             text=_tidy_text(text.render(context)),
             html=html.render(context).strip() + "\n",
         )
+
+    def _reload_changed(self) -> None:
+        """Forget every compiled template when any of them changed on disk (at most once a second).
+
+        Only the staleness check reads the clock; nothing rendered depends on it. Forgetting all of them is
+        simpler than tracking which template extends or imports which, and costs a few recompiles after an edit.
+        """
+        now = time.monotonic()
+        if now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        cache = self.environment.cache
+        if cache is not None and not all(template.is_up_to_date for template in cache.values()):
+            cache.clear()
