@@ -168,6 +168,10 @@ def dispatch(
     return report
 
 
+# which DispatchReport counter each recorded status was counted in
+_COUNTED_AS = {"sent": "sent", "pending": "retrying", "failed": "failed", "dead": "dead"}
+
+
 def _still_ours(conn: Any, worker: str, outcomes: list[dict[str, Any]], report: DispatchReport) -> list[dict[str, Any]]:
     """The outcomes of the rows this dispatcher still holds. A claim is lost only when a batch outlives its lease
     and another dispatcher takes the rows over; that one records them, so nothing is recorded twice."""
@@ -179,7 +183,15 @@ def _still_ours(conn: Any, worker: str, outcomes: list[dict[str, Any]], report: 
     ours = {row[0] for row in conn.execute(held)}
     if len(ours) < len(outcomes):
         lost = len(outcomes) - len(ours)
-        message = f"{lost} notice(s) outlived the lease of {LEASE} and were taken over by another dispatcher"
+        for outcome in outcomes:  # the dispatcher that took them over counts and records them, not this one
+            if outcome["b_id"] not in ours:
+                counter = _COUNTED_AS.get(outcome["status"])
+                if counter:
+                    setattr(report, counter, getattr(report, counter) - 1)
+        message = (
+            f"{lost} notice(s) were sent but took longer than the {LEASE.total_seconds() / 60:g}-minute claim; "
+            "another dispatcher took them over and records them"
+        )
         log.warning(message)
         report.errors.append(message)
     return [o for o in outcomes if o["b_id"] in ours]
