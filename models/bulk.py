@@ -5,13 +5,15 @@ SQLite's text form on SQLite —, JSON text), so ORM and Core reads see the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection, Table
+from sqlalchemy import JSON, Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 from models.store import UTCDateTime
 
@@ -62,8 +64,6 @@ def _converter(column: Any, sqlite: bool) -> Converter:
         return _utc_text if sqlite else _utc_naive
     if isinstance(kind, JSON):
         return _json
-    if isinstance(kind, Boolean) and sqlite:
-        return lambda v: None if v is None else int(bool(v))
     return _identity
 
 
@@ -77,42 +77,110 @@ def _marker(conn: Connection) -> Callable[[str], str]:
 
 
 @lru_cache(maxsize=64)
-def _insert_plan(table: Table, columns: tuple[str, ...], dialect: str, mark: str) -> tuple[str, tuple[Any, ...]]:
+def _insert_plan(table: Table, columns: tuple[str, ...], dialect: str, mark: str) -> tuple[str, tuple[Converter, ...]]:
     sqlite = dialect == "sqlite"
-    convs = tuple((name, _converter(table.c[name], sqlite)) for name in columns)
+    convs = tuple(_converter(table.c[name], sqlite) for name in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
     return sql, convs
 
 
-def _for_this_batch(plan: Sequence[tuple[str, Converter]]) -> tuple[tuple[str, Converter], ...]:
-    return tuple((name, _per_object(conv) if conv in (_utc_text, _utc_naive) else conv) for name, conv in plan)
+def convert_rows(values: Iterable[Sequence[Any]], plan: Sequence[Converter]) -> list[tuple[Any, ...]]:
+    """Apply the plan's converters to rows of values in column order. Most columns need no conversion (strings,
+    numbers): only the others are touched, and each instant object only once per batch."""
+    active = [(i, _per_object(conv) if conv in (_utc_text, _utc_naive) else conv) for i, conv in enumerate(plan)]
+    active = [(i, conv) for i, conv in active if conv is not _identity]
+    if not active:
+        return [tuple(row) for row in values]
+    out: list[tuple[Any, ...]] = []
+    for row in values:
+        converted = list(row)
+        for i, conv in active:
+            converted[i] = conv(converted[i])
+        out.append(tuple(converted))
+    return out
+
+
+def _values(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Iterable[Sequence[Any]]:
+    if len(columns) == 1:
+        return ((row[columns[0]],) for row in rows)
+    return map(itemgetter(*columns), rows)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     if not rows:
         return
     sql, plan = _insert_plan(table, tuple(columns), conn.dialect.name, _marker(conn)(""))
-    convs = _for_this_batch(plan)
-    params = [tuple(conv(row[name]) for name, conv in convs) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    params = convert_rows(_values(rows, columns), plan)
+    if conn.dialect.name == "postgresql":
+        # COPY: one stream for the whole batch, several times faster than row-by-row inserts
+        _pg_copy(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", params)
+    else:
+        conn.exec_driver_sql(sql, params)
 
 
-def bulk_update(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str], where: Sequence[str]
+def bulk_update_values(
+    conn: Connection, table: Table, columns: Sequence[str], where: Sequence[str], values: Iterable[Sequence[Any]]
 ) -> int:
-    """``UPDATE table SET columns WHERE where-columns = values``; the ``where`` values come from keys prefixed
-    ``w_`` in each row. Returns the number of rows the database reports as changed (-1 if it cannot tell)."""
-    if not rows:
-        return 0
+    """``UPDATE table SET columns WHERE where-columns = values`` for each row of ``values`` (``(*columns, *where)``
+    in order). Returns the number of rows the database reports as changed (-1 if it cannot tell)."""
     sqlite = conn.dialect.name == "sqlite"
+    params = convert_rows(values, tuple(_converter(table.c[name], sqlite) for name in (*columns, *where)))
+    if not params:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return _pg_update(conn, table, columns, where, params)
     mark = _marker(conn)
-    convs = [(name, _converter(table.c[name], sqlite)) for name in columns]
-    wconvs = [("w_" + name, _converter(table.c[name], sqlite)) for name in where]
     sql = (
         f"UPDATE {table.name} SET {', '.join(f'{c} = {mark(c)}' for c in columns)} "
         f"WHERE {' AND '.join(f'{c} = {mark(c)}' for c in where)}"
     )
-    both = _for_this_batch((*convs, *wconvs))
-    params = [tuple(conv(row[name]) for name, conv in both) for row in rows]
     result = conn.exec_driver_sql(sql, params)
     return result.rowcount if conn.dialect.supports_sane_multi_rowcount else -1
+
+
+def _pg_update(
+    conn: Connection, table: Table, columns: Sequence[str], where: Sequence[str], params: list[tuple[Any, ...]]
+) -> int:
+    """One statement for the whole batch: the rows travel as one array per column and are joined back with
+    ``unnest``, instead of one statement per row."""
+    names = [*columns, *("w_" + c for c in where)]
+    types = [table.c[name].type.compile(dialect=conn.dialect) for name in (*columns, *where)]
+    sql = (
+        f"UPDATE {table.name} AS t SET {', '.join(f'{c} = v.{c}' for c in columns)} "
+        f"FROM unnest({', '.join(f'%s::{kind}[]' for kind in types)}) AS v({', '.join(names)}) "
+        f"WHERE {' AND '.join(f't.{c} = v.w_{c}' for c in where)}"
+    )
+    arrays = tuple(list(column) for column in zip(*params, strict=True))
+    return int(_pg_raw(conn, sql, arrays))
+
+
+def _pg_raw(conn: Connection, sql: str, args: tuple[Any, ...]) -> int:
+    import psycopg
+
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(sql, args)
+            return cur.rowcount
+    except psycopg.Error as exc:
+        raise _wrapped(conn, sql, exc) from exc
+
+
+def _pg_copy(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
+    import psycopg
+
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in params:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise _wrapped(conn, sql, exc) from exc
+
+
+def _wrapped(conn: Connection, sql: str, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy would have raised it (``IntegrityError`` for a unique key, …), so the
+    callers' retry and conflict handling sees the same exceptions on every path."""
+    import psycopg
+
+    return DBAPIError.instance(sql, None, exc, psycopg.Error, dialect=conn.dialect)

@@ -57,10 +57,13 @@ class Hazard:
         return clone
 
     def as_row(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {name: self.__dict__[name] for name in HAZARD_COLUMNS}
 
 
 HAZARD_COLUMNS = tuple(f.name for f in fields(Hazard))
+# Set by the store on a hazard it read: the updatable values as read, so an update writes only what changed.
+# Kept out of the dataclass fields (not compared, not a column); copies carry it along.
+LOADED = "_loaded"
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
-from models.bulk import bulk_insert, bulk_update
+from models.bulk import bulk_insert, bulk_update_values
 from models.errors import ConflictError
-from models.hazard import HAZARD_COLUMNS, Hazard, Transition
+from models.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
 from models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
 
 _H = HazardRow.__table__
@@ -31,7 +32,10 @@ def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 
 def _hazard(row: Any) -> Hazard:
-    return Hazard(**{name: row[name] for name in HAZARD_COLUMNS})
+    """A hazard from a row selected in ``HAZARD_COLUMNS`` order, remembering the updatable values as read."""
+    h = Hazard(*row)
+    h.__dict__[LOADED] = _UPDATABLE_VALUES(h)
+    return h
 
 
 # Built once: statement construction costs more than the query for a one-event transaction.
@@ -48,7 +52,7 @@ def load_hazards(conn: Connection, keys: Iterable[str], *, lock: bool = False) -
     found: list[Hazard] = []
     stmt = _BY_KEYS_LOCKED if lock and conn.dialect.name == "postgresql" else _BY_KEYS
     for part in chunks(keys, _CHUNK // 2):
-        found.extend(_hazard(r._mapping) for r in conn.execute(stmt, {"keys": list(part)}))
+        found.extend(map(_hazard, conn.execute(stmt, {"keys": list(part)})))
     return found
 
 
@@ -67,7 +71,7 @@ def load_hazards_where(
         stmt = stmt.limit(limit)
     if lock and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=skip_locked)
-    return [_hazard(r._mapping) for r in conn.execute(stmt)]
+    return list(map(_hazard, conn.execute(stmt)))
 
 
 def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
@@ -80,6 +84,8 @@ def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
         rows.append(h.__dict__)
     for part in chunks(rows, 5000):
         bulk_insert(conn, _H, part, HAZARD_COLUMNS)
+    for h in hazards:
+        h.__dict__[LOADED] = _UPDATABLE_VALUES(h)
 
 
 # What a detection fixes never changes afterwards: updates leave those columns (and their long texts) alone.
@@ -101,24 +107,51 @@ _FIXED_AT_DETECTION = {
     "detected_at",
 }
 _UPDATABLE = [c for c in HAZARD_COLUMNS if c not in _FIXED_AT_DETECTION]
+_UPDATABLE_VALUES = attrgetter(*_UPDATABLE)
+_UPDATED_AT = _UPDATABLE.index("updated_at")
 
 
 def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
-    """Write changed hazards, each guarded by the version it was read at (optimistic concurrency)."""
+    """Write changed hazards, each guarded by the version it was read at (optimistic concurrency). Only the
+    columns some hazard of the batch changed are written: an index whose columns are not set is left alone
+    (a sweep changes the supervision columns, not the state, unit or deadline)."""
     if not hazards:
         return
-    rows = []
-    for h in hazards:
-        h.updated_at = now
-        row = {c: getattr(h, c) for c in _UPDATABLE}
-        row.update(version=h.version + 1, w_id=h.id, w_version=h.version)
-        rows.append(row)
-    for part in chunks(rows, 5000):
-        changed = bulk_update(conn, _H, part, [*_UPDATABLE, "version"], ["id", "version"])
-        if changed not in (-1, len(part)):
+    changed = _changed_columns(hazards, now)
+    columns = [*(_UPDATABLE[i] for i in changed), "version"]
+    pick = itemgetter(*changed)
+    values = [(*pick(_UPDATABLE_VALUES(h)), h.version + 1, h.id, h.version) for h in hazards]
+    for part in chunks(values, 5000):
+        written = bulk_update_values(conn, _H, columns, ["id", "version"], part)
+        if written not in (-1, len(part)):
             raise ConflictError("another writer changed some of these hazards at the same moment; try again")
     for h in hazards:
         h.version += 1
+        h.__dict__[LOADED] = _UPDATABLE_VALUES(h)
+
+
+def _changed_columns(hazards: Sequence[Hazard], now: datetime) -> list[int]:
+    """Positions in ``_UPDATABLE`` of the columns that differ from what was read, over the whole batch (always
+    ``updated_at``; every column for a hazard that was not read from the store)."""
+    changed = {_UPDATED_AT}
+    unknown = [i for i in range(len(_UPDATABLE)) if i != _UPDATED_AT]
+    for h in hazards:
+        h.updated_at = now
+        if not unknown:
+            continue
+        loaded = h.__dict__.get(LOADED)
+        if loaded is None:
+            changed.update(unknown)
+            unknown = []
+            continue
+        current = _UPDATABLE_VALUES(h)
+        if current == loaded:
+            continue
+        differ = [i for i in unknown if current[i] != loaded[i]]
+        if differ:
+            changed.update(differ)
+            unknown = [i for i in unknown if i not in changed]
+    return sorted(changed)
 
 
 def insert_transitions(conn: Connection, transitions: Sequence[Transition], recorded_at: datetime) -> None:
