@@ -89,11 +89,15 @@ class HazardRow(Base):
     submitted_at: Mapped[datetime | None]
     cleared_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_hazards_township_state", "township_code", "state"),)
+    __table_args__ = (
+        Index("ix_hazards_township_state", "township_code", "state"),
+        # the sweep's batch order: hazards due on the same day share one instant (migration 0004)
+        Index("ix_hazards_next_action", "next_action_at", "id"),
+    )
 
 
 class EventRow(Base):
