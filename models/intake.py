@@ -25,7 +25,7 @@ from models.db import unit_of_work
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
 from models.hazard import Effects, Hazard, Transition
-from models.notice_docs import notice_row, number_scope
+from models.notice_docs import hazard_particulars, notice_row, number_scope
 from models.repository import (
     Counters,
     insert_events,
@@ -76,11 +76,18 @@ class EffectWriter:
 
     def record(self, effects: Effects, hazards: dict[str, Hazard]) -> None:
         self.transitions.extend(effects.transitions)
+        # The notices of one step describe the hazard as the step left it: one snapshot serves them all.
+        snapshots: dict[tuple[str, datetime], dict[str, Any]] = {}
         for intent in effects.notices:
             h = hazards.get(intent.hazard_id) if intent.hazard_id else None
             year = intent.at.astimezone(self.rules.policy.tz).year
             seq = self.counters.next(number_scope(intent), year)
-            self.notice_rows.append(notice_row(self.rules, intent, h, seq, self.now))
+            particulars = None
+            if h is not None:
+                particulars = snapshots.get((h.id, intent.at))
+                if particulars is None:
+                    particulars = snapshots[h.id, intent.at] = hazard_particulars(self.rules, h, intent.at)
+            self.notice_rows.append(notice_row(self.rules, intent, h, seq, self.now, particulars=particulars))
 
     def touch(self, h: Hazard) -> None:
         if h.id not in self.new:

@@ -66,8 +66,11 @@ def notice_row(
     seq: int,
     now: datetime,
     extra_context: dict[str, Any] | None = None,
+    *,
+    particulars: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The outbox row for ``intent``; ``seq`` is the office's next document number this year."""
+    """The outbox row for ``intent``; ``seq`` is the office's next document number this year. ``particulars``:
+    the hazard's snapshot (``hazard_particulars``) when the caller already made it for this instant."""
     tree, policy = rules.tree, rules.policy
     issuer = tree.get(intent.issuer_code)
     recipient = tree.get(intent.recipient_code)
@@ -85,7 +88,7 @@ def notice_row(
         "cc_units": [u.name for u in cc_units],
         "date": local_at.date().isoformat(),
         "feedback_days": policy.notices.feedback_days or None,
-        "hazard": hazard_particulars(rules, h, intent.at) if h else None,
+        "hazard": (particulars or hazard_particulars(rules, h, intent.at)) if h else None,
         **_json_safe(intent.extra),
         **_kind_context(rules, intent, h),
         **(extra_context or {}),
