@@ -106,12 +106,17 @@ def _values(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Iterable[
     return map(itemgetter(*columns), rows)
 
 
+# Below this many rows a batch goes row by row in one pipelined statement: COPY and ``unnest`` cost extra round
+# trips that only pay off on larger batches (an interactive event writes one row per table).
+_PG_SET_BASED_FROM = 50
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     if not rows:
         return
     sql, plan = _insert_plan(table, tuple(columns), conn.dialect.name, _marker(conn)(""))
     params = convert_rows(_values(rows, columns), plan)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(params) >= _PG_SET_BASED_FROM:
         # COPY: one stream for the whole batch, several times faster than row-by-row inserts
         _pg_copy(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", params)
     else:
@@ -127,7 +132,7 @@ def bulk_update_values(
     params = convert_rows(values, tuple(_converter(table.c[name], sqlite) for name in (*columns, *where)))
     if not params:
         return 0
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(params) >= _PG_SET_BASED_FROM:
         return _pg_update(conn, table, columns, where, params)
     mark = _marker(conn)
     sql = (
@@ -144,7 +149,7 @@ def _pg_update(
     """One statement for the whole batch: the rows travel as one array per column and are joined back with
     ``unnest``, instead of one statement per row."""
     names = [*columns, *("w_" + c for c in where)]
-    types = [table.c[name].type.compile(dialect=conn.dialect) for name in (*columns, *where)]
+    types = [_pg_type(table, name, conn.dialect) for name in (*columns, *where)]
     sql = (
         f"UPDATE {table.name} AS t SET {', '.join(f'{c} = v.{c}' for c in columns)} "
         f"FROM unnest({', '.join(f'%s::{kind}[]' for kind in types)}) AS v({', '.join(names)}) "
@@ -152,6 +157,11 @@ def _pg_update(
     )
     arrays = tuple(list(column) for column in zip(*params, strict=True))
     return int(_pg_raw(conn, sql, arrays))
+
+
+@lru_cache(maxsize=512)
+def _pg_type(table: Table, column: str, dialect: Any) -> str:
+    return str(table.c[column].type.compile(dialect=dialect))
 
 
 def _pg_raw(conn: Connection, sql: str, args: tuple[Any, ...]) -> int:

@@ -1,0 +1,205 @@
+"""The bulk write paths under the services: an update writes only the columns its batch changed, every row is
+guarded by the version it was read at, what is written reads back exactly, and a broken unique key surfaces as
+the same ``IntegrityError`` on every path (the retry logic depends on it). Small batches go row by row; on
+PostgreSQL larger ones go by COPY and one ``unnest`` update — both sizes run here, on real SQLite files and the
+real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from config.bootstrap import App, bootstrap
+from models.db import unit_of_work, upgrade
+from models.errors import ConflictError
+from models.hazard import HAZARD_COLUMNS, Hazard, Transition
+from models.org_sync import sync_units
+from models.repository import insert_hazards, insert_transitions, load_hazards, update_hazards
+from models.store import HazardRow, TransitionRow
+from tests.conftest import CONFIG_DIR
+from tests.factories import TOWNSHIP_CODE
+
+NOW = datetime.fromisoformat("2025-06-16T09:00:00+08:00")
+SIZES = [3, 120]  # below and above the size where PostgreSQL switches to COPY / unnest
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[App]:
+    application = bootstrap(db=db_url, config_dir=CONFIG_DIR)
+    upgrade(application.engine)
+    sync_units(application.engine, application.org)
+    yield application
+    application.close()
+
+
+def _hazards(n: int, prefix: str) -> list[Hazard]:
+    return [
+        Hazard(
+            id=f"HZ-T-{prefix}{i:04d}",
+            ref=f"{prefix}-{i}",
+            title=f"消防通道堵塞 <{i}>",
+            description="第\n二行 'quoted' \"double\" \\ backslash",
+            field="fire",
+            severity="general",
+            township_code=TOWNSHIP_CODE,
+            county_code="SX-YC",
+            detected_at=NOW - timedelta(days=3, microseconds=i),
+            reporter="SX-YC-FS/网格员",
+            state="rectifying",
+            due_at=NOW + timedelta(days=2),
+            deadline_provisional=bool(i % 2),
+            next_action_at=NOW + timedelta(days=1),
+        )
+        for i in range(n)
+    ]
+
+
+def _stored(app: App, ids: list[str]) -> dict[str, dict[str, object]]:
+    with unit_of_work(app.engine, write=False) as conn:
+        return {h.id: {c: getattr(h, c) for c in HAZARD_COLUMNS} for h in load_hazards(conn, ids)}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_hazards_round_trip_and_updates_keep_what_they_did_not_change(app: App, size: int) -> None:
+    hazards = _hazards(size, "A")
+    with unit_of_work(app.engine) as conn:
+        insert_hazards(conn, hazards, NOW)
+    ids = [h.id for h in hazards]
+    stored = _stored(app, ids)
+    for h in hazards:
+        assert stored[h.id] == {c: getattr(h, c) for c in HAZARD_COLUMNS}
+
+    with unit_of_work(app.engine) as conn:
+        loaded = load_hazards(conn, ids, lock=True)
+        for h in loaded:
+            h.level = "county"
+            h.supervised_seq += 1
+            h.overdue_since = NOW
+        update_hazards(conn, loaded, NOW + timedelta(hours=1))
+    after = _stored(app, ids)
+    for h in loaded:
+        row = after[h.id]
+        assert row == {c: getattr(h, c) for c in HAZARD_COLUMNS}
+        assert (row["level"], row["version"], row["overdue_since"]) == ("county", 2, NOW)
+        assert row["updated_at"] == NOW + timedelta(hours=1)
+        assert row["title"] == stored[h.id]["title"] and row["due_at"] == stored[h.id]["due_at"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_update_sets_only_the_columns_its_batch_changed(app: App, size: int) -> None:
+    """Observed through an ``UPDATE OF state`` trigger: it fires only when ``state`` is in the SET list, the same
+    rule by which the database decides which indexes an update must touch."""
+    hazards = _hazards(size, "B")
+    with unit_of_work(app.engine) as conn:
+        insert_hazards(conn, hazards, NOW)
+        conn.execute(text("CREATE TABLE state_writes (hazard_id VARCHAR(32))"))
+        if conn.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER log_state AFTER UPDATE OF state ON hazards "
+                    "BEGIN INSERT INTO state_writes VALUES (NEW.id); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION log_state() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN INSERT INTO state_writes VALUES (NEW.id); RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER log_state AFTER UPDATE OF state ON hazards "
+                    "FOR EACH ROW EXECUTE FUNCTION log_state()"
+                )
+            )
+    ids = [h.id for h in hazards]
+
+    def writes() -> int:
+        with unit_of_work(app.engine, write=False) as conn:
+            return int(conn.execute(text("SELECT count(*) FROM state_writes")).scalar_one())
+
+    with unit_of_work(app.engine) as conn:
+        loaded = load_hazards(conn, ids, lock=True)
+        for h in loaded:
+            h.next_action_at = NOW + timedelta(days=5)
+        update_hazards(conn, loaded, NOW)
+    assert writes() == 0  # the sweep's kind of change: the state column, and its indexes, untouched
+
+    with unit_of_work(app.engine) as conn:
+        loaded = load_hazards(conn, ids, lock=True)
+        loaded[-1].state = "submitted"  # one hazard of the batch changes state: the batch sets the column
+        update_hazards(conn, loaded, NOW)
+    assert writes() == size
+    assert _stored(app, ids)[ids[-1]]["state"] == "submitted"
+    assert {_stored(app, ids)[i]["state"] for i in ids[:-1]} == {"rectifying"}
+
+    fresh = _hazards(size, "B")  # built, not read: nothing known about the stored values, every column is set
+    for h in fresh:
+        h.version = 3
+    with unit_of_work(app.engine) as conn:
+        update_hazards(conn, fresh, NOW)
+    assert writes() == 2 * size
+    assert {row["state"] for row in _stored(app, ids).values()} == {"rectifying"}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_stale_version_refuses_the_whole_batch(app: App, size: int) -> None:
+    hazards = _hazards(size, "C")
+    with unit_of_work(app.engine) as conn:
+        insert_hazards(conn, hazards, NOW)
+    ids = [h.id for h in hazards]
+    with unit_of_work(app.engine) as conn:
+        stale = load_hazards(conn, ids)
+    with unit_of_work(app.engine) as conn:  # another writer changes one hazard in between
+        winner = load_hazards(conn, [ids[0]], lock=True)[0]
+        winner.rework_count = 7
+        update_hazards(conn, [winner], NOW)
+    before = _stored(app, ids)
+    with pytest.raises(ConflictError), unit_of_work(app.engine) as conn:
+        for h in stale:
+            h.level = "city"
+        update_hazards(conn, stale, NOW)
+    assert _stored(app, ids) == before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_transitions_round_trip_and_a_repeated_cause_is_an_integrity_error(app: App, size: int) -> None:
+    hazards = _hazards(1, "D")
+    with unit_of_work(app.engine) as conn:
+        insert_hazards(conn, hazards, NOW)
+    rows = [
+        Transition(
+            hazards[0].id,
+            TOWNSHIP_CODE,
+            "supervised",
+            "rectifying",
+            "rectifying",
+            NOW + timedelta(seconds=i),
+            "system",
+            reason="已超过整改期限未完成整改",
+            cause_key=f"supervision:{hazards[0].id}:{i}",
+            details={"due_at": NOW.isoformat(), "说明": ["甲", None, 1.5]},
+        )
+        for i in range(size)
+    ]
+    with unit_of_work(app.engine) as conn:
+        insert_transitions(conn, rows, NOW)
+    with unit_of_work(app.engine, write=False) as conn:
+        stored = conn.execute(select(TransitionRow).order_by(TransitionRow.at)).all()
+    assert len(stored) == size
+    first = stored[0]._mapping
+    assert first["at"] == NOW.astimezone(UTC)
+    assert first["details"] == {"due_at": NOW.isoformat(), "说明": ["甲", None, 1.5]}
+    assert first["recorded_at"] == NOW and first["reason"] == "已超过整改期限未完成整改"
+
+    again = [*rows[1:], rows[0]]  # the same causes once more: refused whole, nothing added
+    with pytest.raises(IntegrityError), unit_of_work(app.engine) as conn:
+        insert_transitions(conn, again, NOW)
+    with unit_of_work(app.engine, write=False) as conn:
+        assert len(conn.execute(select(TransitionRow.id)).all()) == size
+        assert len(conn.execute(select(HazardRow.id)).all()) == 1
