@@ -3,19 +3,16 @@
 Importing this package only defines things: no settings are read, no files opened, no connections made.
 """
 
+from notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from notifications.mailers import (
     BaseMailBackend,
     FileBackend,
     MailBackend,
-    MailError,
     MemoryBackend,
-    PermanentMailError,
     SMTPBackend,
-    TransientMailError,
     backend_from_settings,
-    build_message,
-    validate_address,
 )
+from notifications.messages import build_message, validate_address
 from notifications.rendering import NOTICE_KINDS, NoticeRenderer, RenderedNotice
 
 __all__ = [

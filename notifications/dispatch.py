@@ -36,7 +36,9 @@ from models.bulk import bulk_insert
 from models.db import unit_of_work
 from models.rules import Rules
 from models.store import NoticeArchiveRow, NoticeRow
-from notifications.mailers import MailBackend, MailError, PermanentMailError, build_message, message_id_for
+from notifications.mail_errors import MailError, PermanentMailError
+from notifications.mailers import MailBackend
+from notifications.messages import build_message, message_id_for
 from notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")

@@ -30,16 +30,10 @@ from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifications import mailers, rendering
-from notifications.mailers import (
-    MemoryBackend,
-    PermanentMailError,
-    SMTPBackend,
-    TransientMailError,
-    build_message,
-    message_envelope,
-    safe_message_id,
-)
+from notifications import messages, rendering
+from notifications.mail_errors import PermanentMailError, TransientMailError
+from notifications.mailers import MemoryBackend, SMTPBackend
+from notifications.messages import build_message, message_envelope, safe_message_id
 from notifications.rendering import NoticeRenderer, RenderedNotice
 from tests.conftest import CONFIG_DIR
 from tests.test_digest import _late_fire_hazards
@@ -252,9 +246,9 @@ def test_the_archive_names_the_message_id_that_went_out(tmp_path: Path, monkeypa
 
 def test_the_reused_header_objects_are_the_default_policys_headers() -> None:
     value = "府山街道平安建设办公室 <pingan@fs.example.org>"
-    ours = mailers._POLICY.header_factory("From", value)
+    ours = messages._POLICY.header_factory("From", value)
 
-    assert ours is mailers._POLICY.header_factory("From", value)
+    assert ours is messages._POLICY.header_factory("From", value)
     assert str(ours) == str(policy.default.header_factory("From", value))
     assert ours.addresses == policy.default.header_factory("From", value).addresses
 
@@ -494,17 +488,17 @@ def test_the_quick_writer_writes_what_the_generator_writes(subject: str, text: s
     rendered = RenderedNotice(subject, text, f"<p>{text}</p>\n")
     message = build_message(rendered, sender="府山 <a@b.example.org>", to=to, cc=to[:1], message_id=subject, date=DATE)
 
-    assert mailers._smtp_bytes(message) == _generator_bytes(message)
+    assert messages.smtp_bytes(message) == _generator_bytes(message)
 
 
 def test_the_quick_writer_is_used_for_notices_and_not_for_what_it_does_not_know() -> None:
     notice, report, *alerts = _wire_samples()
 
-    assert mailers._plain_wire(notice, [], 78)
-    assert not mailers._plain_wire(report, [], 78)  # attachment headers are header objects
-    assert not any(mailers._plain_wire(alert, [], 78) for alert in alerts)
+    assert messages._plain_wire(notice, [], 78)
+    assert not messages._plain_wire(report, [], 78)  # attachment headers are header objects
+    assert not any(messages._plain_wire(alert, [], 78) for alert in alerts)
     for message in _wire_samples():
-        assert mailers._smtp_bytes(message) == _generator_bytes(message)
+        assert messages.smtp_bytes(message) == _generator_bytes(message)
 
 
 def test_an_oserror_in_the_task_is_not_taken_for_a_dropped_connection(server: tuple[ScriptedHandler, str]) -> None:

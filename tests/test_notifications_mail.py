@@ -17,19 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from notifications import mailers
-from notifications.mailers import (
-    FileBackend,
-    MemoryBackend,
-    PermanentMailError,
-    SMTPBackend,
-    TransientMailError,
-    backend_from_settings,
-    build_message,
-    message_envelope,
-    parse_smtp_url,
-    safe_message_id,
-    validate_address,
-)
+from notifications.mail_errors import PermanentMailError, TransientMailError
+from notifications.mailers import FileBackend, MemoryBackend, SMTPBackend, backend_from_settings, parse_smtp_url
+from notifications.messages import build_message, message_envelope, safe_message_id, validate_address
 from notifications.rendering import NoticeRenderer, RenderedNotice
 from tests.test_notifications_render import sample_context
 
