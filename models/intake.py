@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import listing
+from models.collector import collector_paused
 from models.db import unit_of_work
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
@@ -327,8 +328,8 @@ def _apply_once(
     if partial:
         for start in range(0, len(lines), chunk_lines):
             part = lines[start : start + chunk_lines]
-            parsed = parse_lines(part, source, now, problems)
-            with unit_of_work(engine) as conn:
+            with collector_paused(), unit_of_work(engine) as conn:
+                parsed = parse_lines(part, source, now, problems)
                 prefer_indexes(conn)
                 problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
             if progress:
@@ -339,8 +340,9 @@ def _apply_once(
         prefer_indexes(conn)
         for start in range(0, len(lines), chunk_lines):
             part = lines[start : start + chunk_lines]
-            parsed = parse_lines(part, source, now, problems)
-            problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
+            with collector_paused():
+                parsed = parse_lines(part, source, now, problems)
+                problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
             if progress:
                 progress(len(part))
         if problems:

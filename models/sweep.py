@@ -15,6 +15,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from models import listing
+from models.collector import collector_paused
 from models.db import unit_of_work
 from models.escalation import sweep_hazard
 from models.intake import EffectWriter, retryable
@@ -86,7 +87,7 @@ def _retrying(step: Callable[[], _T]) -> _T:
 def _sweep_batch(
     engine: Engine, rules: Rules, now: datetime, batch_size: int, seen: set[str], report: SweepReport
 ) -> int:
-    with unit_of_work(engine) as conn:
+    with collector_paused(), unit_of_work(engine) as conn:
         # SQLite keeps no statistics and prefers the equality on ``state`` (every open hazard: 145,000 rows at a
         # million stored) to the range on ``next_action_at`` (nothing, in a sweep with nothing due). ``state || ''``
         # can use no index, so the range is read. PostgreSQL's statistics choose the range by themselves.
