@@ -15,9 +15,8 @@ whose instant has passed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from models.calendar import end_of_day
 from models.hazard import Effects, Hazard, Transition
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
 _ONE_SECOND = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
-class Rung:
+class Rung(NamedTuple):
     action: str  # ack_reminder | reminder | supervision | elevation
     at: datetime
     level: str | None = None
@@ -41,11 +39,47 @@ def _start_after(rules: Rules, day_end: datetime) -> datetime:
     return day_end + _ONE_SECOND
 
 
+class _Ladder(NamedTuple):
+    """The instants of a deadline's rungs; they depend on nothing but the deadline, the policy and the calendar."""
+
+    reminder_at: datetime | None  # the start of the day with ``remind_before_days`` working days left
+    overdue_at: datetime  # the first instant after the deadline
+    county_at: datetime
+    city_at: datetime
+
+
+def _ladder(rules: Rules, due_at: datetime) -> _Ladder:
+    """Memoised per deadline instant on the rules: hazards due the same day share one deadline instant, and the
+    sweep asks for it twice per hazard."""
+    cache = rules.ladders
+    ladder = cache.get(due_at)
+    if ladder is None:
+        esc, cal, tz = rules.policy.escalation, rules.calendar, rules.policy.tz
+        due_day = rules.local_day(due_at)
+        overdue_at = due_at + _ONE_SECOND
+
+        def after_working_days(days: int) -> datetime:
+            return _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz)) if days else overdue_at
+
+        reminder_at = (
+            _start_after(rules, end_of_day(cal.add_working_days(due_day, -esc.remind_before_days), tz))
+            if esc.remind_before_days
+            else None
+        )
+        ladder = _Ladder(
+            reminder_at, overdue_at, after_working_days(esc.county_after_days), after_working_days(esc.city_after_days)
+        )
+        if len(cache) > 100_000:  # deadlines are days: this bounds a process that runs for decades
+            cache.clear()
+        cache[due_at] = ladder
+    return ladder
+
+
 def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:
     """Every rung that has not fired yet for the hazard's current assignment and deadline, in time order."""
     if h.state not in CLOCK_RUNNING or h.due_at is None:
         return []
-    esc, cal, tz = rules.policy.escalation, rules.calendar, rules.policy.tz
+    esc = rules.policy.escalation
     rungs: list[Rung] = []
     if (
         h.state == "assigned"
@@ -53,26 +87,27 @@ def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:
         and h.assigned_at is not None
         and h.ack_reminded_seq < h.assignment_seq
     ):
-        day = cal.add_working_days(rules.local_day(h.assigned_at), esc.acknowledge_within_days)
-        rungs.append(Rung("ack_reminder", _start_after(rules, end_of_day(day, tz))))
-    due_day = rules.local_day(h.due_at)
-    if esc.remind_before_days and h.reminded_seq < h.deadline_seq:
-        day = cal.add_working_days(due_day, -esc.remind_before_days)
-        at = _start_after(rules, end_of_day(day, tz))
-        if h.deadline_set_at is None or at > h.deadline_set_at:
-            rungs.append(Rung("reminder", at))
-    overdue_at = h.due_at + _ONE_SECOND
+        day = rules.calendar.add_working_days(rules.local_day(h.assigned_at), esc.acknowledge_within_days)
+        rungs.append(Rung("ack_reminder", _start_after(rules, end_of_day(day, rules.policy.tz))))
+    ladder = _ladder(rules, h.due_at)
+    reminder_at = ladder.reminder_at if h.reminded_seq < h.deadline_seq else None
+    if reminder_at is not None and (h.deadline_set_at is None or reminder_at > h.deadline_set_at):
+        rungs.append(Rung("reminder", reminder_at))
     if h.supervised_seq < h.deadline_seq:
-        rungs.append(Rung("supervision", overdue_at))
+        rungs.append(Rung("supervision", ladder.overdue_at))
     rank = LEVEL_RANK[h.level]
     if h.severity == "major" and LEVEL_RANK[esc.major_overdue_to] > rank:
-        rungs.append(Rung("elevation", overdue_at, esc.major_overdue_to))
-    for level, days in (("county", esc.county_after_days), ("city", esc.city_after_days)):
-        if LEVEL_RANK[level] > rank:
-            at = _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz)) if days else overdue_at
-            rungs.append(Rung("elevation", at, level))
-    rungs.sort(key=lambda r: r.at)
+        rungs.append(Rung("elevation", ladder.overdue_at, esc.major_overdue_to))
+    if LEVEL_RANK["county"] > rank:
+        rungs.append(Rung("elevation", ladder.county_at, "county"))
+    if LEVEL_RANK["city"] > rank:
+        rungs.append(Rung("elevation", ladder.city_at, "city"))
+    rungs.sort(key=_by_instant)
     return rungs
+
+
+def _by_instant(rung: Rung) -> datetime:
+    return rung.at
 
 
 def next_action_at(rules: Rules, h: Hazard) -> datetime | None:

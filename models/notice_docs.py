@@ -4,9 +4,12 @@ of the particulars (so the document sent is the one decided, whatever happens to
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from models.hazard import Hazard, NoticeIntent
+from models.orgtree import OrgTree
+from models.policy import Unit
 from models.rules import Rules
 
 KIND_TITLES = {
@@ -72,9 +75,9 @@ def notice_row(
     """The outbox row for ``intent``; ``seq`` is the office's next document number this year. ``particulars``:
     the hazard's snapshot (``hazard_particulars``) when the caller already made it for this instant."""
     tree, policy = rules.tree, rules.policy
-    issuer = tree.get(intent.issuer_code)
-    recipient = tree.get(intent.recipient_code)
-    cc_units = [tree.get(c) for c in intent.cc_codes if c in tree.units and c != recipient.code]
+    issuer, recipient, cc_units, to_addrs, cc_addrs = _addressing(
+        tree, intent.issuer_code, intent.recipient_code, intent.cc_codes
+    )
     local_at = intent.at.astimezone(policy.tz)
     number = document_number(issuer.short_name, policy.notices.prefix(intent.kind), local_at.year, seq)
     what = f"{h.id} {h.title}" if h else tree.get(intent.township_code or recipient.code).name
@@ -93,8 +96,6 @@ def notice_row(
         **_kind_context(rules, intent, h),
         **(extra_context or {}),
     }
-    to_addrs = list(recipient.emails)
-    cc_addrs = [a for u in cc_units for a in u.emails if a not in to_addrs]
     return {
         "key": intent.key,
         "kind": intent.kind,
@@ -103,8 +104,8 @@ def notice_row(
         "issuer_code": issuer.code,
         "recipient_code": recipient.code,
         "cc_codes": [u.code for u in cc_units],
-        "to_addrs": to_addrs,
-        "cc_addrs": list(dict.fromkeys(cc_addrs)),
+        "to_addrs": list(to_addrs),
+        "cc_addrs": list(cc_addrs),
         "number": number,
         "subject": subject[:300],
         "context": context,
@@ -120,9 +121,25 @@ def notice_row(
     }
 
 
+@lru_cache(maxsize=4096)
+def _addressing(
+    tree: OrgTree, issuer_code: str, recipient_code: str, cc_codes: tuple[str, ...]
+) -> tuple[Unit, Unit, tuple[Unit, ...], tuple[str, ...], tuple[str, ...]]:
+    """Issuer, recipient, copy-to units and the To and Cc addresses; a batch repeats a few hundred combinations.
+    Keyed by the tree object: a reloaded organisation is a new tree."""
+    issuer, recipient = tree.get(issuer_code), tree.get(recipient_code)
+    cc_units = tuple(tree.get(c) for c in cc_codes if c in tree.units and c != recipient.code)
+    to_addrs = tuple(recipient.emails)
+    cc_addrs = tuple(dict.fromkeys(a for u in cc_units for a in u.emails if a not in to_addrs))
+    return issuer, recipient, cc_units, to_addrs, cc_addrs
+
+
+_KINDS_WITH_CONTEXT = frozenset({"extension_decision", "return", "clearance", "elevation"})
+
+
 def _kind_context(rules: Rules, intent: NoticeIntent, h: Hazard | None) -> dict[str, Any]:
     """The kind-specific particulars the templates need beyond what the rule put in ``extra``."""
-    if h is None:
+    if h is None or intent.kind not in _KINDS_WITH_CONTEXT:
         return {}
     due = rules.local_day(h.due_at).isoformat() if h.due_at else None
     tz = rules.policy.tz

@@ -3,8 +3,9 @@ sets. Pure functions of (hazard, event, policy, organisation, calendar); time co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from models.calendar import WorkingCalendar, calendar_for, end_of_day, local_date
 from models.errors import InvalidInput, Problem, Refused
@@ -37,6 +38,8 @@ class Rules:
     policy: Policy
     tree: OrgTree
     calendar: WorkingCalendar
+    # deadline instant -> the instants of its escalation rungs (``models.escalation``), derived from the three above
+    ladders: dict[datetime, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, policy: Policy, tree: OrgTree) -> Rules:
