@@ -39,13 +39,19 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+# Conversions worth caching per object: a batch repeats the same instants (``now``) and the same address and
+# code tuples (one per issuer/recipient combination) in row after row.
+_SHARED_VALUES = (_utc_text, _utc_naive, _json)
+
+
 def _identity(value: Any) -> Any:
     return value
 
 
 def _per_object(convert: Converter) -> Converter:
-    """A batch repeats the same instant objects (the sweep's ``now`` in every row's recorded_at, updated_at,
-    created_at…): convert each object once. Keyed by identity, valid while the batch's rows keep them alive."""
+    """A batch repeats the same objects (the sweep's ``now`` in every row's recorded_at, updated_at, created_at;
+    a unit's address tuple): convert each object once. Keyed by identity, valid while the batch's rows keep them
+    alive; the batch is converted after it was decided, so nothing changes an object between two rows."""
     seen: dict[int, Any] = {}
 
     def once(value: Any) -> Any:
@@ -87,7 +93,7 @@ def _insert_plan(table: Table, columns: tuple[str, ...], dialect: str, mark: str
 def convert_rows(values: Iterable[Sequence[Any]], plan: Sequence[Converter]) -> list[tuple[Any, ...]]:
     """Apply the plan's converters to rows of values in column order. Most columns need no conversion (strings,
     numbers): only the others are touched, and each instant object only once per batch."""
-    active = [(i, _per_object(conv) if conv in (_utc_text, _utc_naive) else conv) for i, conv in enumerate(plan)]
+    active = [(i, _per_object(conv) if conv in _SHARED_VALUES else conv) for i, conv in enumerate(plan)]
     active = [(i, conv) for i, conv in active if conv is not _identity]
     if not active:
         return [tuple(row) for row in values]

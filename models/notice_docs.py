@@ -75,7 +75,7 @@ def notice_row(
     """The outbox row for ``intent``; ``seq`` is the office's next document number this year. ``particulars``:
     the hazard's snapshot (``hazard_particulars``) when the caller already made it for this instant."""
     tree, policy = rules.tree, rules.policy
-    issuer, recipient, cc_units, to_addrs, cc_addrs = _addressing(
+    issuer, recipient, cc_units, cc_codes, to_addrs, cc_addrs = _addressing(
         tree, intent.issuer_code, intent.recipient_code, intent.cc_codes
     )
     local_at = intent.at.astimezone(policy.tz)
@@ -103,9 +103,10 @@ def notice_row(
         "township_code": intent.township_code,
         "issuer_code": issuer.code,
         "recipient_code": recipient.code,
-        "cc_codes": [u.code for u in cc_units],
-        "to_addrs": list(to_addrs),
-        "cc_addrs": list(cc_addrs),
+        # the memoised tuples themselves: written as JSON arrays, converted once per batch (``models.bulk``)
+        "cc_codes": cc_codes,
+        "to_addrs": to_addrs,
+        "cc_addrs": cc_addrs,
         "number": number,
         "subject": subject[:300],
         "context": context,
@@ -124,14 +125,15 @@ def notice_row(
 @lru_cache(maxsize=4096)
 def _addressing(
     tree: OrgTree, issuer_code: str, recipient_code: str, cc_codes: tuple[str, ...]
-) -> tuple[Unit, Unit, tuple[Unit, ...], tuple[str, ...], tuple[str, ...]]:
-    """Issuer, recipient, copy-to units and the To and Cc addresses; a batch repeats a few hundred combinations.
+) -> tuple[Unit, Unit, tuple[Unit, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Issuer, recipient, copy-to units and their codes, the To and Cc addresses; a batch repeats a few hundred
+    combinations.
     Keyed by the tree object: a reloaded organisation is a new tree."""
     issuer, recipient = tree.get(issuer_code), tree.get(recipient_code)
     cc_units = tuple(tree.get(c) for c in cc_codes if c in tree.units and c != recipient.code)
     to_addrs = tuple(recipient.emails)
     cc_addrs = tuple(dict.fromkeys(a for u in cc_units for a in u.emails if a not in to_addrs))
-    return issuer, recipient, cc_units, to_addrs, cc_addrs
+    return issuer, recipient, cc_units, tuple(u.code for u in cc_units), to_addrs, cc_addrs
 
 
 _KINDS_WITH_CONTEXT = frozenset({"extension_decision", "return", "clearance", "elevation"})
