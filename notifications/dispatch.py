@@ -278,18 +278,8 @@ def _deliver_digest(
         )
         backend.send(message)
     except MailError as exc:
-        permanent = isinstance(exc, PermanentMailError)
-        for outcome, row in zip(base, group, strict=True):
-            if permanent or outcome["attempts"] >= MAX_ATTEMPTS:
-                outcomes.append(
-                    _failed(outcome, report, row, str(exc))
-                    if permanent
-                    else {**outcome, "status": "dead", "last_error": str(exc)}
-                )
-            else:
-                delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
-                outcomes.append({**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)})
-        return outcomes
+        # every notice in the mail shares its fate, and is counted as each single notice would be
+        return [_unsent(outcome, report, row, exc, now) for outcome, row in zip(base, group, strict=True)]
     digest = hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
     for outcome, row in zip(base, group, strict=True):
         report.sent += 1
@@ -420,16 +410,8 @@ def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: Disp
         return _failed(outcome, report, row, prepared.refusal)
     try:
         backend.send(prepared.message)
-    except PermanentMailError as exc:
-        return _failed(outcome, report, row, str(exc))
     except MailError as exc:
-        if outcome["attempts"] >= MAX_ATTEMPTS:
-            report.dead += 1
-            report.errors.append(f"notice {row.id} ({row.number}): gave up after {outcome['attempts']} attempts: {exc}")
-            return {**outcome, "status": "dead", "last_error": f"gave up after {outcome['attempts']} attempts: {exc}"}
-        report.retrying += 1
-        delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
-        return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)}
+        return _unsent(outcome, report, row, exc, now)
     report.sent += 1
     archive = {
         "notice_id": row.id,
@@ -467,6 +449,20 @@ def _alert_operator(
             backend.send(message)
         except MailError as exc:
             log.error("could not alert the operator about notice %s: %s", row.id, exc)
+
+
+def _unsent(outcome: dict[str, Any], report: DispatchReport, row: Any, exc: MailError, now: datetime) -> dict[str, Any]:
+    """A send that did not go through: failed for good (5xx, bad address), dead once out of attempts, otherwise
+    pending until its next try with backoff."""
+    if isinstance(exc, PermanentMailError):
+        return _failed(outcome, report, row, str(exc))
+    if outcome["attempts"] >= MAX_ATTEMPTS:
+        report.dead += 1
+        report.errors.append(f"notice {row.id} ({row.number}): gave up after {outcome['attempts']} attempts: {exc}")
+        return {**outcome, "status": "dead", "last_error": f"gave up after {outcome['attempts']} attempts: {exc}"}
+    report.retrying += 1
+    delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
+    return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)}
 
 
 def _failed(outcome: dict[str, Any], report: DispatchReport, row: Any, reason: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ still exists with its own number and is marked sent with the digest's fingerprin
 from __future__ import annotations
 
 import email
+import json
 import shutil
+from collections.abc import Iterator
 from email import policy as email_policy
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import yaml
 
 from tests.conftest import CONFIG_DIR, Cli, write_events
 from tests.factories import detected
+from tests.test_dispatch_smtp import ScriptedHandler, scripted_smtp_server
 
 
 def _digest_config(tmp_path: Path, on: bool) -> Path:
@@ -58,3 +61,28 @@ def test_without_the_switch_each_supervision_is_its_own_mail(tmp_path: Path, mon
     cli.ok("dispatch", now="2025-03-14T09:00:00+08:00")
     assert len(list((tmp_path / "outbox").glob("supervision_*.eml"))) == 4
     assert not list((tmp_path / "outbox").glob("digest-*.eml"))
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedHandler]:
+    yield from scripted_smtp_server(monkeypatch)
+
+
+def test_a_digest_refused_for_now_is_retried_and_counted_per_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: ScriptedHandler
+) -> None:
+    """Against a real SMTP server on loopback: the one mail is answered 451, so each of its four notices waits for
+    its next try and the dispatcher reports four retrying; the next dispatch sends the mail once."""
+    cli = _late_fire_hazards(tmp_path, True, monkeypatch)
+    assignments = len(smtp.messages)
+    smtp.script = ["451 4.3.0 try again later"]
+    first = json.loads(cli.ok("dispatch", "--json", now="2025-03-14T09:00:00+08:00").stdout)
+    assert (first["sent"], first["retrying"], first["failed"], first["dead"]) == (0, 4, 0, 0)
+    supervisions = cli.json("notices", "--kind", "supervision", now="2025-03-14T09:00:00+08:00")
+    assert {(n["status"], n["attempts"]) for n in supervisions} == {("pending", 1)}
+    assert all("451" in n["last_error"] for n in supervisions)
+    later = json.loads(cli.ok("dispatch", "--json", now="2025-03-14T09:02:00+08:00").stdout)
+    assert (later["sent"], later["retrying"]) == (4, 0)
+    assert len(smtp.messages) == assignments + 1  # one digest mail, sent once
+    supervisions = cli.json("notices", "--kind", "supervision", now="2025-03-14T09:02:00+08:00")
+    assert {(n["status"], n["attempts"]) for n in supervisions} == {("sent", 2)}

@@ -37,6 +37,11 @@ class ScriptedHandler:
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedHandler]:
+    yield from scripted_smtp_server(monkeypatch)
+
+
+def scripted_smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedHandler]:
+    """A real SMTP server on a free loopback port, named in HAZARDLOOP_SMTP_URL, answering as scripted."""
     handler = ScriptedHandler()
     port = _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
