@@ -40,6 +40,8 @@ class Rules:
     calendar: WorkingCalendar
     # deadline instant -> the instants of its escalation rungs (``models.escalation``), derived from the three above
     ladders: dict[datetime, Any] = field(default_factory=dict, repr=False, compare=False)
+    # (deadline, instant) -> working days overdue, likewise derived
+    overdue_counts: dict[tuple[datetime, datetime], int] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, policy: Policy, tree: OrgTree) -> Rules:
@@ -487,7 +489,15 @@ class Rules:
     def overdue_days(self, h: Hazard, now: datetime) -> int:
         if h.due_at is None or now <= h.due_at:
             return 0
-        return self.calendar.working_days_between(self.local_day(h.due_at), self.local_day(now))
+        # a sweep asks this for every hazard it acts on, at one ``now``, of deadlines most hazards share
+        key = (h.due_at, now)
+        days = self.overdue_counts.get(key)
+        if days is None:
+            days = self.calendar.working_days_between(self.local_day(h.due_at), self.local_day(now))
+            if len(self.overdue_counts) > 100_000:
+                self.overdue_counts.clear()
+            self.overdue_counts[key] = days
+        return days
 
     def level_rank(self, level: str) -> int:
         return LEVEL_RANK[level]
