@@ -51,28 +51,23 @@ class _Ladder(NamedTuple):
 def _ladder(rules: Rules, due_at: datetime) -> _Ladder:
     """Memoised per deadline instant on the rules: hazards due the same day share one deadline instant, and the
     sweep asks for it twice per hazard."""
-    cache = rules.ladders
-    ladder = cache.get(due_at)
-    if ladder is None:
-        esc, cal, tz = rules.policy.escalation, rules.calendar, rules.policy.tz
-        due_day = rules.local_day(due_at)
-        overdue_at = due_at + _ONE_SECOND
+    from models.rules import memoised
 
-        def after_working_days(days: int) -> datetime:
-            return _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz)) if days else overdue_at
+    return memoised(rules.ladders, due_at, lambda: _make_ladder(rules, due_at))
 
-        reminder_at = (
-            _start_after(rules, end_of_day(cal.add_working_days(due_day, -esc.remind_before_days), tz))
-            if esc.remind_before_days
-            else None
-        )
-        ladder = _Ladder(
-            reminder_at, overdue_at, after_working_days(esc.county_after_days), after_working_days(esc.city_after_days)
-        )
-        if len(cache) > 100_000:  # deadlines are days: this bounds a process that runs for decades
-            cache.clear()
-        cache[due_at] = ladder
-    return ladder
+
+def _make_ladder(rules: Rules, due_at: datetime) -> _Ladder:
+    esc, cal, tz = rules.policy.escalation, rules.calendar, rules.policy.tz
+    due_day = rules.local_day(due_at)
+    overdue_at = due_at + _ONE_SECOND
+
+    def after_working_days(days: int) -> datetime:
+        return _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz)) if days else overdue_at
+
+    reminder_at = after_working_days(-esc.remind_before_days) if esc.remind_before_days else None
+    return _Ladder(
+        reminder_at, overdue_at, after_working_days(esc.county_after_days), after_working_days(esc.city_after_days)
+    )
 
 
 def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:

@@ -126,9 +126,8 @@ def notice_row(
 def _addressing(
     tree: OrgTree, issuer_code: str, recipient_code: str, cc_codes: tuple[str, ...]
 ) -> tuple[Unit, Unit, tuple[Unit, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Issuer, recipient, copy-to units and their codes, the To and Cc addresses; a batch repeats a few hundred
-    combinations.
-    Keyed by the tree object: a reloaded organisation is a new tree."""
+    """Issuer, recipient, copy-to units and their codes, the To and Cc addresses. A batch repeats a few hundred
+    combinations; keyed by the tree object, so a reloaded organisation (a new tree) is looked up afresh."""
     issuer, recipient = tree.get(issuer_code), tree.get(recipient_code)
     cc_units = tuple(tree.get(c) for c in cc_codes if c in tree.units and c != recipient.code)
     to_addrs = tuple(recipient.emails)
@@ -136,29 +135,28 @@ def _addressing(
     return issuer, recipient, cc_units, tuple(u.code for u in cc_units), to_addrs, cc_addrs
 
 
-_KINDS_WITH_CONTEXT = frozenset({"extension_decision", "return", "clearance", "elevation"})
-
-
 def _kind_context(rules: Rules, intent: NoticeIntent, h: Hazard | None) -> dict[str, Any]:
     """The kind-specific particulars the templates need beyond what the rule put in ``extra``."""
-    if h is None or intent.kind not in _KINDS_WITH_CONTEXT:
+    if h is None:
         return {}
-    due = rules.local_day(h.due_at).isoformat() if h.due_at else None
-    tz = rules.policy.tz
     if intent.kind == "extension_decision":
-        return {"new_due_date": due if intent.extra.get("approved") else None}
+        return {"new_due_date": _due_date(rules, h) if intent.extra.get("approved") else None}
     if intent.kind == "return":
-        return {"due_date": due}
+        return {"due_date": _due_date(rules, h)}
     if intent.kind == "clearance":
         verifier = rules.tree.units.get(str(intent.extra.get("verifier", "")))
         return {
-            "cleared_at": (h.cleared_at or intent.at).astimezone(tz).isoformat(),
+            "cleared_at": (h.cleared_at or intent.at).astimezone(rules.policy.tz).isoformat(),
             "verifier_name": verifier.name if verifier else "",
         }
     if intent.kind == "elevation":
         manual = bool(intent.extra.get("manual"))
         return {"actor_name": rules.tree.get(intent.issuer_code).name if manual else None}
     return {}
+
+
+def _due_date(rules: Rules, h: Hazard) -> str | None:
+    return rules.local_day(h.due_at).isoformat() if h.due_at else None
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
@@ -119,8 +119,7 @@ def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
         return
     changed = _changed_columns(hazards, now)
     columns = [*(_UPDATABLE[i] for i in changed), "version"]
-    pick = itemgetter(*changed)
-    values = [(*pick(_UPDATABLE_VALUES(h)), h.version + 1, h.id, h.version) for h in hazards]
+    values = [(*_picked(_UPDATABLE_VALUES(h), changed), h.version + 1, h.id, h.version) for h in hazards]
     for part in chunks(values, 5000):
         written = bulk_update_values(conn, _H, columns, ["id", "version"], part)
         if written not in (-1, len(part)):
@@ -128,6 +127,10 @@ def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
     for h in hazards:
         h.version += 1
         h.__dict__[LOADED] = _UPDATABLE_VALUES(h)
+
+
+def _picked(values: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    return tuple(values[i] for i in positions)
 
 
 def _changed_columns(hazards: Sequence[Hazard], now: datetime) -> list[int]:

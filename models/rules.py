@@ -3,9 +3,10 @@ sets. Pure functions of (hazard, event, policy, organisation, calendar); time co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from models.calendar import WorkingCalendar, calendar_for, end_of_day, local_date
 from models.errors import InvalidInput, Problem, Refused
@@ -27,6 +28,21 @@ from models.hazard import Effects, Hazard, NoticeIntent, Transition
 from models.lifecycle import CLOCK_RUNNING, State, next_state
 from models.orgtree import Actor, OrgTree
 from models.policy import LEVEL_RANK, Policy, Unit
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def memoised(cache: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    """``cache[key]``, made on first use. For values derived from the rules alone (deadline instants, working-day
+    counts), keyed by instants; the cache is emptied when it holds 100,000 of them, which bounds a process that
+    runs for years."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= 100_000:
+            cache.clear()
+        value = cache[key] = make()
+    return value
 
 
 def cause_key(kind: str, hazard_id: str, *parts: object) -> str:
@@ -490,14 +506,12 @@ class Rules:
         if h.due_at is None or now <= h.due_at:
             return 0
         # a sweep asks this for every hazard it acts on, at one ``now``, of deadlines most hazards share
-        key = (h.due_at, now)
-        days = self.overdue_counts.get(key)
-        if days is None:
-            days = self.calendar.working_days_between(self.local_day(h.due_at), self.local_day(now))
-            if len(self.overdue_counts) > 100_000:
-                self.overdue_counts.clear()
-            self.overdue_counts[key] = days
-        return days
+        due_at = h.due_at
+        return memoised(
+            self.overdue_counts,
+            (due_at, now),
+            lambda: self.calendar.working_days_between(self.local_day(due_at), self.local_day(now)),
+        )
 
     def level_rank(self, level: str) -> int:
         return LEVEL_RANK[level]

@@ -25,23 +25,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None else None
+        return _aware_utc(value)
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         """The driver's value to an aware UTC instant in one step (the generic decorator takes two calls per value;
         a sweep reads a dozen instants for each of tens of thousands of hazards)."""
         parse = self.impl_instance.result_processor(dialect, coltype)
         if parse is None:
-
-            def aware(value: datetime | None) -> datetime | None:
-                return value.replace(tzinfo=UTC) if value is not None else None
-
-            return aware
+            return _aware_utc
 
         def parsed_aware(value: Any) -> datetime | None:
             return parse(value).replace(tzinfo=UTC) if value is not None else None
 
         return parsed_aware
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):

@@ -191,8 +191,9 @@ def _still_ours(conn: Any, worker: str, outcomes: list[dict[str, Any]], report: 
                 if counter:
                     setattr(report, counter, getattr(report, counter) - 1)
         message = (
-            f"{lost} notice(s) were sent but took longer than the {LEASE.total_seconds() / 60:g}-minute claim; "
-            "another dispatcher took them over and records them"
+            f"{lost} notice(s) were still being sent when this dispatcher's {LEASE.total_seconds() / 60:g}-minute "
+            "hold on them ran out; another dispatcher has taken them over and records what happens to them. "
+            "Their recipients may receive them twice, with the same Message-ID."
         )
         log.warning(message)
         report.errors.append(message)
@@ -280,7 +281,7 @@ def _deliver_digest(
     except MailError as exc:
         # every notice in the mail shares its fate, and is counted as each single notice would be
         return [_unsent(outcome, report, row, exc, now) for outcome, row in zip(base, group, strict=True)]
-    digest = hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
+    digest = fingerprint(rendered)
     for outcome, row in zip(base, group, strict=True):
         report.sent += 1
         outcomes.append(
@@ -400,7 +401,7 @@ def _prepare(
     except Exception as exc:  # a template or context that cannot be rendered will not get better by retrying
         return _Prepared(row, outcome, refusal=f"the notice could not be rendered: {type(exc).__name__}: {exc}")
     outcome["subject"] = rendered.subject[:300]
-    outcome["sha256"] = hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
+    outcome["sha256"] = fingerprint(rendered)
     return _Prepared(row, outcome, message, rendered)
 
 
@@ -449,6 +450,11 @@ def _alert_operator(
             backend.send(message)
         except MailError as exc:
             log.error("could not alert the operator about notice %s: %s", row.id, exc)
+
+
+def fingerprint(rendered: RenderedNotice) -> str:
+    """The SHA-256 kept with the archived document, over exactly what went out: subject, text and HTML."""
+    return hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
 
 
 def _unsent(outcome: dict[str, Any], report: DispatchReport, row: Any, exc: MailError, now: datetime) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,29 @@ def cli_on_copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     return initialised_cli(db_url, tmp_path, monkeypatch)
+
+
+@contextmanager
+def ready_app(url: str) -> Iterator[Any]:
+    """The engine's services on a database whose schema is at head and whose units are the default organisation's:
+    for tests that call the services directly rather than the command line."""
+    from config.bootstrap import bootstrap
+    from models.db import upgrade
+    from models.org_sync import sync_units
+
+    application = bootstrap(db=url, config_dir=CONFIG_DIR)
+    upgrade(application.engine)
+    sync_units(application.engine, application.org)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Any]:
+    with ready_app(db_url) as application:
+        yield application
 
 
 @pytest.fixture

@@ -6,34 +6,22 @@ real PostgreSQL server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from config.bootstrap import App, bootstrap
-from models.db import unit_of_work, upgrade
+from config.bootstrap import App
+from models.db import unit_of_work
 from models.errors import ConflictError
 from models.hazard import HAZARD_COLUMNS, Hazard, Transition
-from models.org_sync import sync_units
 from models.repository import insert_hazards, insert_transitions, load_hazards, update_hazards
 from models.store import HazardRow, TransitionRow
-from tests.conftest import CONFIG_DIR
 from tests.factories import TOWNSHIP_CODE
 
 NOW = datetime.fromisoformat("2025-06-16T09:00:00+08:00")
 SIZES = [3, 120]  # below and above the size where PostgreSQL switches to COPY / unnest
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[App]:
-    application = bootstrap(db=db_url, config_dir=CONFIG_DIR)
-    upgrade(application.engine)
-    sync_units(application.engine, application.org)
-    yield application
-    application.close()
 
 
 def _hazards(n: int, prefix: str) -> list[Hazard]:
@@ -58,6 +46,13 @@ def _hazards(n: int, prefix: str) -> list[Hazard]:
     ]
 
 
+def _inserted(app: App, size: int, prefix: str) -> tuple[list[Hazard], list[str]]:
+    hazards = _hazards(size, prefix)
+    with unit_of_work(app.engine) as conn:
+        insert_hazards(conn, hazards, NOW)
+    return hazards, [h.id for h in hazards]
+
+
 def _stored(app: App, ids: list[str]) -> dict[str, dict[str, object]]:
     with unit_of_work(app.engine, write=False) as conn:
         return {h.id: {c: getattr(h, c) for c in HAZARD_COLUMNS} for h in load_hazards(conn, ids)}
@@ -65,10 +60,7 @@ def _stored(app: App, ids: list[str]) -> dict[str, dict[str, object]]:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_hazards_round_trip_and_updates_keep_what_they_did_not_change(app: App, size: int) -> None:
-    hazards = _hazards(size, "A")
-    with unit_of_work(app.engine) as conn:
-        insert_hazards(conn, hazards, NOW)
-    ids = [h.id for h in hazards]
+    hazards, ids = _inserted(app, size, "A")
     stored = _stored(app, ids)
     for h in hazards:
         assert stored[h.id] == {c: getattr(h, c) for c in HAZARD_COLUMNS}
@@ -148,11 +140,23 @@ def test_an_update_sets_only_the_columns_its_batch_changed(app: App, size: int) 
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_a_stale_version_refuses_the_whole_batch(app: App, size: int) -> None:
-    hazards = _hazards(size, "C")
+def test_a_batch_that_changed_nothing_still_records_the_write(app: App, size: int) -> None:
+    """Hazards touched without any change (a sweep that found nothing due for them) get a new version and
+    ``updated_at``, and nothing else is set."""
+    hazards, ids = _inserted(app, size, "E")
     with unit_of_work(app.engine) as conn:
-        insert_hazards(conn, hazards, NOW)
-    ids = [h.id for h in hazards]
+        update_hazards(conn, load_hazards(conn, ids, lock=True), NOW + timedelta(minutes=15))
+    after = _stored(app, ids)
+    for h in hazards:
+        assert after[h.id]["version"] == 2 and after[h.id]["updated_at"] == NOW + timedelta(minutes=15)
+        assert {c: after[h.id][c] for c in HAZARD_COLUMNS if c not in ("version", "updated_at")} == {
+            c: getattr(h, c) for c in HAZARD_COLUMNS if c not in ("version", "updated_at")
+        }
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_stale_version_refuses_the_whole_batch(app: App, size: int) -> None:
+    _, ids = _inserted(app, size, "C")
     with unit_of_work(app.engine) as conn:
         stale = load_hazards(conn, ids)
     with unit_of_work(app.engine) as conn:  # another writer changes one hazard in between

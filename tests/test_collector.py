@@ -10,14 +10,12 @@ from datetime import datetime
 
 import pytest
 
-from config.bootstrap import App, bootstrap
+from config.bootstrap import App
 from models.collector import collector_paused
-from models.db import upgrade
 from models.errors import Rejections
 from models.intake import apply_lines
-from models.org_sync import sync_units
 from models.sweep import sweep
-from tests.conftest import CONFIG_DIR
+from tests.conftest import ready_app
 from tests.factories import detected
 
 
@@ -49,11 +47,8 @@ def test_a_caller_that_switched_it_off_keeps_it_off() -> None:
 
 @pytest.fixture
 def app(sqlite_url: str) -> Iterator[App]:
-    application = bootstrap(db=sqlite_url, config_dir=CONFIG_DIR)
-    upgrade(application.engine)
-    sync_units(application.engine, application.org)
-    yield application
-    application.close()
+    with ready_app(sqlite_url) as application:
+        yield application
 
 
 def test_sweeps_and_applies_that_stop_half_way_leave_it_on(app: App) -> None:

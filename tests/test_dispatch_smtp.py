@@ -191,7 +191,7 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
     first = dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of)
     app.close()
     assert overtaken and overtaken[0].sent == 2
-    assert first.errors and "another dispatcher took them over" in first.errors[0]
+    assert first.errors and "another dispatcher has taken them over" in first.errors[0]
     assert first.sent == 0  # both notices are counted (and recorded) by the dispatcher that took them over
     notices = mail_cli.json("notices", now=NOW)
     assert {n["status"] for n in notices} == {"sent"} and {n["attempts"] for n in notices} == {1}

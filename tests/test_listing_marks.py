@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,15 +31,6 @@ KQ, KQ_TOWNSHIP, KQ_COUNTY = "SX-KQ-KQ", "柯桥街道", "SX-KQ"  # field 'other
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text if "+" in text else text + "+08:00")
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[App]:
-    application = bootstrap(db=db_url, config_dir=CONFIG_DIR)
-    upgrade(application.engine)
-    sync_units(application.engine, application.org)
-    yield application
-    application.close()
 
 
 def apply(app: App, events: list[dict[str, Any]], now: str) -> None:
