@@ -90,15 +90,21 @@ def _insert_plan(table: Table, columns: tuple[str, ...], dialect: str, mark: str
     return sql, convs
 
 
+# An interactive event writes a row or two per table: too few for the per-object cache to pay for itself.
+_SHARING_PAYS_FROM = 4
+
+
 def convert_rows(values: Iterable[Sequence[Any]], plan: Sequence[Converter]) -> list[tuple[Any, ...]]:
     """Apply the plan's converters to rows of values in column order. Most columns need no conversion (strings,
     numbers): only the others are touched, and each instant object only once per batch."""
-    active = [(i, _per_object(conv) if conv in _SHARED_VALUES else conv) for i, conv in enumerate(plan)]
+    rows = values if isinstance(values, list) else list(values)
+    shared = len(rows) > _SHARING_PAYS_FROM
+    active = [(i, _per_object(conv) if shared and conv in _SHARED_VALUES else conv) for i, conv in enumerate(plan)]
     active = [(i, conv) for i, conv in active if conv is not _identity]
     if not active:
-        return [tuple(row) for row in values]
+        return [tuple(row) for row in rows]
     out: list[tuple[Any, ...]] = []
-    for row in values:
+    for row in rows:
         converted = list(row)
         for i, conv in active:
             converted[i] = conv(converted[i])
@@ -126,7 +132,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         # COPY: one stream for the whole batch, several times faster than row-by-row inserts
         _pg_copy(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", params)
     else:
-        conn.exec_driver_sql(sql, params)
+        driver_execute(conn, sql, params)
 
 
 def bulk_update_values(
@@ -145,8 +151,7 @@ def bulk_update_values(
         f"UPDATE {table.name} SET {', '.join(f'{c} = {mark(c)}' for c in columns)} "
         f"WHERE {' AND '.join(f'{c} = {mark(c)}' for c in where)}"
     )
-    result = conn.exec_driver_sql(sql, params)
-    return result.rowcount if conn.dialect.supports_sane_multi_rowcount else -1
+    return driver_execute(conn, sql, params)
 
 
 def _pg_update(
@@ -162,7 +167,7 @@ def _pg_update(
         f"WHERE {' AND '.join(f't.{c} = v.w_{c}' for c in where)}"
     )
     arrays = tuple(list(column) for column in zip(*params, strict=True))
-    return int(_pg_raw(conn, sql, arrays))
+    return driver_execute(conn, sql, arrays, many=False)
 
 
 @lru_cache(maxsize=512)
@@ -170,16 +175,62 @@ def _pg_type(table: Table, column: str, dialect: Any) -> str:
     return str(table.c[column].type.compile(dialect=dialect))
 
 
-def _pg_raw(conn: Connection, sql: str, args: tuple[Any, ...]) -> int:
-    import psycopg
-
-    raw = conn.connection.dbapi_connection
+def driver_execute(conn: Connection, sql: str, params: Sequence[Any], *, many: bool = True) -> int:
+    """Run already-converted parameters on the driver's cursor, inside the connection's transaction, and return
+    the rows it reports as changed (both drivers sum them over ``executemany``). SQLAlchemy's statement
+    machinery costs more than the statement itself for an interactive event's one-row writes; errors are
+    raised as SQLAlchemy would raise them."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(sql, args)
-            return cur.rowcount
-    except psycopg.Error as exc:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return int(cursor.rowcount)
+    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
         raise _wrapped(conn, sql, exc) from exc
+    finally:
+        cursor.close()
+
+
+def marks(conn: Connection, count: int) -> str:
+    """``count`` parameter markers for the connection's driver, comma-separated (an ``IN (...)`` list)."""
+    return ", ".join(_marker(conn)("") for _ in range(count))
+
+
+@lru_cache(maxsize=64)
+def _result_plan(table: Table, columns: tuple[str, ...], dialect: Any) -> tuple[tuple[int, Converter], ...]:
+    plan = []
+    for position, name in enumerate(columns):
+        process = table.c[name].type._cached_result_processor(dialect, None)
+        if process is not None:
+            plan.append((position, process))
+    return tuple(plan)
+
+
+def driver_rows(
+    conn: Connection, table: Table, columns: Sequence[str], sql: str, params: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``columns`` (selected in that order by ``sql``) as the mapped types read them: the by-key reads of
+    every event, without SQLAlchemy's per-statement cost."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
+        raise _wrapped(conn, sql, exc) from exc
+    finally:
+        cursor.close()
+    plan = _result_plan(table, tuple(columns), conn.dialect)
+    if not plan or not rows:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for position, process in plan:
+            values[position] = process(values[position])
+        out.append(tuple(values))
+    return out
 
 
 def _pg_copy(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
@@ -197,6 +248,4 @@ def _pg_copy(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
 def _wrapped(conn: Connection, sql: str, exc: Exception) -> Exception:
     """The driver's error as SQLAlchemy would have raised it (``IntegrityError`` for a unique key, …), so the
     callers' retry and conflict handling sees the same exceptions on every path."""
-    import psycopg
-
-    return DBAPIError.instance(sql, None, exc, psycopg.Error, dialect=conn.dialect)
+    return DBAPIError.instance(sql, None, exc, conn.dialect.dbapi.Error, dialect=conn.dialect)  # type: ignore[union-attr]

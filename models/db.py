@@ -37,7 +37,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+            # on the driver: through SQLAlchemy's statement machinery this costs more than the BEGIN itself
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":

@@ -8,9 +8,9 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, select
 
-from models.bulk import bulk_insert, bulk_update_values
+from models.bulk import bulk_insert, bulk_update_values, driver_rows, marks
 from models.errors import ConflictError
 from models.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
 from models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
@@ -38,21 +38,19 @@ def _hazard(row: Any) -> Hazard:
     return h
 
 
-# Built once: statement construction costs more than the query for a one-event transaction.
-_BY_KEYS = select(*[_H.c[name] for name in HAZARD_COLUMNS]).where(
-    or_(_H.c.id.in_(bindparam("keys", expanding=True)), _H.c.ref.in_(bindparam("keys", expanding=True)))
-)
-_BY_KEYS_LOCKED = _BY_KEYS.with_for_update()
-_KNOWN = select(_E.c.event_id, _E.c.digest, _E.c.outcome).where(_E.c.event_id.in_(bindparam("ids", expanding=True)))
+_KNOWN_COLUMNS = ("event_id", "digest", "outcome")
 
 
 def load_hazards(conn: Connection, keys: Iterable[str], *, lock: bool = False) -> list[Hazard]:
-    """Hazards whose id or source reference is among ``keys``."""
+    """Hazards whose id or source reference is among ``keys``. By-key reads run on the driver (see
+    ``driver_rows``): for an interactive event they are most of the statements of its transaction."""
     keys = list(dict.fromkeys(keys))
     found: list[Hazard] = []
-    stmt = _BY_KEYS_LOCKED if lock and conn.dialect.name == "postgresql" else _BY_KEYS
+    locked = " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
     for part in chunks(keys, _CHUNK // 2):
-        found.extend(map(_hazard, conn.execute(stmt, {"keys": list(part)})))
+        listed = marks(conn, len(part))
+        sql = f"SELECT {', '.join(HAZARD_COLUMNS)} FROM hazards WHERE id IN ({listed}) OR ref IN ({listed}){locked}"
+        found.extend(map(_hazard, driver_rows(conn, _H, HAZARD_COLUMNS, sql, [*part, *part])))
     return found
 
 
@@ -197,19 +195,10 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     ids = list(dict.fromkeys(event_ids))
     out: dict[str, tuple[str, str]] = {}
     for part in chunks(ids):
-        for row in conn.execute(_KNOWN, {"ids": list(part)}):
-            out[row.event_id] = (row.digest, row.outcome)
+        sql = f"SELECT {', '.join(_KNOWN_COLUMNS)} FROM events WHERE event_id IN ({marks(conn, len(part))})"
+        for event_id, digest, outcome in driver_rows(conn, _E, _KNOWN_COLUMNS, sql, part):
+            out[event_id] = (digest, outcome)
     return out
-
-
-_COUNTER = select(_C.c.value).where(_C.c.scope == bindparam("scope"), _C.c.year == bindparam("year"))
-_COUNTER_LOCKED = _COUNTER.with_for_update()
-_COUNTER_INSERT = insert(_C)
-_COUNTER_UPDATE = (
-    update(_C)
-    .where(_C.c.scope == bindparam("b_scope"), _C.c.year == bindparam("b_year"))
-    .values(value=bindparam("b_value"))
-)
 
 
 class Counters:
@@ -235,8 +224,11 @@ class Counters:
     def _load(self, scope: str, year: int) -> None:
         key = (scope, year)
         if key not in self._values:
-            stmt = _COUNTER_LOCKED if self.conn.dialect.name == "postgresql" else _COUNTER
-            current = self.conn.execute(stmt, {"scope": scope, "year": year}).scalar()
+            m = marks(self.conn, 1)
+            locked = " FOR UPDATE" if self.conn.dialect.name == "postgresql" else ""
+            sql = f"SELECT value FROM counters WHERE scope = {m} AND year = {m}{locked}"
+            rows = driver_rows(self.conn, _C, ("value",), sql, (scope, year))
+            current = rows[0][0] if rows else None
             self._stored[key] = current
             self._values[key] = current or 0
 
@@ -246,7 +238,8 @@ class Counters:
             if stored == value:
                 continue
             if stored is None:
-                self.conn.execute(_COUNTER_INSERT, {"scope": key[0], "year": key[1], "value": value})
+                row = {"scope": key[0], "year": key[1], "value": value}
+                bulk_insert(self.conn, _C, [row], ("scope", "year", "value"))
             else:
-                self.conn.execute(_COUNTER_UPDATE, {"b_scope": key[0], "b_year": key[1], "b_value": value})
+                bulk_update_values(self.conn, _C, ["value"], ["scope", "year"], [(value, *key)])
             self._stored[key] = value
