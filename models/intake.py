@@ -26,7 +26,7 @@ from models.db import unit_of_work
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
 from models.hazard import Effects, Hazard, Transition
-from models.notice_docs import hazard_particulars, notice_row, number_scope
+from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
 from models.repository import (
     Counters,
     insert_events,
@@ -73,6 +73,7 @@ class EffectWriter:
         self.dirty: dict[str, Hazard] = {}
         self.transitions: list[Transition] = []
         self.notice_rows: list[dict[str, Any]] = []
+        self.numbering: list[Numbering] = []
         self.event_rows: list[dict[str, Any]] = []
 
     def record(self, effects: Effects, hazards: dict[str, Hazard]) -> None:
@@ -81,20 +82,30 @@ class EffectWriter:
         snapshots: dict[tuple[str, datetime], dict[str, Any]] = {}
         for intent in effects.notices:
             h = hazards.get(intent.hazard_id) if intent.hazard_id else None
-            year = intent.at.astimezone(self.rules.policy.tz).year
-            seq = self.counters.next(number_scope(intent), year)
             particulars = None
             if h is not None:
                 particulars = snapshots.get((h.id, intent.at))
                 if particulars is None:
                     particulars = snapshots[h.id, intent.at] = hazard_particulars(self.rules, h, intent.at)
-            self.notice_rows.append(notice_row(self.rules, intent, h, seq, self.now, particulars=particulars))
+            row, numbering = draft_notice(self.rules, intent, h, self.now, particulars=particulars)
+            self.notice_rows.append(row)
+            self.numbering.append(numbering)
+
+    def _number_notices(self) -> None:
+        """Number the batch's notices in the order they were decided. The offices' sequences are taken (and on
+        PostgreSQL locked) here, in one sorted order, so two writers never wait for each other crosswise and a
+        batch decided without them (a sweep deciding its next batch while this one is written) holds no lock."""
+        for scope, year in sorted({(n.scope, n.year) for n in self.numbering}):
+            self.counters.peek(scope, year)
+        for row, numbering in zip(self.notice_rows, self.numbering, strict=True):
+            number_notice(row, numbering, self.counters.next(numbering.scope, numbering.year))
 
     def touch(self, h: Hazard) -> None:
         if h.id not in self.new:
             self.dirty[h.id] = h
 
     def flush(self) -> int:
+        self._number_notices()
         insert_hazards(self.conn, list(self.new.values()), self.now)
         update_hazards(self.conn, list(self.dirty.values()), self.now)
         insert_transitions(self.conn, self.transitions, self.now)
@@ -103,7 +114,7 @@ class EffectWriter:
         self.counters.flush()
         written = len(self.notice_rows)
         self.new, self.dirty = {}, {}
-        self.transitions, self.notice_rows, self.event_rows = [], [], []
+        self.transitions, self.notice_rows, self.numbering, self.event_rows = [], [], [], []
         return written
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from models.hazard import Hazard, NoticeIntent
 from models.orgtree import OrgTree
@@ -62,6 +62,16 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
     }
 
 
+class Numbering(NamedTuple):
+    """What a draft notice needs to take its document number: the office's sequence and the number's parts."""
+
+    scope: str
+    year: int
+    office_short: str
+    prefix: str
+    title: str  # the subject after the number: the hazard, or the township
+
+
 def notice_row(
     rules: Rules,
     intent: NoticeIntent,
@@ -74,18 +84,33 @@ def notice_row(
 ) -> dict[str, Any]:
     """The outbox row for ``intent``; ``seq`` is the office's next document number this year. ``particulars``:
     the hazard's snapshot (``hazard_particulars``) when the caller already made it for this instant."""
+    row, numbering = draft_notice(rules, intent, h, now, extra_context, particulars=particulars)
+    return number_notice(row, numbering, seq)
+
+
+def draft_notice(
+    rules: Rules,
+    intent: NoticeIntent,
+    h: Hazard | None,
+    now: datetime,
+    extra_context: dict[str, Any] | None = None,
+    *,
+    particulars: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Numbering]:
+    """The outbox row for ``intent`` without its document number, decided while the hazard is as the step left
+    it; ``number_notice`` numbers it when the batch is written (the office's sequence is locked only then)."""
     tree, policy = rules.tree, rules.policy
     issuer, recipient, cc_units, cc_codes, to_addrs, cc_addrs = _addressing(
         tree, intent.issuer_code, intent.recipient_code, intent.cc_codes
     )
     local_at = intent.at.astimezone(policy.tz)
-    number = document_number(issuer.short_name, policy.notices.prefix(intent.kind), local_at.year, seq)
     what = f"{h.id} {h.title}" if h else tree.get(intent.township_code or recipient.code).name
-    # titles are user input: no line breaks may reach a mail header
-    subject = " ".join(f"【{KIND_TITLES[intent.kind]}】{number} {what}".split())
+    numbering = Numbering(
+        number_scope(intent), local_at.year, issuer.short_name, policy.notices.prefix(intent.kind), what
+    )
     context: dict[str, Any] = {
         "kind": intent.kind,
-        "number": number,
+        "number": None,
         "issuer": {"name": issuer.name, "code": issuer.code},
         "recipient": {"name": recipient.name, "code": recipient.code},
         "cc_units": [u.name for u in cc_units],
@@ -96,7 +121,7 @@ def notice_row(
         **_kind_context(rules, intent, h),
         **(extra_context or {}),
     }
-    return {
+    row = {
         "key": intent.key,
         "kind": intent.kind,
         "hazard_id": intent.hazard_id,
@@ -107,8 +132,8 @@ def notice_row(
         "cc_codes": cc_codes,
         "to_addrs": to_addrs,
         "cc_addrs": cc_addrs,
-        "number": number,
-        "subject": subject[:300],
+        "number": None,
+        "subject": None,
         "context": context,
         "status": "pending",
         "attempts": 0,
@@ -120,6 +145,16 @@ def notice_row(
         "claimed_until": None,
         "sha256": None,
     }
+    return row, numbering
+
+
+def number_notice(row: dict[str, Any], numbering: Numbering, seq: int) -> dict[str, Any]:
+    """Give a draft its document number (``seq``: the office's next number in the year) and the subject."""
+    number = document_number(numbering.office_short, numbering.prefix, numbering.year, seq)
+    row["number"] = row["context"]["number"] = number
+    # titles are user input: no line breaks may reach a mail header
+    row["subject"] = " ".join(f"【{KIND_TITLES[row['kind']]}】{number} {numbering.title}".split())[:300]
+    return row
 
 
 @lru_cache(maxsize=4096)
