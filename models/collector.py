@@ -10,17 +10,31 @@ batch is done and then runs as usual. Batches are bounded (a few thousand hazard
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# Pauses are counted across threads (a sweep decides one batch while another thread writes the one before):
+# the collector comes back when the last pause ends, and only if it was on when the first began.
+_lock = threading.Lock()
+_pauses = 0
+_was_enabled = False
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Hold the cyclic collector back for the block; nested use and a collector already off are respected."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """Hold the cyclic collector back for the block; nested and concurrent use and a collector already off are
+    respected."""
+    global _pauses, _was_enabled
+    with _lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()

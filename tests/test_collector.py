@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -35,6 +36,27 @@ def test_paused_inside_and_restored_after_even_on_error() -> None:
     assert gc.isenabled()
     with pytest.raises(ValueError), collector_paused():
         raise ValueError("a failing batch")
+    assert gc.isenabled()
+
+
+def test_pauses_that_overlap_in_two_threads_restore_it_when_the_last_ends() -> None:
+    """A sweep decides its next batch in one thread while another writes the last one: the first pause to end
+    must not switch the collector on under the other."""
+    entered, first_done, observed = threading.Event(), threading.Event(), []
+
+    def writer() -> None:
+        with collector_paused():
+            entered.set()
+            first_done.wait(5)
+            observed.append(gc.isenabled())  # the other pause has ended by now
+
+    thread = threading.Thread(target=writer)
+    with collector_paused():
+        thread.start()
+        assert entered.wait(5)
+    first_done.set()
+    thread.join(5)
+    assert observed == [False]
     assert gc.isenabled()
 
 
