@@ -138,7 +138,7 @@ def _overdue_ids(conn: Connection, township: str, now: datetime, limit: int = 50
     stmt = (
         select(_H.c.id)
         .where(_H.c.township_code == township, _H.c.state.in_(_RUNNING), _H.c.due_at < now)
-        .order_by(_H.c.due_at)
+        .order_by(_H.c.due_at, _H.c.id)  # ties broken by id: the same list (and notice) whatever the row order
         .limit(limit)
     )
     return [r[0] for r in conn.execute(stmt)]
