@@ -35,7 +35,16 @@ class UTCDateTime(TypeDecorator[datetime]):
             return _aware_utc
 
         def parsed_aware(value: Any) -> datetime | None:
-            return parse(value).replace(tzinfo=UTC) if value is not None else None
+            if value is None:
+                return None
+            if isinstance(value, str) and len(value) >= 19:
+                # SQLite's text form with its time of day, read as UTC in one C call: several times faster than
+                # parsing and then attaching the zone
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass
+            return parse(value).replace(tzinfo=UTC)
 
         return parsed_aware
 

@@ -207,3 +207,22 @@ def test_transitions_round_trip_and_a_repeated_cause_is_an_integrity_error(app: 
     with unit_of_work(app.engine, write=False) as conn:
         assert len(conn.execute(select(TransitionRow.id)).all()) == size
         assert len(conn.execute(select(HazardRow.id)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["2025-06-16 01:00:00.000000", "2025-06-16 01:00:00", "2025-06-16T01:00:00.250000", "2025-06-16"],
+)
+def test_sqlite_text_instants_read_back_as_aware_utc_in_every_stored_form(sqlite_url: str, stored: str) -> None:
+    """The fast reading of SQLite's text form agrees with SQLAlchemy's own parser, also for forms written by hand
+    (no microseconds, a ``T``, a bare date)."""
+    from sqlalchemy.dialects.sqlite import DATETIME
+
+    from models.db import make_engine
+    from models.store import UTCDateTime
+
+    dialect = make_engine(sqlite_url).dialect
+    read = UTCDateTime()._cached_result_processor(dialect, None)
+    expected = DATETIME().result_processor(dialect, None)(stored).replace(tzinfo=UTC)
+    assert read(stored) == expected and read(stored).tzinfo is UTC
+    assert read(None) is None
