@@ -165,10 +165,11 @@ class _Batch:
         now: datetime,
         source: str,
         report: ApplyReport,
-        seen: dict[str, str],
     ) -> None:
         self.conn, self.rules, self.now, self.source, self.report = conn, rules, now, source, report
-        self.seen = seen  # event_id -> digest, for the whole file
+        # event_id -> digest for this chunk; events of earlier chunks are in the events table by now (written in
+        # this transaction, or committed in partial mode), and the inbox read finds them: nothing file-long is kept
+        self.seen: dict[str, str] = {}
         self.writer = EffectWriter(conn, rules, now)
         self.by_key: dict[str, Hazard] = {}
         self.by_id: dict[str, Hazard] = {}
@@ -334,7 +335,6 @@ def _apply_once(
     progress: Callable[[int], None] | None,
 ) -> ApplyReport:
     report = ApplyReport(lines=len(lines))
-    seen: dict[str, str] = {}
     problems: list[Problem] = []
     if partial:
         for start in range(0, len(lines), chunk_lines):
@@ -342,7 +342,7 @@ def _apply_once(
             with collector_paused(), unit_of_work(engine) as conn:
                 parsed = parse_lines(part, source, now, problems)
                 prefer_indexes(conn)
-                problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
+                problems.extend(_Batch(conn, rules, now, source, report).run(parsed))
             if progress:
                 progress(len(part))
         report.rejected = sorted(problems, key=lambda p: p.line or 0)
@@ -353,7 +353,7 @@ def _apply_once(
             part = lines[start : start + chunk_lines]
             with collector_paused():
                 parsed = parse_lines(part, source, now, problems)
-                problems.extend(_Batch(conn, rules, now, source, report, seen).run(parsed))
+                problems.extend(_Batch(conn, rules, now, source, report).run(parsed))
             if progress:
                 progress(len(part))
         if problems:
