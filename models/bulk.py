@@ -103,12 +103,17 @@ def convert_rows(values: Iterable[Sequence[Any]], plan: Sequence[Converter]) -> 
     active = [(i, conv) for i, conv in active if conv is not _identity]
     if not active:
         return [tuple(row) for row in rows]
+    return _converted(rows, active)
+
+
+def _converted(rows: Iterable[Sequence[Any]], active: Sequence[tuple[int, Converter]]) -> list[tuple[Any, ...]]:
+    """Rows with the value at each active position replaced by its converter's result."""
     out: list[tuple[Any, ...]] = []
     for row in rows:
-        converted = list(row)
-        for i, conv in active:
-            converted[i] = conv(converted[i])
-        out.append(tuple(converted))
+        values = list(row)
+        for position, convert in active:
+            values[position] = convert(values[position])
+        out.append(tuple(values))
     return out
 
 
@@ -222,15 +227,7 @@ def driver_rows(
     finally:
         cursor.close()
     plan = _result_plan(table, tuple(columns), conn.dialect)
-    if not plan or not rows:
-        return rows
-    out = []
-    for row in rows:
-        values = list(row)
-        for position, process in plan:
-            values[position] = process(values[position])
-        out.append(tuple(values))
-    return out
+    return _converted(rows, plan) if plan and rows else rows
 
 
 def _pg_copy(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:

@@ -59,23 +59,18 @@ def sweep(
     """Sweep every hazard due at ``now``, batch by batch, then the township figures. ``pipelined`` (by default on
     PostgreSQL): decide the next batch while the last one is written (see ``_pipelined_batches``)."""
     report = SweepReport()
-    seen: set[str] = set()
+    run = _Run(engine, rules, now, batch_size, report, progress, fault_after_batches)
     if pipelined is None:
         pipelined = engine.dialect.name == "postgresql"
     if pipelined:
-        _pipelined_batches(engine, rules, now, batch_size, seen, report, progress, fault_after_batches)
+        _pipelined_batches(run)
     else:
-        while _retrying(lambda: _sweep_batch(engine, rules, now, batch_size, seen, report, progress)):
-            _check_fault(report, fault_after_batches)
+        while _retrying(lambda: _sweep_batch(run)):
+            run.check_fault()
     outcome = _retrying(lambda: _sweep_townships(engine, rules, now, report))
     report.listed, report.delist_proposed = outcome.listed, outcome.delist_proposed
     report.figures_evaluated = outcome.evaluated
     return report
-
-
-def _check_fault(report: SweepReport, fault_after_batches: int | None) -> None:
-    if fault_after_batches is not None and report.batches >= fault_after_batches:
-        raise RuntimeError(f"injected fault after {report.batches} batch(es)")
 
 
 def _retrying(step: Callable[[], _T]) -> _T:
@@ -91,6 +86,24 @@ def _retrying(step: Callable[[], _T]) -> _T:
 
 
 @dataclass
+class _Run:
+    """One sweep's settings and what it has done so far."""
+
+    engine: Engine
+    rules: Rules
+    now: datetime
+    batch_size: int
+    report: SweepReport
+    progress: Callable[[int], None] | None
+    fault_after_batches: int | None
+    seen: set[str] = field(default_factory=set)  # hazards of the batches committed so far
+
+    def check_fault(self) -> None:
+        if self.fault_after_batches is not None and self.report.batches >= self.fault_after_batches:
+            raise RuntimeError(f"injected fault after {self.report.batches} batch(es)")
+
+
+@dataclass
 class _Decided:
     """A batch claimed and decided on its (still open) transaction, not yet written."""
 
@@ -99,7 +112,8 @@ class _Decided:
     counts: dict[str, int]
 
 
-def _decide(conn: Connection, rules: Rules, now: datetime, batch_size: int, seen: set[str]) -> _Decided | None:
+def _decide(conn: Connection, run: _Run) -> _Decided | None:
+    rules, now = run.rules, run.now
     # SQLite keeps no statistics and prefers the equality on ``state`` (every open hazard: 145,000 rows at a
     # million stored) to the range on ``next_action_at`` (nothing, in a sweep with nothing due). ``state || ''``
     # can use no index, so the range is read. PostgreSQL's statistics choose the range by themselves.
@@ -110,10 +124,10 @@ def _decide(conn: Connection, rules: Rules, now: datetime, batch_size: int, seen
         state.in_([str(s) for s in CLOCK_RUNNING]),
         lock=True,
         skip_locked=True,
-        limit=batch_size,
+        limit=run.batch_size,
         order_by=(_H.c.next_action_at, _H.c.id),
     )
-    due = [h for h in due if h.id not in seen]
+    due = [h for h in due if h.id not in run.seen]
     if not due:
         return None
     writer = EffectWriter(conn, rules, now)
@@ -129,36 +143,27 @@ def _decide(conn: Connection, rules: Rules, now: datetime, batch_size: int, seen
     return _Decided(writer, list(by_id), counts)
 
 
-def _account(
-    decided: _Decided, notices: int, seen: set[str], report: SweepReport, progress: Callable[[int], None] | None
-) -> None:
+def _account(run: _Run, decided: _Decided, notices: int) -> None:
     """Count a batch once it has committed, so a batch that was rolled back and done again counts once."""
-    seen.update(decided.ids)
+    report = run.report
+    run.seen.update(decided.ids)
     report.examined += len(decided.ids)
     report.batches += 1
     report.reminders += decided.counts["reminded"]
     report.supervisions += decided.counts["supervised"]
     report.elevations += decided.counts["elevated"]
     report.notices += notices
-    if progress:
-        progress(len(decided.ids))
+    if run.progress:
+        run.progress(len(decided.ids))
 
 
-def _sweep_batch(
-    engine: Engine,
-    rules: Rules,
-    now: datetime,
-    batch_size: int,
-    seen: set[str],
-    report: SweepReport,
-    progress: Callable[[int], None] | None,
-) -> int:
-    with collector_paused(), unit_of_work(engine) as conn:
-        decided = _decide(conn, rules, now, batch_size, seen)
+def _sweep_batch(run: _Run) -> int:
+    with collector_paused(), unit_of_work(run.engine) as conn:
+        decided = _decide(conn, run)
         if decided is None:
             return 0
         notices = decided.writer.flush()
-    _account(decided, notices, seen, report, progress)
+    _account(run, decided, notices)
     return len(decided.ids)
 
 
@@ -169,13 +174,13 @@ class _Open:
     decided: _Decided
 
 
-def _open_batch(engine: Engine, rules: Rules, now: datetime, batch_size: int, seen: set[str]) -> _Open | None:
-    conn = engine.connect()
+def _open_batch(run: _Run) -> _Open | None:
+    conn = run.engine.connect()
     try:
         conn.info["write"] = True
         transaction = conn.begin()
         with collector_paused():
-            decided = _decide(conn, rules, now, batch_size, seen)
+            decided = _decide(conn, run)
     except BaseException:
         conn.close()  # rolls back
         raise
@@ -195,16 +200,7 @@ def _write_and_commit(batch: _Open) -> int:
         batch.conn.close()  # rolls back unless committed
 
 
-def _pipelined_batches(
-    engine: Engine,
-    rules: Rules,
-    now: datetime,
-    batch_size: int,
-    seen: set[str],
-    report: SweepReport,
-    progress: Callable[[int], None] | None,
-    fault_after_batches: int | None,
-) -> None:
+def _pipelined_batches(run: _Run) -> None:
     """Decide batch k+1 while a second thread writes and commits batch k, on two connections. Measured at a
     million stored hazards, about a third of a sweep's time is the server writing; this way the deciding goes on
     meanwhile. Batch k's hazards stay locked until it commits, so claiming batch k+1 with ``SKIP LOCKED`` passes
@@ -218,7 +214,7 @@ def _pipelined_batches(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-writer") as pool:
         try:
             while True:
-                decided = _retrying(lambda: _open_batch(engine, rules, now, batch_size, seen))
+                decided = _retrying(lambda: _open_batch(run))
                 written = True
                 if writing is not None:
                     future, batch = writing
@@ -232,8 +228,8 @@ def _pipelined_batches(
                         written = False
                     else:
                         failures = 0
-                        _account(batch.decided, notices, seen, report, progress)
-                        _check_fault(report, fault_after_batches)
+                        _account(run, batch.decided, notices)
+                        run.check_fault()
                 if decided is None:
                     if written:
                         return
