@@ -7,6 +7,7 @@ batch jobs claim rows.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -18,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -38,7 +40,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             # on the driver: through SQLAlchemy's statement machinery this costs more than the BEGIN itself
-            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+            statement = "BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN"
+            try:
+                conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+            except sqlite3.Error as exc:  # as SQLAlchemy raises it ("database is locked": OperationalError)
+                raise DBAPIError.instance(statement, None, exc, sqlite3.Error, dialect=conn.dialect) from exc
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":

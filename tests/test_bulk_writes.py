@@ -226,3 +226,28 @@ def test_sqlite_text_instants_read_back_as_aware_utc_in_every_stored_form(sqlite
     expected = DATETIME().result_processor(dialect, None)(stored).replace(tzinfo=UTC)
     assert read(stored) == expected and read(stored).tzinfo is UTC
     assert read(None) is None
+
+
+def test_a_busy_sqlite_database_at_begin_raises_sqlalchemys_operational_error(sqlite_url: str) -> None:
+    """The write transaction's ``BEGIN IMMEDIATE`` runs on the driver; a database another writer holds must still
+    surface as SQLAlchemy's ``OperationalError``, which the flows' retry policy recognises."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from models.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    with engine.begin() as setup:
+        setup.execute(text("CREATE TABLE t (x INTEGER)"))
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with engine.connect() as conn:
+            conn.connection.dbapi_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[union-attr]
+            with pytest.raises(OperationalError, match="database is locked"):
+                conn.begin()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
