@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Connection, Table
-from sqlalchemy.exc import DBAPIError
 
+from models.db import DriverCursor
 from models.store import UTCDateTime
 
 Converter = Callable[[Any], Any]
@@ -183,19 +183,13 @@ def _pg_type(table: Table, column: str, dialect: Any) -> str:
 def driver_execute(conn: Connection, sql: str, params: Sequence[Any], *, many: bool = True) -> int:
     """Run already-converted parameters on the driver's cursor, inside the connection's transaction, and return
     the rows it reports as changed (both drivers sum them over ``executemany``). SQLAlchemy's statement
-    machinery costs more than the statement itself for an interactive event's one-row writes; errors are
-    raised as SQLAlchemy would raise them."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    machinery costs more than the statement itself for an interactive event's one-row writes."""
+    with DriverCursor(conn, sql) as cursor:
         if many:
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, params)
         return int(cursor.rowcount)
-    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
-        raise _wrapped(conn, sql, exc) from exc
-    finally:
-        cursor.close()
 
 
 def marks(conn: Connection, count: int) -> str:
@@ -218,31 +212,14 @@ def driver_rows(
 ) -> list[tuple[Any, ...]]:
     """Rows of ``columns`` (selected in that order by ``sql``) as the mapped types read them: the by-key reads of
     every event, without SQLAlchemy's per-statement cost."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with DriverCursor(conn, sql) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
-        raise _wrapped(conn, sql, exc) from exc
-    finally:
-        cursor.close()
     plan = _result_plan(table, tuple(columns), conn.dialect)
     return _converted(rows, plan) if plan and rows else rows
 
 
 def _pg_copy(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
-    import psycopg
-
-    raw = conn.connection.dbapi_connection
-    try:
-        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in params:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        raise _wrapped(conn, sql, exc) from exc
-
-
-def _wrapped(conn: Connection, sql: str, exc: Exception) -> Exception:
-    """The driver's error as SQLAlchemy would have raised it (``IntegrityError`` for a unique key, …), so the
-    callers' retry and conflict handling sees the same exceptions on every path."""
-    return DBAPIError.instance(sql, None, exc, conn.dialect.dbapi.Error, dialect=conn.dialect)  # type: ignore[union-attr]
+    with DriverCursor(conn, sql) as cursor, cursor.copy(sql) as copy:
+        for row in params:
+            copy.write_row(row)

@@ -7,7 +7,6 @@ batch jobs claim rows.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -17,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -41,15 +40,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Connection) -> None:
             # on the driver: through SQLAlchemy's statement machinery this costs more than the BEGIN itself
             statement = "BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN"
-            try:
-                conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
-            except sqlite3.Error as exc:  # as SQLAlchemy raises it ("database is locked": OperationalError)
-                raise DBAPIError.instance(statement, None, exc, sqlite3.Error, dialect=conn.dialect) from exc
+            with DriverCursor(conn, statement) as cursor:
+                cursor.execute(statement)
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class DriverCursor:
+    """A cursor of the connection's driver, in its transaction; the driver's errors raised as SQLAlchemy would
+    have raised them (``IntegrityError`` for a unique key, ``OperationalError`` for a busy database, …), so the
+    callers' retry and conflict handling sees the same exceptions on every path. A plain class: an interactive
+    event runs about ten statements through it, and a generator-based context manager costs several times more."""
+
+    __slots__ = ("conn", "cursor", "sql")
+
+    def __init__(self, conn: Connection, sql: str) -> None:
+        self.conn, self.sql = conn, sql
+
+    def __enter__(self) -> Any:
+        self.cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        return self.cursor
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any) -> None:
+        self.cursor.close()
+        error = self.conn.dialect.dbapi.Error  # type: ignore[union-attr]
+        if isinstance(exc, error):
+            raise DBAPIError.instance(self.sql, None, exc, error, dialect=self.conn.dialect) from exc
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -83,7 +102,18 @@ def schema_is_current(engine: Engine) -> bool:
 @contextmanager
 def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """One transaction: everything inside lands together or not at all (rolls back unless it ends cleanly)."""
-    with engine.connect() as conn:
-        conn.info["write"] = write
-        with conn.begin():
-            yield conn
+    conn, transaction = open_unit_of_work(engine, write=write)
+    with conn, transaction:
+        yield conn
+
+
+def open_unit_of_work(engine: Engine, *, write: bool = True) -> tuple[Connection, RootTransaction]:
+    """A unit of work whose end the caller decides: ``transaction.commit()``, then ``conn.close()``; closing
+    without committing rolls back. For work that is decided on one thread and committed on another."""
+    conn = engine.connect()
+    conn.info["write"] = write  # read by the SQLite BEGIN: writers take the write lock at once
+    try:
+        return conn, conn.begin()
+    except BaseException:
+        conn.close()
+        raise

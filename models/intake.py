@@ -339,10 +339,11 @@ def _apply_once(
     if partial:
         for start in range(0, len(lines), chunk_lines):
             part = lines[start : start + chunk_lines]
-            with collector_paused(), unit_of_work(engine) as conn:
-                parsed = parse_lines(part, source, now, problems)
-                prefer_indexes(conn)
-                problems.extend(_Batch(conn, rules, now, source, report).run(parsed))
+            with collector_paused():
+                parsed = parse_lines(part, source, now, problems)  # before the transaction: no lock held meanwhile
+                with unit_of_work(engine) as conn:
+                    prefer_indexes(conn)
+                    problems.extend(_Batch(conn, rules, now, source, report).run(parsed))
             if progress:
                 progress(len(part))
         report.rejected = sorted(problems, key=lambda p: p.line or 0)

@@ -39,6 +39,13 @@ def _hazard(row: Any) -> Hazard:
 
 
 _KNOWN_COLUMNS = ("event_id", "digest", "outcome")
+_HAZARD_SELECT = f"SELECT {', '.join(HAZARD_COLUMNS)} FROM {_H.name}"
+_KNOWN_SELECT = f"SELECT {', '.join(_KNOWN_COLUMNS)} FROM {_E.name}"
+
+
+def _for_update(conn: Connection, lock: bool = True) -> str:
+    """The row-lock clause of a by-key read: PostgreSQL only (SQLite's writer already holds the database)."""
+    return " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
 
 
 def load_hazards(conn: Connection, keys: Iterable[str], *, lock: bool = False) -> list[Hazard]:
@@ -46,10 +53,9 @@ def load_hazards(conn: Connection, keys: Iterable[str], *, lock: bool = False) -
     ``driver_rows``): for an interactive event they are most of the statements of its transaction."""
     keys = list(dict.fromkeys(keys))
     found: list[Hazard] = []
-    locked = " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
     for part in chunks(keys, _CHUNK // 2):
         listed = marks(conn, len(part))
-        sql = f"SELECT {', '.join(HAZARD_COLUMNS)} FROM hazards WHERE id IN ({listed}) OR ref IN ({listed}){locked}"
+        sql = f"{_HAZARD_SELECT} WHERE id IN ({listed}) OR ref IN ({listed}){_for_update(conn, lock)}"
         found.extend(map(_hazard, driver_rows(conn, _H, HAZARD_COLUMNS, sql, [*part, *part])))
     return found
 
@@ -195,7 +201,7 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     ids = list(dict.fromkeys(event_ids))
     out: dict[str, tuple[str, str]] = {}
     for part in chunks(ids):
-        sql = f"SELECT {', '.join(_KNOWN_COLUMNS)} FROM events WHERE event_id IN ({marks(conn, len(part))})"
+        sql = f"{_KNOWN_SELECT} WHERE event_id IN ({marks(conn, len(part))})"
         for event_id, digest, outcome in driver_rows(conn, _E, _KNOWN_COLUMNS, sql, part):
             out[event_id] = (digest, outcome)
     return out
@@ -225,8 +231,7 @@ class Counters:
         key = (scope, year)
         if key not in self._values:
             m = marks(self.conn, 1)
-            locked = " FOR UPDATE" if self.conn.dialect.name == "postgresql" else ""
-            sql = f"SELECT value FROM counters WHERE scope = {m} AND year = {m}{locked}"
+            sql = f"SELECT value FROM {_C.name} WHERE scope = {m} AND year = {m}{_for_update(self.conn)}"
             rows = driver_rows(self.conn, _C, ("value",), sql, (scope, year))
             current = rows[0][0] if rows else None
             self._stored[key] = current

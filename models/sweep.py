@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 
 from models import listing
 from models.collector import collector_paused
-from models.db import unit_of_work
+from models.db import open_unit_of_work, unit_of_work
 from models.escalation import sweep_hazard
 from models.intake import EffectWriter, retryable
 from models.lifecycle import CLOCK_RUNNING
@@ -175,10 +175,8 @@ class _Open:
 
 
 def _open_batch(run: _Run) -> _Open | None:
-    conn = run.engine.connect()
+    conn, transaction = open_unit_of_work(run.engine)
     try:
-        conn.info["write"] = True
-        transaction = conn.begin()
         with collector_paused():
             decided = _decide(conn, run)
     except BaseException:

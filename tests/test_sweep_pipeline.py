@@ -19,7 +19,7 @@ from models.db import unit_of_work
 from models.intake import apply_lines
 from models.queries import export_state
 from models.sweep import sweep
-from tests.conftest import ready_app
+from tests.conftest import pg_database, ready_app
 from tests.factories import detected
 from tests.test_escalation_ladder import at
 
@@ -30,45 +30,23 @@ BATCH = 7  # six batches: several overlap, the last one is short
 
 
 @pytest.fixture
-def apps(request: pytest.FixtureRequest) -> Iterator[tuple[App, App]]:
+def apps() -> Iterator[tuple[App, App]]:
     """Two fresh PostgreSQL databases with the same 40 hazards (a quarter of them major), detected before 国庆."""
     lines = [
         (i + 1, json.dumps(detected(f"PIPE-{i}", "2025-09-26T10:00:00+08:00", severity=_severity(i))))
         for i in range(HAZARDS)
     ]
     with ExitStack() as stack:
-        pair = []
-        for _ in range(2):
-            url = request.getfixturevalue("pg_url") if not pair else _second_database(request)
-            application = stack.enter_context(ready_app(url))
+        pair = [stack.enter_context(ready_app(stack.enter_context(pg_database()))) for _ in range(2)]
+        for application in pair:
             rules, engine = application.rules, application.engine
             report = apply_lines(engine, rules, lines, source="t", now=at("2025-09-26T12:00:00"))
             assert report.applied == HAZARDS
-            pair.append(application)
         yield pair[0], pair[1]
 
 
 def _severity(i: int) -> str:
     return "major" if i % 4 == 0 else "general"
-
-
-def _second_database(request: pytest.FixtureRequest) -> str:
-    # pg_url is one database per test; the second is made and dropped the same way
-    import uuid
-
-    import psycopg
-
-    name = f"hz_test_{uuid.uuid4().hex[:12]}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    request.addfinalizer(drop)
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def _state(app: App, instant: str) -> dict[str, Any]:
