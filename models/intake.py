@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import listing
+from models.bulk import shared_conversions
 from models.collector import collector_paused
 from models.db import unit_of_work
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
@@ -106,11 +107,13 @@ class EffectWriter:
 
     def flush(self) -> int:
         self._number_notices()
-        insert_hazards(self.conn, list(self.new.values()), self.now)
-        update_hazards(self.conn, list(self.dirty.values()), self.now)
-        insert_transitions(self.conn, self.transitions, self.now)
-        insert_events(self.conn, self.event_rows)
-        insert_notices(self.conn, self.notice_rows)
+        # one event's instant recurs in its hazard, transition and event rows: convert it once for all tables
+        shared = shared_conversions()
+        insert_hazards(self.conn, list(self.new.values()), self.now, shared)
+        update_hazards(self.conn, list(self.dirty.values()), self.now, shared)
+        insert_transitions(self.conn, self.transitions, self.now, shared)
+        insert_events(self.conn, self.event_rows, shared)
+        insert_notices(self.conn, self.notice_rows, shared)
         self.counters.flush()
         written = len(self.notice_rows)
         self.new, self.dirty = {}, {}

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from models.bulk import bulk_insert, bulk_update_values, driver_rows, marks
+from models.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
 from models.errors import ConflictError
 from models.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
 from models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
@@ -78,7 +78,9 @@ def load_hazards_where(
     return list(map(_hazard, conn.execute(stmt)))
 
 
-def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
+def insert_hazards(
+    conn: Connection, hazards: Sequence[Hazard], now: datetime, shared: Conversions | None = None
+) -> None:
     if not hazards:
         return
     rows = []
@@ -87,7 +89,7 @@ def insert_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
         h.updated_at = now
         rows.append(h.__dict__)
     for part in chunks(rows, 5000):
-        bulk_insert(conn, _H, part, HAZARD_COLUMNS)
+        bulk_insert(conn, _H, part, HAZARD_COLUMNS, shared)
     for h in hazards:
         h.__dict__[LOADED] = _UPDATABLE_VALUES(h)
 
@@ -115,7 +117,9 @@ _UPDATABLE_VALUES = attrgetter(*_UPDATABLE)
 _UPDATED_AT = _UPDATABLE.index("updated_at")
 
 
-def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -> None:
+def update_hazards(
+    conn: Connection, hazards: Sequence[Hazard], now: datetime, shared: Conversions | None = None
+) -> None:
     """Write changed hazards, each guarded by the version it was read at (optimistic concurrency). Only the
     columns some hazard of the batch changed are written: an index whose columns are not set is left alone
     (a sweep changes the supervision columns, not the state, unit or deadline)."""
@@ -125,7 +129,7 @@ def update_hazards(conn: Connection, hazards: Sequence[Hazard], now: datetime) -
     columns = [*(_UPDATABLE[i] for i in changed), "version"]
     values = [(*_picked(_UPDATABLE_VALUES(h), changed), h.version + 1, h.id, h.version) for h in hazards]
     for part in chunks(values, 5000):
-        written = bulk_update_values(conn, _H, columns, ["id", "version"], part)
+        written = bulk_update_values(conn, _H, columns, ["id", "version"], part, shared)
         if written not in (-1, len(part)):
             raise ConflictError("another writer changed some of these hazards at the same moment; try again")
     for h in hazards:
@@ -161,7 +165,9 @@ def _changed_columns(hazards: Sequence[Hazard], now: datetime) -> list[int]:
     return sorted(changed)
 
 
-def insert_transitions(conn: Connection, transitions: Sequence[Transition], recorded_at: datetime) -> None:
+def insert_transitions(
+    conn: Connection, transitions: Sequence[Transition], recorded_at: datetime, shared: Conversions | None = None
+) -> None:
     if not transitions:
         return
     rows = [
@@ -183,17 +189,17 @@ def insert_transitions(conn: Connection, transitions: Sequence[Transition], reco
         for t in transitions
     ]
     for part in chunks(rows, 5000):
-        bulk_insert(conn, _T, part, _TRANSITION_COLUMNS)
+        bulk_insert(conn, _T, part, _TRANSITION_COLUMNS, shared)
 
 
-def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
     for part in chunks(list(rows), 2000):
-        bulk_insert(conn, _N, part, _NOTICE_COLUMNS)
+        bulk_insert(conn, _N, part, _NOTICE_COLUMNS, shared)
 
 
-def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
     for part in chunks(list(rows), 5000):
-        bulk_insert(conn, _E, part, _EVENT_COLUMNS)
+        bulk_insert(conn, _E, part, _EVENT_COLUMNS, shared)
 
 
 def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, str]]:

@@ -228,6 +228,38 @@ def test_sqlite_text_instants_read_back_as_aware_utc_in_every_stored_form(sqlite
     assert read(None) is None
 
 
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "2025-06-16T09:00:00+08:00",
+        "2025-06-16T09:00:00.000001+08:00",
+        "2025-01-01T03:59:59.999999+05:45",
+        "2025-06-16T00:00:00-03:30",
+        "1999-12-31T23:59:59+00:00",
+        "2025-03-09T06:30:00+00:00",  # New York half an hour before its clocks go forward
+        "2025-11-02T06:30:00+00:00",  # New York's second 01:30, the hour it lives twice
+    ],
+)
+def test_the_stored_sqlite_text_is_sqlalchemys_own_form_of_the_utc_instant(instant: str) -> None:
+    """The bulk path writes SQLite's text itself; it must be byte for byte what SQLAlchemy writes for the same
+    instant, or comparisons in SQL (``due_at < :now``) would disagree between the two paths."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.dialects.sqlite import DATETIME
+
+    from models.bulk import _utc_text
+
+    write = DATETIME().bind_processor(sqlite.dialect())
+    value = datetime.fromisoformat(instant)
+    for zone in (None, ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")):
+        shown = value if zone is None else value.astimezone(zone)
+        assert _utc_text(shown) == write(value.astimezone(UTC).replace(tzinfo=None))
+    assert _utc_text(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        _utc_text(value.replace(tzinfo=None))
+
+
 def test_a_busy_sqlite_database_at_begin_raises_sqlalchemys_operational_error(sqlite_url: str) -> None:
     """The write transaction's ``BEGIN IMMEDIATE`` runs on the driver; a database another writer holds must still
     surface as SQLAlchemy's ``OperationalError``, which the flows' retry policy recognises."""
