@@ -56,7 +56,7 @@ class ApplyReport:
     last_hazard: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Parsed:
     line: int
     event: Event
@@ -153,8 +153,8 @@ def parse_lines(lines: Iterable[tuple[int, str]], source: str, now: datetime, pr
                 )
             )
             continue
-        payload = EVENT_ADAPTER.dump_json(event).decode()
-        parsed.append(_Parsed(lineno, event, hashlib.sha1(payload.encode()).hexdigest(), payload))
+        canonical = EVENT_ADAPTER.dump_json(event)  # the digest is of the canonical form, not of the line's spelling
+        parsed.append(_Parsed(lineno, event, hashlib.sha1(canonical).hexdigest(), canonical.decode()))
     return parsed
 
 
