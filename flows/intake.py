@@ -51,7 +51,7 @@ def apply_events(
 
 def _lines(events: list[str] | None, path: str | None) -> tuple[str, list[tuple[int, str]]]:
     if path:
-        return path, list(enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1))
+        return path, list(enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1))
     return "parameters", list(enumerate(events or [], start=1))
 
 

@@ -84,10 +84,11 @@ def print_json(data: Any) -> None:
 
 
 def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
+    # utf-8-sig: editors on Windows start UTF-8 files with a byte-order mark, which is not part of line 1's JSON
     if path == "-":
-        return "<stdin>", list(enumerate(sys.stdin.read().splitlines(), start=1))
+        return "<stdin>", list(enumerate(sys.stdin.read().removeprefix("\ufeff").splitlines(), start=1))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InvalidInput([Problem("file not found", source=path)]) from None
     except (OSError, UnicodeDecodeError) as exc:

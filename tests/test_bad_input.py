@@ -97,6 +97,14 @@ def test_a_folder_given_as_file_is_rejected_and_nothing_changes(seeded: Cli, tmp
 # --- one bad line ----------------------------------------------------------------------------------------
 
 
+def test_a_file_starting_with_a_byte_order_mark_is_read_as_plain_utf8(seeded: Cli, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "bom.jsonl", good_lines())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    seeded.ok("apply", str(path), now=NOW)
+    assert seeded.json("show", "NEW-1", now=NOW)["state"] == "assigned"
+    assert seeded.json("show", "SEED-2", now=NOW)["state"] == "rectifying"
+
+
 def test_a_line_that_is_not_json_is_named_and_nothing_changes(seeded: Cli, tmp_path: Path) -> None:
     assert_bad_line(seeded, tmp_path, '{"type": "hazard.detected", "event_id": ', field=None, words=["JSON"])
 
@@ -147,6 +155,14 @@ def test_a_date_without_offset_is_named_and_nothing_changes(seeded: Cli, tmp_pat
     bad = detected("NEW-2", f"{DAY}T10:00:00")
     stderr = assert_bad_line(seeded, tmp_path, bad, field="at", words=[f"{DAY}T10:00:00"])
     assert re.search(r"offset|time ?zone", stderr, re.IGNORECASE), stderr
+
+
+@pytest.mark.parametrize("instant", [1741053600, "1741053600"])
+def test_a_number_for_a_date_is_named_and_nothing_changes(seeded: Cli, tmp_path: Path, instant: object) -> None:
+    """Unix seconds (2025-03-04T02:00:00Z here, before --now) are not the contract's ISO 8601: refused, not read."""
+    bad = detected("NEW-2", instant)  # type: ignore[arg-type]
+    stderr = assert_bad_line(seeded, tmp_path, bad, field="at", words=["2025-10-13T09:30:00+08:00"])
+    assert "HZ-" not in stderr
 
 
 def test_event_dated_after_now_is_rejected_and_nothing_changes(seeded: Cli, tmp_path: Path) -> None:
