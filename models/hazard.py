@@ -3,9 +3,18 @@ Plain dataclasses: the persistence layer copies them to and from rows."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+# The engine's own hazard ids. A source reference of this form could later name two hazards (``show HZ-…`` takes
+# an id or a reference), so detection refuses it.
+HAZARD_ID_FORM = re.compile(r"HZ-\d{4}-\d{6,}")
+
+
+def hazard_id(year: int, seq: int) -> str:
+    return f"HZ-{year}-{seq:06d}"
 
 
 @dataclass

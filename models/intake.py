@@ -26,7 +26,7 @@ from models.collector import collector_paused
 from models.db import unit_of_work
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
-from models.hazard import Effects, Hazard, Transition
+from models.hazard import Effects, Hazard, Transition, hazard_id
 from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
 from models.repository import (
     Counters,
@@ -174,8 +174,9 @@ class _Batch:
         # this transaction, or committed in partial mode), and the inbox read finds them: nothing file-long is kept
         self.seen: dict[str, str] = {}
         self.writer = EffectWriter(conn, rules, now)
-        self.by_key: dict[str, Hazard] = {}
+        self.by_key: dict[str, Hazard] = {}  # by id and by source reference: how later events name a hazard
         self.by_id: dict[str, Hazard] = {}
+        self.by_ref: dict[str, Hazard] = {}  # a detection repeats a hazard only if it repeats the reference
 
     def run(self, chunk: Sequence[_Parsed]) -> list[Problem]:
         problems: list[Problem] = []
@@ -206,6 +207,7 @@ class _Batch:
 
     def _remember(self, h: Hazard) -> None:
         self.by_id[h.id] = h
+        self.by_ref[h.ref] = h
         self.by_key[h.id] = h
         self.by_key[h.ref] = h
 
@@ -233,7 +235,7 @@ class _Batch:
             return
         outcome, hazard_id, township = "applied", None, None
         if isinstance(event, HazardDetected):
-            existing = self.by_key.get(event.hazard.ref)
+            existing = self.by_ref.get(event.hazard.ref)
             if existing is not None:
                 outcome, hazard_id = f"duplicate of {existing.id} (same source reference)", existing.id
                 self.report.duplicates += 1
@@ -274,7 +276,7 @@ class _Batch:
 
     def _detect(self, event: HazardDetected) -> Hazard:
         year = event.at.astimezone(self.rules.policy.tz).year
-        provisional_id = f"HZ-{year}-{self.writer.counters.peek('HZ', year):06d}"
+        provisional_id = hazard_id(year, self.writer.counters.peek("HZ", year))
         h, effects = self.rules.detect(event, provisional_id)
         self.writer.counters.next("HZ", year)  # consumed only once the detection is accepted
         self._remember(h)

@@ -24,7 +24,7 @@ from models.events import (
     VerificationFailed,
     VerificationPassed,
 )
-from models.hazard import Effects, Hazard, NoticeIntent, Transition
+from models.hazard import HAZARD_ID_FORM, Effects, Hazard, NoticeIntent, Transition
 from models.lifecycle import CLOCK_RUNNING, State, next_state
 from models.orgtree import Actor, OrgTree
 from models.policy import LEVEL_RANK, Policy, Unit
@@ -122,6 +122,16 @@ class Rules:
         if d.field not in self.policy.fields:
             known = ", ".join(self.policy.fields)
             raise InvalidInput([Problem(f"unknown field '{d.field}'; policy.yaml knows {known}", field="hazard.field")])
+        if HAZARD_ID_FORM.fullmatch(d.ref):
+            raise InvalidInput(
+                [
+                    Problem(
+                        f"the source reference '{d.ref}' has the form of this engine's hazard ids (HZ-year-number), "
+                        "so it could name two hazards; give the source system's own reference",
+                        field="hazard.ref",
+                    )
+                ]
+            )
         township = self.tree.resolve_township(d.township, field="hazard.township")
         county = self.tree.county_of(township.code)
         if d.county is not None:

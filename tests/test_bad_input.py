@@ -140,6 +140,18 @@ def test_an_unknown_field_is_named_and_nothing_changes(seeded: Cli, tmp_path: Pa
     assert_bad_line(seeded, tmp_path, bad, field="hazard.field", words=["volcanoes"])
 
 
+@pytest.mark.parametrize("ref", ["existing", "HZ-2025-000999"])
+def test_a_reference_in_the_form_of_a_hazard_id_is_named_and_nothing_changes(
+    seeded: Cli, tmp_path: Path, ref: str
+) -> None:
+    """Such a reference could name two hazards; one equal to an existing hazard's id was once taken for a repeat of
+    that hazard's detection, and the new hazard was silently dropped."""
+    if ref == "existing":
+        ref = seeded.json("show", "SEED-1", now=NOW)["id"]
+    bad = detected(ref, at("10:00"), title="另一处隐患")
+    assert_bad_line(seeded, tmp_path, bad, field="hazard.ref", words=[ref, "HZ-year-number"])
+
+
 def test_a_bad_severity_is_named_and_nothing_changes(seeded: Cli, tmp_path: Path) -> None:
     bad = detected("NEW-2", at("10:00"), severity="catastrophic")
     stderr = assert_bad_line(seeded, tmp_path, bad, field="hazard.severity", words=["catastrophic"])
