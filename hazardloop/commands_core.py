@@ -313,6 +313,10 @@ def export(
         print_json(state)
 
 
+# What a manual command calls the event fields its problems are about; "type" (the action itself) needs no name.
+_OPTION_OF = {"actor": "--by", "to": "--to", "reason": "--reason", "type": None}
+
+
 def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
     application = ready(ctx)
     now = application.clock.now()
@@ -330,8 +334,11 @@ def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
     try:
         apply_event(application.engine, application.rules, event, now=now)
     except Rejections as exc:
-        # One command, one event: report the problem without the synthetic "line 1".
-        problems = [Problem(p.message, field=p.field, refused=p.refused) for p in exc.problems]
+        # One command, one event: report the problem without the synthetic "line 1", naming the command's own
+        # option rather than the event's field.
+        problems = [
+            Problem(p.message, field=_OPTION_OF.get(p.field or "", p.field), refused=p.refused) for p in exc.problems
+        ]
         raise Rejections(problems) from None
     out.print(f"{payload['type']} recorded for {payload.get('hazard') or payload.get('township')}", highlight=False)
 

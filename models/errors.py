@@ -53,7 +53,10 @@ class Refused(HazardloopError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, state: str | None = None, event: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, state: str | None = None, event: str | None = None
+    ) -> None:
+        self.field = field  # the event field the refusal is about: "actor" (who), "type" (what, in this state)
         self.state = state
         self.event = event
         super().__init__(message)

@@ -289,7 +289,7 @@ class _Batch:
 def _problems(exc: HazardloopError) -> list[Problem]:
     if isinstance(exc, InvalidInput):
         return exc.problems
-    return [Problem(str(exc))]
+    return [Problem(str(exc), field=exc.field if isinstance(exc, Refused) else None)]
 
 
 def retryable(exc: Exception) -> bool:

@@ -74,6 +74,7 @@ def next_state(state: State | str, event: str) -> State:
     allowed = ", ".join(allowed_events(state)) or "nothing (the hazard is closed)"
     raise Refused(
         f"'{event}' is not allowed: the hazard is {_PLAIN_STATE[state]} (state '{state}'); allowed now: {allowed}",
+        field="type",
         state=str(state),
         event=event,
     )

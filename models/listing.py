@@ -321,13 +321,19 @@ def apply_event(
     serialize_listing(conn)
     current = active_listings(conn).get(township.code)
     if actor.unit is None or actor.unit.code not in {u.code for u in tree.supervisors(township.code)}:
-        raise Refused(f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}")
+        raise Refused(
+            f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}", field="actor"
+        )
     rank = tree.supervisor_rank(actor.unit)
     if isinstance(event, TownshipListed):
         if rank < LEVEL_RANK["county"]:
-            raise Refused(f"{actor.unit.name} may not list a township; listing is for the county or the city")
+            raise Refused(
+                f"{actor.unit.name} may not list a township; listing is for the county or the city", field="actor"
+            )
         if current is not None and LEVEL_RANK[current.level] >= rank:
-            raise Refused(f"{township.name} is already under {current.level}-level listed supervision")
+            raise Refused(
+                f"{township.name} is already under {current.level}-level listed supervision", field="township"
+            )
         figures = township_figures(conn, rules, event.at, [township.code]).get(township.code)
         problems = breaches(rules, figures) if figures else []
         list_township(
@@ -347,11 +353,12 @@ def apply_event(
         )
     else:
         if current is None:
-            raise Refused(f"{township.name} is not under listed supervision")
+            raise Refused(f"{township.name} is not under listed supervision", field="township")
         if rank < LEVEL_RANK[current.level]:
             raise Refused(
                 f"{actor.unit.name} may not delist {township.name}: it was listed at {current.level} "
-                "level, so delisting needs that level or above"
+                "level, so delisting needs that level or above",
+                field="actor",
             )
         delist_township(
             conn,

@@ -136,15 +136,16 @@ class OrgTree:
             return self.county_of(township_code) or self.city
         return self.units[township_code]
 
-    def may_escalate(self, actor: Unit, township_code: str, current: str, target: str) -> str | None:
-        """None when allowed; otherwise the reason in plain words."""
+    def may_escalate(self, actor: Unit, township_code: str, current: str, target: str) -> tuple[str, str] | None:
+        """None when allowed; otherwise the event field at fault (``actor`` or ``to``) and the reason in plain
+        words."""
         rank = self.supervisor_rank(actor)
         if actor.code not in {u.code for u in self.supervisors(township_code)} or rank == 0:
-            return f"{actor.name} has no jurisdiction over {self.units[township_code].name}"
+            return "actor", f"{actor.name} has no jurisdiction over {self.units[township_code].name}"
         if LEVEL_RANK[target] <= LEVEL_RANK[current]:
-            return f"the hazard is already under {current} supervision; escalation only goes upwards"
+            return "to", f"the hazard is already under {current} supervision; escalation only goes upwards"
         if rank <= LEVEL_RANK[current]:
-            return f"{actor.name} is not above the hazard's current supervision level ({current})"
+            return "actor", f"{actor.name} is not above the hazard's current supervision level ({current})"
         if LEVEL_RANK[target] > rank:
-            return f"{actor.name} may escalate at most to its own level ({actor.level})"
+            return "to", f"{actor.name} may escalate at most to its own level ({actor.level})"
         return None

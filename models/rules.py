@@ -237,7 +237,7 @@ class Rules:
         if actor.unit is None or actor.unit.code not in {u.code for u in allowed}:
             who = actor.unit.name if actor.unit else actor.raw
             names = "、".join(u.name for u in allowed[:3]) or "nobody"
-            raise Refused(f"{who} may not {what}; this is for {names}")
+            raise Refused(f"{who} may not {what}; this is for {names}", field="actor")
         return actor.unit
 
     def _transition(
@@ -270,18 +270,19 @@ class Rules:
 
     def _check_assignable(self, unit: Unit, h: Hazard) -> None:
         if unit.level == "village":
-            raise Refused(f"{unit.name} is a village station and cannot be a responsible unit")
+            raise Refused(f"{unit.name} is a village station and cannot be a responsible unit", field="unit")
         if not self.tree.may_answer_for(unit, h.township_code):
             raise Refused(
                 f"{unit.name} cannot answer for a hazard in {self.tree.get(h.township_code).name}: the responsible "
-                "unit must be the township, or a department of the township, its county or the city"
+                "unit must be the township, or a department of the township, its county or the city",
+                field="unit",
             )
 
     def _on_hazard_reassigned(self, h: Hazard, e: HazardReassigned, actor: Actor) -> Effects:
         self._require_unit(actor, self.tree.supervisors(h.township_code), "reassign this hazard")
         unit = self.tree.resolve_unit(e.unit)
         if unit.code == h.unit_code:
-            raise Refused(f"the hazard is already assigned to {unit.name}")
+            raise Refused(f"the hazard is already assigned to {unit.name}", field="unit")
         self._check_assignable(unit, h)
         effects = Effects()
         before_state, h.state = h.state, next_state(h.state, e.type)
@@ -322,13 +323,16 @@ class Rules:
         )
         ext = self.policy.extensions
         if h.pending_extension_days is not None:
-            raise Refused("an extension request for this hazard is already waiting for a decision")
+            raise Refused("an extension request for this hazard is already waiting for a decision", field="type")
         if h.extension_count >= ext.max_requests:
             raise Refused(
-                f"the hazard has had {h.extension_count} extension request(s); the policy allows {ext.max_requests}"
+                f"the hazard has had {h.extension_count} extension request(s); the policy allows {ext.max_requests}",
+                field="type",
             )
         if e.days > ext.max_days:
-            raise Refused(f"{e.days} working days is more than the policy allows for one extension ({ext.max_days})")
+            raise Refused(
+                f"{e.days} working days is more than the policy allows for one extension ({ext.max_days})", field="days"
+            )
         h.pending_extension_days, h.pending_extension_reason = e.days, e.reason
         h.extension_count += 1
         return Effects([self._transition(h, e, h.state, actor, e.reason, days=e.days)])
@@ -340,7 +344,7 @@ class Rules:
             "decide on this hazard's extension",
         )
         if h.pending_extension_days is None:
-            raise Refused("there is no extension request waiting for a decision on this hazard")
+            raise Refused("there is no extension request waiting for a decision on this hazard", field="type")
         days = h.pending_extension_days
         h.pending_extension_days = h.pending_extension_reason = None
         if e.approved and h.due_at is not None:
@@ -387,7 +391,7 @@ class Rules:
 
     def _verifier(self, h: Hazard, actor: Actor) -> Unit:
         if actor.unit is not None and actor.unit.code == h.unit_code:
-            raise Refused(f"{actor.unit.name} is the responsible unit and may not verify its own work")
+            raise Refused(f"{actor.unit.name} is the responsible unit and may not verify its own work", field="actor")
         return self._require_unit(actor, self.tree.verifiers(h.township_code, h.unit_code or ""), "verify this hazard")
 
     def _on_verification_passed(self, h: Hazard, e: VerificationPassed, actor: Actor) -> Effects:
@@ -443,10 +447,10 @@ class Rules:
 
     def _on_hazard_escalated(self, h: Hazard, e: HazardEscalated, actor: Actor) -> Effects:
         if actor.unit is None:
-            raise Refused("a manual escalation needs a supervising unit as actor")
+            raise Refused("a manual escalation needs a supervising unit as actor", field="actor")
         why_not = self.tree.may_escalate(actor.unit, h.township_code, h.level, e.to)
         if why_not:
-            raise Refused(why_not)
+            raise Refused(why_not[1], field=why_not[0])
         return self.elevate(h, e.to, e.at, actor.raw, e.reason, event_id=e.event_id, issuer=actor.unit, manual=True)
 
     def elevate(

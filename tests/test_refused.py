@@ -57,20 +57,27 @@ def seeded(cli: Cli, tmp_path: Path) -> Cli:
     return cli
 
 
-def refused(cli: Cli, *args: str, check_unchanged: bool = True) -> str:
-    """Run a command that must be refused (exit 3) without writing anything; return its stderr."""
+def refused(cli: Cli, *args: str, check_unchanged: bool = True, field: str | None = None) -> str:
+    """Run a command that must be refused (exit 3) without writing anything; return its stderr. ``field``: the
+    field (or the command's option) the message must name."""
     before = cli.export(NOW) if check_unchanged else None
     result = cli(*args, now=NOW)
     assert result.exit_code == 3, f"exit {result.exit_code}\nstdout:{result.stdout}\nstderr:{result.stderr}"
     if check_unchanged:
         assert cli.export(NOW) == before, "a refused command changed the database"
     assert result.stderr.strip(), "a refusal must say why"
+    if field is not None:
+        assert f"field '{field}'" in result.stderr, f"the refusal does not name {field!r}:\n{result.stderr}"
     return result.stderr
 
 
-def refused_event(cli: Cli, tmp_path: Path, one: dict[str, Any], check_unchanged: bool = True) -> str:
+def refused_event(
+    cli: Cli, tmp_path: Path, one: dict[str, Any], check_unchanged: bool = True, field: str | None = None
+) -> str:
     path = write_events(tmp_path / f"{one['event_id']}.jsonl", [one])
-    return refused(cli, "apply", str(path), check_unchanged=check_unchanged)
+    stderr = refused(cli, "apply", str(path), check_unchanged=check_unchanged, field=field)
+    assert f"{path}, line 1" in stderr, stderr
+    return stderr
 
 
 def applies(cli: Cli, tmp_path: Path, one: dict[str, Any]) -> None:
@@ -81,13 +88,13 @@ def applies(cli: Cli, tmp_path: Path, one: dict[str, Any]) -> None:
 
 
 def test_acknowledging_twice_is_refused_naming_the_state(seeded: Cli, tmp_path: Path) -> None:
-    stderr = refused_event(seeded, tmp_path, event("hazard.acknowledged", "RECT-1", LATER, FIRE_UNIT))
+    stderr = refused_event(seeded, tmp_path, event("hazard.acknowledged", "RECT-1", LATER, FIRE_UNIT), field="type")
     assert "rectifying" in stderr
 
 
 def test_submitting_before_acknowledging_is_refused_naming_the_state(seeded: Cli, tmp_path: Path) -> None:
     submit = event("rectification.submitted", "ASSIGNED-1", LATER, FIRE_UNIT, note="已整改", evidence=["a.jpg"])
-    stderr = refused_event(seeded, tmp_path, submit)
+    stderr = refused_event(seeded, tmp_path, submit, field="type")
     assert "assigned" in stderr
     assert "acknowledg" in stderr, "the message should point at the missing acknowledgement"
 
@@ -125,7 +132,8 @@ def test_any_event_on_a_closed_hazard_is_refused_naming_the_state(
 
 def test_the_responsible_department_may_not_verify_its_own_work(seeded: Cli, tmp_path: Path) -> None:
     for kind, fields in (("verification.passed", {"note": "合格"}), ("verification.failed", {"reason": "不合格"})):
-        stderr = refused_event(seeded, tmp_path, event(kind, "PENDING-1", LATER, f"{FIRE_UNIT}/王队长", **fields))
+        verify = event(kind, "PENDING-1", LATER, f"{FIRE_UNIT}/王队长", **fields)
+        stderr = refused_event(seeded, tmp_path, verify, field="actor")
         assert "responsible" in stderr or "越城区消防救援大队" in stderr, stderr
 
 
@@ -144,7 +152,8 @@ def test_a_unit_of_another_county_may_not_verify(seeded: Cli, tmp_path: Path) ->
 
 
 def test_a_unit_that_is_not_responsible_may_not_acknowledge(seeded: Cli, tmp_path: Path) -> None:
-    stderr = refused_event(seeded, tmp_path, event("hazard.acknowledged", "ASSIGNED-1", LATER, TOWNSHIP_CODE))
+    acknowledge = event("hazard.acknowledged", "ASSIGNED-1", LATER, TOWNSHIP_CODE)
+    stderr = refused_event(seeded, tmp_path, acknowledge, field="actor")
     assert TOWNSHIP in stderr or TOWNSHIP_CODE in stderr, stderr
     stderr = refused_event(seeded, tmp_path, event("hazard.acknowledged", "ASSIGNED-1", LATER, "SX-KQ-XF"))
     assert "柯桥区消防救援大队" in stderr or "SX-KQ-XF" in stderr, stderr
@@ -160,7 +169,9 @@ def test_a_township_of_another_county_may_not_escalate(seeded: Cli) -> None:
 
 
 def test_a_county_of_another_county_may_not_escalate(seeded: Cli) -> None:
-    stderr = refused(seeded, "escalate", "ASSIGNED-1", "--to", "county", "--reason", "越界", "--by", OTHER_COUNTY)
+    stderr = refused(
+        seeded, "escalate", "ASSIGNED-1", "--to", "county", "--reason", "越界", "--by", OTHER_COUNTY, field="--by"
+    )
     assert "柯桥区" in stderr or OTHER_COUNTY in stderr, stderr
 
 
@@ -168,7 +179,8 @@ def test_escalation_only_goes_upwards(seeded: Cli) -> None:
     seeded.ok("escalate", "ASSIGNED-1", "--to", "county", "--reason", "群众反映强烈", "--by", COUNTY_CODE, now=NOW)
     assert seeded.json("show", "ASSIGNED-1", now=NOW)["level"] == "county"
     for target in ("township", "county"):  # downwards, then to the same level
-        stderr = refused(seeded, "escalate", "ASSIGNED-1", "--to", target, "--reason", "调整", "--by", "SX")
+        args = ("escalate", "ASSIGNED-1", "--to", target, "--reason", "调整", "--by", "SX")
+        stderr = refused(seeded, *args, field="--to")
         assert "county" in stderr, f"--to {target}: the message does not name the current level:\n{stderr}"
 
 
@@ -185,7 +197,7 @@ def test_a_township_may_not_list_a_township_for_supervision(seeded: Cli) -> None
 
 
 def test_delisting_a_township_that_is_not_listed_is_refused(seeded: Cli) -> None:
-    stderr = refused(seeded, "delist", "塔山街道", "--reason", "整改到位", "--by", "SX")
+    stderr = refused(seeded, "delist", "塔山街道", "--reason", "整改到位", "--by", "SX", field="township")
     assert "塔山街道" in stderr
     assert "listed" in stderr or "挂牌" in stderr, stderr
 
@@ -195,7 +207,7 @@ def test_delisting_a_township_that_is_not_listed_is_refused(seeded: Cli) -> None
 
 def test_an_extension_longer_than_the_policy_allows_is_refused(seeded: Cli, tmp_path: Path) -> None:
     too_long = event("extension.requested", "RECT-1", LATER, FIRE_UNIT, days=31, reason="设备未到")
-    stderr = refused_event(seeded, tmp_path, too_long)
+    stderr = refused_event(seeded, tmp_path, too_long, field="days")
     assert "31" in stderr and "30" in stderr, stderr
     longest = event("extension.requested", "RECT-1", LATER, FIRE_UNIT, days=30, reason="设备未到")
     applies(seeded, tmp_path, longest)
