@@ -8,32 +8,48 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from models.errors import ConfigError
-from models.policy import Org, Policy
+from models.policy import PATTERN_RULES, POLICY_FIELDS, Org, Policy
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location, as far down as it exists."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    """The 1-based line of the setting at a pydantic error location, as far down as the file has it (a missing
+    key gives the line of the entry that lacks it). A mapping entry's line is its key's: a block's value only
+    starts on the line after ``escalation:``."""
+    if root is None:
+        return None
+    node, line = root, root.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
-                key_match = next((k for k, _ in node.value if getattr(k, "value", None) == str(part)), None)
-                return key_match.start_mark.line + 1 if key_match is not None else line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            entry = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             break
-        line = node.start_mark.line + 1
     return line
 
 
-def load_model(path: Path, model: type[M]) -> M:
+def _plain(err: ErrorDetails) -> str:
+    """Pydantic's message, in words an operator understands where pydantic's own would not do."""
+    if err["type"] == "extra_forbidden":
+        return "is not a known setting (check the spelling)"
+    if err["type"] == "missing":
+        return "is required but missing"
+    if err["type"] == "string_pattern_mismatch":
+        rule = PATTERN_RULES.get(str(err.get("ctx", {}).get("pattern")), "it does not have the expected form")
+        return f"'{err['input']}' is not allowed: {rule}"
+    return err["msg"].removeprefix("Value error, ")
+
+
+def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None) -> M:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -48,7 +64,7 @@ def load_model(path: Path, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):
@@ -56,12 +72,7 @@ def load_model(path: Path, model: type[M]) -> M:
             key = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_of(root, loc)
             where = f", line {line}" if line else ""
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "is not a known setting (check the spelling)"
-            elif err["type"] == "missing":
-                msg = "is required but missing"
-            lines.append(f"{path}{where}, key '{key}': {msg}")
+            lines.append(f"{path}{where}, key '{key}': {_plain(err)}")
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -70,14 +81,7 @@ def load_policy(config_dir: Path) -> Policy:
 
 
 def load_org(config_dir: Path, policy: Policy | None = None) -> Org:
-    path = config_dir / "org.yaml"
-    org = load_model(path, Org)
-    if policy is not None:
-        for unit in org.units:
-            unknown = sorted(set(unit.fields) - set(policy.fields))
-            if unknown:
-                raise ConfigError(
-                    f"{path}, unit '{unit.code}', key 'fields': {unknown} are not fields of "
-                    f"policy.yaml (known: {', '.join(policy.fields)})"
-                )
-    return org
+    # The policy's fields go in as context so that a department naming an unknown one is reported like any other
+    # bad key, with its line.
+    context = {POLICY_FIELDS: list(policy.fields)} if policy is not None else None
+    return load_model(config_dir / "org.yaml", Org, context)

@@ -9,7 +9,17 @@ from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
@@ -38,6 +48,20 @@ def _valid_cron(expr: str) -> str:
 
 
 CronExpression = Annotated[str, AfterValidator(_valid_cron)]
+
+UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# Pydantic reports a failed pattern as the regular expression itself; an operator needs the rule in words.
+PATTERN_RULES: dict[str, str] = {
+    UNIT_CODE_PATTERN: "a unit code may use only the letters A–Z and a–z, digits, '_', '.' and '-', and must start "
+    "with a letter or digit (the Chinese name goes in 'name')",
+}
+
+
+def _error_at(loc: tuple[str | int, ...], message: str, value: object) -> ValidationError:
+    """A cross-field error pinned to the key it is about: pydantic prefixes ``loc`` with the model's own place,
+    so the loader can name that key and its line instead of the whole block."""
+    details = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
+    return ValidationError.from_exception_data("configuration", [details])
 
 
 def _plausible_address(addr: str) -> bool:
@@ -68,7 +92,12 @@ class Escalation(_Strict):
     @model_validator(mode="after")
     def _city_after_county(self) -> Escalation:
         if self.city_after_days < self.county_after_days:
-            raise ValueError("city_after_days must not be smaller than county_after_days")
+            raise _error_at(
+                ("city_after_days",),
+                f"{self.city_after_days} is smaller than county_after_days ({self.county_after_days}); "
+                "city supervision cannot come before county supervision",
+                self.city_after_days,
+            )
         return self
 
 
@@ -163,7 +192,11 @@ class Policy(_Strict):
     def _overrides_name_fields(self) -> Policy:
         unknown = sorted(set(self.deadlines.by_field) - set(self.fields))
         if unknown:
-            raise ValueError(f"deadlines.by_field names unknown field(s) {unknown}")
+            raise _error_at(
+                ("deadlines", "by_field", unknown[0]),
+                f"no such field under 'fields': {', '.join(unknown)} (the fields are {', '.join(self.fields)})",
+                unknown,
+            )
         return self
 
     @cached_property
@@ -191,8 +224,11 @@ def cron_trigger(expr: str, timezone: object) -> object:
     raise ValueError(f"a cron expression has 5 fields (or 6 with seconds first), not {len(fields)}")
 
 
+POLICY_FIELDS = "policy_fields"  # validation-context key: the field codes policy.yaml defines
+
+
 class Unit(_Strict):
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    code: str = Field(min_length=1, max_length=64, pattern=UNIT_CODE_PATTERN)
     name: str = Field(min_length=1, max_length=100)
     level: UnitLevel
     parent: str | None = None
@@ -206,6 +242,17 @@ class Unit(_Strict):
         for addr in value:
             if not _plausible_address(addr):
                 raise ValueError(f"'{addr}' is not an e-mail address")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _policy_fields(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # The policy's fields come in the validation context (see config.loading.load_org), so this error
+        # carries the unit's own location like any other.
+        known = (info.context or {}).get(POLICY_FIELDS)
+        unknown = sorted(set(value) - set(known)) if known is not None else []
+        if unknown:
+            raise ValueError(f"no such field in policy.yaml: {', '.join(unknown)} (its fields are {', '.join(known)})")
         return value
 
     @property
@@ -223,36 +270,57 @@ class Org(_Strict):
 
     @model_validator(mode="after")
     def _a_tree(self) -> Org:
+        # Each error names the unit entry and key at fault (units.<index>.<key>), so the loader finds its line.
         seen: dict[str, Unit] = {}
-        names: set[str] = set()
-        for unit in self.units:
+        names: dict[str, Unit] = {}
+        city: Unit | None = None
+        for i, unit in enumerate(self.units):
             if unit.code in seen:
-                raise ValueError(f"unit code '{unit.code}' appears twice")
+                raise _error_at(("units", i, "code"), f"unit code '{unit.code}' appears twice", unit.code)
             if unit.name in names:
-                raise ValueError(f"unit name '{unit.name}' appears twice; names must be unique")
-            seen[unit.code] = unit
-            names.add(unit.name)
-        cities = [u for u in self.units if u.level == "city"]
-        if len(cities) != 1:
-            raise ValueError(f"exactly one unit must have level 'city' (found {len(cities)})")
-        for unit in self.units:
+                raise _error_at(
+                    ("units", i, "name"),
+                    f"unit name '{unit.name}' is also the name of '{names[unit.name].code}'; names must be unique",
+                    unit.name,
+                )
+            if unit.level == "city" and city is not None:
+                raise _error_at(
+                    ("units", i, "level"), f"'{city.code}' is already the city; exactly one unit is the city", "city"
+                )
+            seen[unit.code] = names[unit.name] = unit
+            city = unit if unit.level == "city" else city
+        if city is None:
+            raise _error_at(("units",), "no unit has level 'city'; exactly one unit must be the city", None)
+        for i, unit in enumerate(self.units):
             if unit.level == "city":
                 if unit.parent:
-                    raise ValueError(f"the city '{unit.code}' must not have a parent")
+                    raise _error_at(
+                        ("units", i, "parent"), f"the city '{unit.code}' must not have a parent", unit.parent
+                    )
                 continue
             if not unit.parent:
-                raise ValueError(f"unit '{unit.code}' needs a parent")
+                raise _error_at(("units", i, "parent"), f"unit '{unit.code}' needs a parent", None)
             parent = seen.get(unit.parent)
             if parent is None:
-                raise ValueError(f"unit '{unit.code}' names parent '{unit.parent}', which is not a unit")
+                raise _error_at(
+                    ("units", i, "parent"),
+                    f"unit '{unit.code}' names parent '{unit.parent}', which is not a unit",
+                    unit.parent,
+                )
             allowed = _ALLOWED_PARENTS[unit.level]
             if parent.level not in allowed:
-                raise ValueError(
+                raise _error_at(
+                    ("units", i, "parent"),
                     f"unit '{unit.code}' ({unit.level}) cannot sit under '{parent.code}' ({parent.level}); "
-                    f"its parent must be one of {sorted(allowed)}"
+                    f"its parent must be one of {sorted(allowed)}",
+                    unit.parent,
                 )
             if unit.fields and unit.level != "department":
-                raise ValueError(f"unit '{unit.code}' lists fields, but only departments answer for fields")
+                raise _error_at(
+                    ("units", i, "fields"),
+                    f"unit '{unit.code}' is a {unit.level} but lists fields; only departments answer for fields",
+                    unit.fields,
+                )
         return self
 
     def __iter__(self) -> Iterator[Unit]:  # type: ignore[override]
