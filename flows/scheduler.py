@@ -5,6 +5,9 @@ policy (cron expressions in the policy's time zone) until SIGINT/SIGTERM, which 
   that slept through runs catches up once, not in a burst and not never.
 - A lease row in the engine's database makes a second ``run`` on the same database stand by, and take over
   within a minute when the first dies (the lease expires unless renewed).
+- With ``--now``, the run keeps a clock that starts at that instant and advances with real time
+  (:class:`OffsetClock`), and every schedule is read on that clock (:class:`ShiftedTrigger`): a cron of 08:00 in
+  the policy's zone fires when the simulated clock reaches 08:00, and the job acts as of that clock's instant.
 - Each job runs the Prefect flow when a Prefect API is configured (``PREFECT_API_URL``) or ``--prefect`` is
   given, so runs are recorded there; otherwise it calls the same services directly (no server start-up).
 """
@@ -25,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine, delete, insert, select, update
 
 from config.bootstrap import App
@@ -52,15 +56,57 @@ def wall_now() -> datetime:
 
 
 class OffsetClock:
-    """With ``--now``, an unattended run starts at that instant and lets time flow from there."""
+    """With ``--now``, an unattended run starts at that instant and lets time flow from there.
+
+    The simulated time is the real time plus a fixed ``offset`` (``--now`` minus the real time at start-up), the
+    same offset :class:`ShiftedTrigger` reads the schedules with, so a job that fires at a scheduled instant
+    always acts as of that instant or a moment after it, never before."""
 
     def __init__(self, start: datetime | None) -> None:
-        self.start, self.began = start, time.monotonic()
+        self.start = start
+        self.offset: timedelta | None = None if start is None else start - wall_now()
 
     def now(self) -> datetime:
-        if self.start is None:
+        if self.start is None or self.offset is None:
             return wall_now()
-        return self.start + timedelta(seconds=time.monotonic() - self.began)
+        return (wall_now() + self.offset).astimezone(self.start.tzinfo)
+
+
+class ShiftedTrigger(BaseTrigger):
+    """An APScheduler trigger read on a shifted clock. ``offset`` is simulated time minus real time.
+
+    APScheduler asks for fire times, compares them with, and applies the misfire grace against, the real time;
+    this wrapper moves its questions into simulated time, asks the wrapped (cron) trigger there, and moves the
+    answer back to real time. The arithmetic is done in UTC, so daylight-saving changes of the policy's zone
+    are the wrapped trigger's business only."""
+
+    __slots__ = ("inner", "offset")
+
+    def __init__(self, inner: BaseTrigger, offset: timedelta) -> None:
+        self.inner, self.offset = inner, offset
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        previous = None if previous_fire_time is None else self._simulated(previous_fire_time)
+        simulated = self.inner.get_next_fire_time(previous, self._simulated(now))
+        if simulated is None:
+            return None
+        return (simulated.astimezone(UTC) - self.offset).astimezone(simulated.tzinfo)
+
+    def _simulated(self, real: datetime) -> datetime:
+        return (real.astimezone(UTC) + self.offset).astimezone(real.tzinfo)
+
+    def __str__(self) -> str:
+        return f"{self.inner} on a clock shifted by {self.offset}"
+
+    def __repr__(self) -> str:
+        return f"<ShiftedTrigger ({self.inner!r}, offset={self.offset!r})>"
+
+
+def schedule_trigger(cron: str, timezone: object, offset: timedelta | None) -> BaseTrigger:
+    """The trigger of one policy schedule: the plain cron trigger, or with ``--now`` that trigger read on the
+    simulated clock."""
+    trigger: BaseTrigger = cron_trigger(cron, timezone)  # type: ignore[assignment]
+    return trigger if offset is None else ShiftedTrigger(trigger, offset)
 
 
 class Lease:
@@ -199,10 +245,15 @@ def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threadin
     for job in jobs:
         scheduler.add_job(
             wrap(job),
-            cron_trigger(job.cron, app.policy.tz),
+            schedule_trigger(job.cron, app.policy.tz, clock.offset),
             id=job.name,
             name=job.name,
             replace_existing=True,
+        )
+    if start is not None:
+        log.info(
+            "the clock starts at %s (--now) and runs on from there; the schedules fire on that clock",
+            clock.now().astimezone(app.policy.tz).isoformat(timespec="seconds"),
         )
     leading = standing_by = False
     scheduler.start(paused=True)

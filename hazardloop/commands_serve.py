@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from hazardloop.cli import app, err, handled
+from hazardloop.cli import app, err, handled, opts
 from hazardloop.commands_core import ready
-from models.errors import ConfigError
+from models.errors import ConfigError, InvalidInput
 
 
 def _absolute_sqlite(url: str) -> str:
@@ -41,6 +41,13 @@ def serve(
     ] = 6.0,
 ) -> None:
     """Register the deployments on the Prefect server (PREFECT_API_URL) and run their flow runs until stopped."""
+    if opts(ctx).now_text is not None:
+        # The Prefect server fires the schedules on its own clock and each flow run takes the real time: a --now
+        # here would be silently ignored, against the contract's "the clock for every time-based decision".
+        raise InvalidInput(
+            "--now cannot be used with `serve`: the Prefect server runs the schedules on the real clock. "
+            "To run the schedules from a chosen instant, use `hazardloop --now ... run`"
+        )
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(
             "PREFECT_API_URL is not set: `serve` registers deployments on a Prefect server "
