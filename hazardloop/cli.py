@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from hazardloop.context import Options
 from models.errors import HazardloopError, InvalidInput, Problem, Rejections
@@ -49,6 +50,11 @@ def handled(fn: F) -> F:
             if len(problems) > 200:
                 err.print(f"  … and {len(problems) - 200} more", highlight=False)
             raise typer.Exit(exc.exit_code) from None
+        except SQLAlchemyError as exc:
+            # A database that cannot be reached or opened is the operator's to fix, not a bug: say which and why.
+            err.print("[bold red]database error[/]: ", end="", highlight=False)
+            err.print(_database_problem(exc, ctx), markup=False, highlight=False)
+            raise typer.Exit(1) from None
         except HazardloopError as exc:
             kind = {3: "refused", 4: "configuration error"}.get(exc.exit_code, "error")
             err.print(f"[bold red]{kind}[/]: ", end="", highlight=False)
@@ -61,6 +67,14 @@ def handled(fn: F) -> F:
                 opts(ctx).close()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_problem(exc: SQLAlchemyError, ctx: typer.Context | None) -> str:
+    """One or two sentences: which database (password hidden) and the driver's own first line of explanation."""
+    url = opts(ctx)._app.engine.url if ctx is not None and opts(ctx)._app is not None else None
+    shown = url.render_as_string(hide_password=True) if url is not None else "the database"
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"{shown} cannot be used: {reason}. Nothing was written."
 
 
 @app.callback()

@@ -18,11 +18,24 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from models.errors import ConfigError
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"the database URL {url!r} cannot be read; e.g. sqlite:///hazardloop.db or "
+            "postgresql+psycopg://user@host:5432/name"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"the database URL names {parsed.get_backend_name()!r}; hazardloop runs on SQLite and PostgreSQL "
+            "(sqlite:///file.db, postgresql+psycopg://user@host:5432/name)"
+        )
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
 
