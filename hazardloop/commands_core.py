@@ -3,8 +3,11 @@ sweep, preview, listings."""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,21 +70,24 @@ def init(ctx: typer.Context) -> None:
     )
 
 
+def _json_report(report: ApplyReport) -> None:
+    print_json(
+        {
+            "lines": report.lines,
+            "applied": report.applied,
+            "duplicates": report.duplicates,
+            "created": len(report.created),
+            "notices": report.notices,
+            "rejected": [
+                {"line": p.line, "field": p.field, "message": p.message, "refused": p.refused} for p in report.rejected
+            ],
+        }
+    )
+
+
 def _report_apply(report: ApplyReport, as_json: bool) -> None:
     if as_json:
-        print_json(
-            {
-                "lines": report.lines,
-                "applied": report.applied,
-                "duplicates": report.duplicates,
-                "created": len(report.created),
-                "notices": report.notices,
-                "rejected": [
-                    {"line": p.line, "field": p.field, "message": p.message, "refused": p.refused}
-                    for p in report.rejected
-                ],
-            }
-        )
+        _json_report(report)
     else:
         out.print(
             f"applied {report.applied} event(s), {report.duplicates} duplicate(s) skipped, "
@@ -96,19 +102,38 @@ def _report_apply(report: ApplyReport, as_json: bool) -> None:
             err.print(f"  {p}", markup=False, highlight=False)
 
 
-def _apply(ctx: typer.Context, source: str, lines: list[tuple[int, str]], partial: bool, as_json: bool) -> None:
+def _as_is(problem: Problem) -> Problem:
+    return problem
+
+
+def _apply(
+    ctx: typer.Context,
+    source: str,
+    lines: list[tuple[int, str]],
+    partial: bool,
+    as_json: bool,
+    speak: Callable[[Problem], Problem] = _as_is,
+) -> None:
+    """Apply and report; ``speak`` rewords each problem for the input's own terms (a ledger's columns)."""
     application = ready(ctx)
-    with _progress(len(lines), "applying") as bar:
-        task = bar.add_task("apply", total=len(lines)) if bar else None
-        report = apply_lines(
-            application.engine,
-            application.rules,
-            lines,
-            source=source,
-            now=application.clock.now(),
-            partial=partial,
-            progress=(lambda n: bar.advance(task, n)) if bar else None,
-        )
+    try:
+        with _progress(len(lines), "applying") as bar:
+            task = bar.add_task("apply", total=len(lines)) if bar else None
+            report = apply_lines(
+                application.engine,
+                application.rules,
+                lines,
+                source=source,
+                now=application.clock.now(),
+                partial=partial,
+                progress=(lambda n: bar.advance(task, n)) if bar else None,
+            )
+    except Rejections as exc:
+        problems = [speak(p) for p in exc.problems]
+        if as_json:  # a script asked for JSON: it gets the rejected lines there too, with nothing applied
+            _json_report(ApplyReport(lines=len(lines), rejected=problems))
+        raise Rejections(problems) from None
+    report.rejected = [speak(p) for p in report.rejected]
     _report_apply(report, as_json)
     if report.rejected and not (report.applied or report.duplicates):
         # --partial wrote nothing at all: the file is as bad as an all-or-nothing rejection
@@ -147,6 +172,8 @@ def import_cmd(
     try:
         lines = ledger_events(file, application.policy.tz, application.policy.fields)
         columns = column_names(file)
+    except InvalidInput:
+        raise  # the ledger's own problems (no header, a missing column, not .csv/.xlsx) are already worded
     except UnicodeDecodeError:
         raise InvalidInput(
             [
@@ -163,14 +190,24 @@ def import_cmd(
         raise InvalidInput(
             [Problem(f"cannot be read as a spreadsheet ({type(exc).__name__}: {exc})", source=str(file))]
         ) from None
-    try:
-        _apply(ctx, str(file), lines, partial, as_json)
-    except (Rejections, InvalidInput) as exc:
-        # Speak of the ledger's own columns, not of event fields.
-        problems = [
-            Problem(p.message, p.source, p.line, columns.get(p.field or "", p.field), p.refused) for p in exc.problems
-        ]
-        raise (Rejections(problems) if isinstance(exc, Rejections) else InvalidInput(problems)) from None
+    _apply(ctx, str(file), lines, partial, as_json, speak=functools.partial(_in_ledger_terms, columns))
+
+
+# The validation words a few values in the event's terms; a ledger writes them its own way.
+_LEDGER_WORDING = (
+    ("hazard.severity", re.compile(r"expected 'general' or 'major'$"), "use 一般 or 重大 (or general / major)"),
+    ("at", re.compile(r"\(use ISO 8601 like [^)]*\)$"), "(e.g. 2025-10-13 09:30, or 2025-10-13T09:30:00+08:00)"),
+)
+
+
+def _in_ledger_terms(columns: dict[str, str], problem: Problem) -> Problem:
+    """A problem of an imported row, told with the ledger's column header and its way of writing values."""
+    message = problem.message
+    for field, wording, ledger_wording in _LEDGER_WORDING:
+        if problem.field == field:
+            message = wording.sub(ledger_wording, message)
+    field = columns.get(problem.field or "", problem.field)
+    return Problem(message, problem.source, problem.line, field, problem.refused)
 
 
 def _hazard_table(rows: list[dict[str, Any]]) -> Table:

@@ -81,8 +81,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if header is None:
                 return
             yield 1, {"__header__": header}
-            for row in reader:
-                yield reader.line_num, dict(zip(header, row, strict=False))
+            # the row number (header = row 1), as Excel shows it: a cell with a line break must not shift it
+            for number, row in enumerate(reader, start=2):
+                yield number, dict(zip(header, row, strict=False))
     elif suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
@@ -110,10 +111,11 @@ def column_names(path: Path) -> dict[str, str]:
 
 
 def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tuple[int, str]]:
-    """(row number, event JSON) per data row; problems that the event validation would word badly (unknown
-    headers, bad severity words, unparseable dates) are reported here with the column's own name."""
+    """(row number, event JSON) per data row, converted from the ledger's conventions (一般/重大, local dates,
+    Chinese field names). A value that does not convert is passed on as written: the event validation then
+    rejects that row, naming its row and column, along with every other bad row of the file, and ``--partial``
+    still applies the good rows. Raising here instead would reject the whole file at the first such value."""
     by_name = {name: code for code, name in fields.items()}
-    problems: list[Problem] = []
     out: list[tuple[int, str]] = []
     columns: dict[str, str] = {}
     source = str(path)
@@ -149,56 +151,35 @@ def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tupl
             value = values.get(key)
             if value not in (None, ""):
                 hazard[key] = str(value).strip()
-        header_of = {v: k for k, v in columns.items()}
-        if "severity" in hazard:
-            sev = _SEVERITY.get(hazard["severity"])
-            if sev is None:
-                problems.append(
-                    Problem(
-                        f"'{hazard['severity']}' is not a severity; use 一般 or 重大",
-                        source=source,
-                        line=number,
-                        field=header_of["severity"],
-                    )
-                )
-                continue
-            hazard["severity"] = sev
+        if "severity" in hazard:  # a word other than 一般/重大 stays as written, for the validation to name
+            hazard["severity"] = _SEVERITY.get(hazard["severity"], hazard["severity"])
         if "field" in hazard:
             hazard["field"] = by_name.get(hazard["field"], hazard["field"])
-        at = values.get("at")
-        try:
-            when = _instant(at, tz)
-        except ValueError:
-            problems.append(
-                Problem(
-                    f"'{at}' is not a date and time (e.g. 2025-10-13 09:30)",
-                    source=source,
-                    line=number,
-                    field=header_of["at"],
-                )
-            )
-            continue
+        when = _instant(values.get("at"), tz)
         event_id = str(values.get("event_id") or f"ledger:{hazard.get('ref', number)}")
         event = {
             "type": "hazard.detected",
             "event_id": event_id,
-            "at": when.isoformat() if when else None,
+            "at": when,
             "actor": str(values.get("actor") or "").strip() or None,
             "hazard": hazard,
         }
         out.append((number, json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False)))
-    if problems:
-        raise InvalidInput(problems)
     return out
 
 
-def _instant(value: Any, tz: ZoneInfo) -> datetime | None:
-    if value in (None, ""):
-        return None
+def _instant(value: Any, tz: ZoneInfo) -> str | None:
+    """The ledger's date and time as ISO 8601 text; without an offset it is local time in the policy's zone.
+    Text that is not a date (or a bare number in an Excel cell) comes back as written, for the validation."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
+        return (value if value.tzinfo else value.replace(tzinfo=tz)).isoformat()
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=tz)
-    text = str(value).strip().replace("/", "-")
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+        return datetime(value.year, value.month, value.day, tzinfo=tz).isoformat()
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        return text
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).isoformat()

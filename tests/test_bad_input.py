@@ -254,6 +254,20 @@ def test_partial_json_report_lists_the_rejected_lines(seeded: Cli, tmp_path: Pat
     assert [(r["line"], r["field"]) for r in report["rejected"]] == [(2, "at")]
 
 
+def test_an_all_or_nothing_json_report_lists_the_rejected_lines_and_nothing_applied(
+    seeded: Cli, tmp_path: Path
+) -> None:
+    lines: list[dict[str, Any] | str] = [detected("NEW-1", at("08:00")), detected("NEW-2", "yesterday")]
+    path = write_lines(tmp_path / "events.jsonl", lines)
+    before = seeded.export(NOW)
+    result = seeded("apply", str(path), "--json", now=NOW)
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["lines"] == 2 and report["applied"] == 0 and report["created"] == 0
+    assert [(r["line"], r["field"], r["refused"]) for r in report["rejected"]] == [(2, "at", False)]
+    assert seeded.export(NOW) == before
+
+
 def test_partial_with_only_bad_lines_exits_2_and_changes_nothing(seeded: Cli, tmp_path: Path) -> None:
     path = write_lines(tmp_path / "events.jsonl", ["{]", detected("NEW-9", at("08:00"), field="volcanoes")])
     before = seeded.export(NOW)
