@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from models.calendar import end_of_day
 from models.hazard import Effects, Hazard, Transition
 from models.lifecycle import CLOCK_RUNNING, next_state
-from models.policy import LEVEL_RANK
+from models.policy import LEVEL_CN, LEVEL_RANK
 
 if TYPE_CHECKING:
     from models.rules import Rules
@@ -146,16 +146,13 @@ def sweep_hazard(rules: Rules, h: Hazard, now: datetime) -> Effects:
         if LEVEL_RANK[top.level or "none"] > LEVEL_RANK[h.level]:
             days = rules.overdue_days(h, top.at)
             reason = (
-                f"重大隐患逾期未整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
+                f"重大隐患逾期未整改，提级至{LEVEL_CN[top.level or 'none']}督办"
                 if h.severity == "major" and top.level == rules.policy.escalation.major_overdue_to and days == 0
-                else f"逾期{days}个工作日未完成整改，提级至{_LEVEL_CN[top.level or 'none']}督办"
+                else f"逾期{days}个工作日未完成整改，提级至{LEVEL_CN[top.level or 'none']}督办"
             )
             effects.extend(rules.elevate(h, top.level or "none", now, "system", reason, fell_due_at=top.at))
     rules.refresh_next_action(h)
     return effects
-
-
-_LEVEL_CN = {"none": "", "township": "乡镇（街道）", "county": "县级", "city": "市级"}
 
 
 def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> Effects:

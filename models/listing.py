@@ -42,7 +42,7 @@ from models.errors import Refused
 from models.events import TownshipDelisted, TownshipListed
 from models.hazard import Effects, NoticeIntent, Transition
 from models.lifecycle import CLOCK_RUNNING, OPEN
-from models.policy import LEVEL_RANK
+from models.policy import LEVEL_CN, LEVEL_RANK
 from models.store import HazardRow, ListingMarkRow, ListingRow, TransitionRow
 
 if TYPE_CHECKING:
@@ -170,7 +170,9 @@ def list_township(
         conn.execute(
             update(_L)
             .where(_L.c.id == current.id)
-            .values(delisted_at=at, delisted_by=actor, delist_reason=f"提级为{level}级挂牌督办", active_key=None)
+            .values(
+                delisted_at=at, delisted_by=actor, delist_reason=f"提级为{LEVEL_CN[level]}挂牌督办", active_key=None
+            )
         )
     deadline_day = rules.calendar.add_working_days(rules.local_day(at), rules.policy.listing.deadline_days)
     deadline = end_of_day(deadline_day, tz)

@@ -25,6 +25,8 @@ Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
 Severity = Literal["general", "major"]
 LEVEL_RANK: dict[str, int] = {"none": 0, "township": 1, "county": 2, "city": 3}
+# How official documents name a supervision level ("提级至县级督办", "提级为市级挂牌督办").
+LEVEL_CN: dict[str, str] = {"none": "", "township": "乡镇（街道）", "county": "县级", "city": "市级"}
 NOTICE_KINDS = (
     "assignment",
     "reminder",

@@ -257,3 +257,11 @@ def test_a_county_may_not_relist_or_delist_a_city_level_listing(seeded: Cli) -> 
     assert "city" in stderr, stderr
     stderr = refused(seeded, "delist", TOWNSHIP, "--reason", "整改到位", "--by", COUNTY_CODE)
     assert "city" in stderr, stderr
+
+
+def test_a_city_listing_replaces_a_county_one_and_says_so_in_chinese(seeded: Cli) -> None:
+    seeded.ok("supervise", TOWNSHIP, "--reason", "整改滞后", "--by", COUNTY_CODE, now=NOW)
+    seeded.ok("supervise", TOWNSHIP, "--reason", "整改仍然滞后", "--by", "SX/市平安办", now=NOW)
+    listings = seeded.json("listings", now=NOW)
+    assert [(entry["level"], entry["active"]) for entry in listings] == [("county", False), ("city", True)]
+    assert listings[0]["delist_reason"] == "提级为市级挂牌督办"
