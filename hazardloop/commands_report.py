@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hazardloop.cli import app, handled, out, print_json
+from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
 from models.db import unit_of_work
 from models.errors import InvalidInput, Problem
@@ -105,8 +105,8 @@ def report_cmd(
         bool,
         typer.Option(
             "--send",
-            help="queue the report notices (the city and every county, or only --scope) once per period; "
-            "`hazardloop dispatch` mails them",
+            help="mail the report (to the city and every county, or only --scope), once per period: a report "
+            "queued or sent before for the period is not sent again",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
@@ -122,6 +122,7 @@ def report_cmd(
         stored_context,
     )
     from models.analysis import report_scopes, resolve_period, resolve_scope
+    from notifications.dispatch import dispatch as run_dispatch
 
     application = ready(ctx)
     rules, engine = application.rules, application.engine
@@ -137,7 +138,13 @@ def report_cmd(
         with record_job(engine, f"{chosen_period.kind}_report", now) as summary:
             run = queue_reports(engine, rules, chosen_period, scopes, now)
             summary.update(run.as_dict())
-        notices = {"queued": run.queued, "already_queued": run.already}
+        # --send mails now, through the outbox: only these reports, each at most once (one still pending from an
+        # earlier run that could not send goes now too), with the outbox's retries if the mail server fails
+        keys = [n["key"] for n in (*run.queued, *run.already)]
+        with record_job(engine, "dispatch", now) as summary:
+            mailed = run_dispatch(engine, rules, application.mail_backend(), application.renderer, now, keys=keys)
+            summary.update(mailed.as_dict())
+        notices = {"queued": run.queued, "already_queued": run.already, "dispatch": mailed.as_dict()}
         figures = run.figures.get(chosen.code)
     context = stored_context(engine, report_key(chosen_period, chosen.code)) if send else None
     if figures is None:
@@ -162,6 +169,10 @@ def report_cmd(
                 out.print(f"queued {n['number']} for {n['scope']} → {', '.join(n['to'])}", highlight=False)
             for n in notices["already_queued"]:
                 out.print(f"already queued earlier: {n['number']} for {n['scope']}", highlight=False)
+            sent = notices["dispatch"]
+            out.print(f"mailed {sent['sent']}, {sent['retrying']} to retry, {sent['failed']} failed", highlight=False)
+            for line in mailed.errors[:20]:
+                err.print(f"  {line}", markup=False, highlight=False)
 
 
 _FIGURE_KEYS = (

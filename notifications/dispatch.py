@@ -25,12 +25,13 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
 
 from models.bulk import bulk_insert
 from models.db import unit_of_work
@@ -90,12 +91,13 @@ def _wall_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _claim(engine: Engine, now: datetime, worker: str, batch_size: int) -> list[Any]:
+def _claim(engine: Engine, now: datetime, worker: str, batch_size: int, keys: Sequence[str] | None) -> list[Any]:
     wall = _wall_now()
     due = and_(
         _N.c.status == "pending",
         or_(_N.c.next_try_at.is_(None), _N.c.next_try_at <= now),
         or_(_N.c.claimed_until.is_(None), _N.c.claimed_until < wall),
+        _N.c.key.in_(keys) if keys is not None else true(),
     )
     with unit_of_work(engine) as conn:
         stmt = select(_N.c.id).where(due).order_by(_N.c.id).limit(batch_size)
@@ -135,15 +137,18 @@ def dispatch(
     batch_size: int = 200,
     limit: int | None = None,
     progress: Any = None,
+    keys: Sequence[str] | None = None,
 ) -> DispatchReport:
-    """Send what is pending as of ``now``; returns what happened."""
+    """Send what is pending as of ``now`` (only the notices with these idempotency ``keys``, when given: a
+    command that queued them and mails them at once); returns what happened."""
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = DispatchReport()
     sender = rules.policy.notices.sender
     opened = False
     try:
         while limit is None or report.claimed < limit:
-            rows = _claim(engine, now, worker, batch_size if limit is None else min(batch_size, limit - report.claimed))
+            size = batch_size if limit is None else min(batch_size, limit - report.claimed)
+            rows = _claim(engine, now, worker, size, keys)
             if not rows:
                 break
             if not opened:

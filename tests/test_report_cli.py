@@ -94,12 +94,18 @@ def test_sending_a_monthly_report_twice_queues_one_notice_per_scope(cli: Cli) ->
 
 
 def test_the_report_is_mailed_once_with_its_charts_inline(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("report", "monthly", "--send", now=NOW)
-    cli.ok("dispatch", now=NOW)
-    cli.ok("dispatch", now="2025-11-03T10:00:00+08:00")
+    pending_before = [n["id"] for n in cli.json("notices", "--status", "pending", now=NOW) if n["kind"] != "report"]
+    sent = cli.ok("report", "monthly", "--send", now=NOW)
+    assert "mailed 8, 0 to retry, 0 failed" in sent.stdout
     mails = sorted((tmp_path / "outbox").glob("report_*.eml"))
-    assert len(mails) == 8
+    assert len(mails) == 8  # --send mails at once ...
     assert all(n["status"] == "sent" for n in _reports(cli))
+    pending_after = [n["id"] for n in cli.json("notices", "--status", "pending", now=NOW) if n["kind"] != "report"]
+    assert pending_before and pending_after == pending_before  # ... its own reports only
+    again = cli.ok("report", "monthly", "--send", now="2025-11-03T10:00:00+08:00")
+    assert "mailed 0," in again.stdout
+    cli.ok("dispatch", now="2025-11-03T10:00:00+08:00")
+    assert sorted((tmp_path / "outbox").glob("report_*.eml")) == mails  # and once
     for path in mails:
         msg = email.message_from_bytes(path.read_bytes(), policy=email_policy.default)
         related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
