@@ -13,7 +13,7 @@ from typing import Any
 HAZARD_ID_FORM = re.compile(r"HZ-\d{4}-\d{6,}")
 
 
-def hazard_id(year: int, seq: int) -> str:
+def hazard_id_for(year: int, seq: int) -> str:
     return f"HZ-{year}-{seq:06d}"
 
 

@@ -24,9 +24,10 @@ from models import listing
 from models.bulk import shared_conversions
 from models.collector import collector_paused
 from models.db import unit_of_work
+from models.duplicates import same_event
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
-from models.hazard import Effects, Hazard, Transition, hazard_id
+from models.hazard import Effects, Hazard, Transition, hazard_id_for
 from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
 from models.repository import (
     Counters,
@@ -36,6 +37,7 @@ from models.repository import (
     insert_transitions,
     known_events,
     load_hazards,
+    stored_event,
     update_hazards,
 )
 from models.rules import Rules
@@ -172,7 +174,7 @@ class _Batch:
         self.conn, self.rules, self.now, self.source, self.report = conn, rules, now, source, report
         # event_id -> digest for this chunk; events of earlier chunks are in the events table by now (written in
         # this transaction, or committed in partial mode), and the inbox read finds them: nothing file-long is kept
-        self.seen: dict[str, str] = {}
+        self.seen: dict[str, tuple[str, Event, str | None]] = {}  # event_id -> (digest, event, its hazard's id)
         self.writer = EffectWriter(conn, rules, now)
         self.by_key: dict[str, Hazard] = {}  # by id and by source reference: how later events name a hazard
         self.by_id: dict[str, Hazard] = {}
@@ -213,10 +215,11 @@ class _Batch:
 
     def _duplicate(self, item: _Parsed, stored: dict[str, tuple[str, str]]) -> bool:
         eid = item.event.event_id
-        earlier = self.seen.get(eid) or (stored[eid][0] if eid in stored else None)
+        in_chunk = self.seen.get(eid)
+        earlier = in_chunk[0] if in_chunk else (stored[eid][0] if eid in stored else None)
         if earlier is None:
             return False
-        if earlier != item.digest:
+        if earlier != item.digest and not self._same_meaning(item.event, in_chunk):
             raise InvalidInput(
                 [
                     Problem(
@@ -228,6 +231,17 @@ class _Batch:
             )
         self.report.duplicates += 1
         return True
+
+    def _same_meaning(self, again: Event, in_chunk: tuple[str, Event, str | None] | None) -> bool:
+        """The digests differ: is it still the same event, spelt another way? (Rare: read what is needed now.)"""
+        if in_chunk is not None:
+            first, first_hazard = in_chunk[1], in_chunk[2]
+        else:
+            payload, first_hazard = stored_event(self.conn, again.event_id)
+            first = EVENT_ADAPTER.validate_json(payload)
+        named = getattr(again, "hazard", None)
+        again_hazard = self.by_key[named].id if isinstance(named, str) and named in self.by_key else None
+        return same_event(self.rules.tree, first, first_hazard, again, again_hazard)
 
     def _one(self, item: _Parsed, stored: dict[str, tuple[str, str]]) -> None:
         event = item.event
@@ -255,7 +269,7 @@ class _Batch:
             self.writer.touch(h)
             self.writer.record(effects, self.by_id)
             hazard_id = h.id
-        self.seen[event.event_id] = item.digest
+        self.seen[event.event_id] = (item.digest, event, hazard_id)
         self.writer.event_rows.append(
             {
                 "event_id": event.event_id,
@@ -276,7 +290,7 @@ class _Batch:
 
     def _detect(self, event: HazardDetected) -> Hazard:
         year = event.at.astimezone(self.rules.policy.tz).year
-        provisional_id = hazard_id(year, self.writer.counters.peek("HZ", year))
+        provisional_id = hazard_id_for(year, self.writer.counters.peek("HZ", year))
         h, effects = self.rules.detect(event, provisional_id)
         self.writer.counters.next("HZ", year)  # consumed only once the detection is accepted
         self._remember(h)

@@ -213,6 +213,13 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     return out
 
 
+def stored_event(conn: Connection, event_id: str) -> tuple[str, str | None]:
+    """The canonical payload of an applied event and the id of the hazard it acted on."""
+    sql = f"SELECT payload, hazard_id FROM {_E.name} WHERE event_id = {marks(conn, 1)}"
+    payload, hazard_id = driver_rows(conn, _E, ("payload", "hazard_id"), sql, (event_id,))[0]
+    return payload, hazard_id
+
+
 class Counters:
     """Gapless sequences inside one transaction: rows are read (and locked on PostgreSQL) on first use and
     written back by ``flush``; a rollback takes the numbers back with everything else."""
