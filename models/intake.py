@@ -172,9 +172,10 @@ class _Batch:
         report: ApplyReport,
     ) -> None:
         self.conn, self.rules, self.now, self.source, self.report = conn, rules, now, source, report
-        # event_id -> digest for this chunk; events of earlier chunks are in the events table by now (written in
-        # this transaction, or committed in partial mode), and the inbox read finds them: nothing file-long is kept
-        self.seen: dict[str, tuple[str, Event, str | None]] = {}  # event_id -> (digest, event, its hazard's id)
+        # event_id -> (digest, event, its hazard's id) for this chunk; events of earlier chunks are in the events
+        # table by now (written in this transaction, or committed in partial mode), and the inbox read finds them:
+        # nothing file-long is kept
+        self.seen: dict[str, tuple[str, Event, str | None]] = {}
         self.writer = EffectWriter(conn, rules, now)
         self.by_key: dict[str, Hazard] = {}  # by id and by source reference: how later events name a hazard
         self.by_id: dict[str, Hazard] = {}
