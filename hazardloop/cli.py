@@ -71,8 +71,7 @@ def handled(fn: F) -> F:
 
 def _database_problem(exc: SQLAlchemyError, ctx: typer.Context | None) -> str:
     """One or two sentences: which database (password hidden) and the driver's own first line of explanation."""
-    url = opts(ctx)._app.engine.url if ctx is not None and opts(ctx)._app is not None else None
-    shown = url.render_as_string(hide_password=True) if url is not None else "the database"
+    shown = opts(ctx).database_shown() if ctx is not None else "the database"
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return f"{shown} cannot be used: {reason}. Nothing was written."
 

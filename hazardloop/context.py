@@ -35,6 +35,16 @@ class Options:
             self._app.clock.fixed = parse_now(self.now_text, self._app) if self.now_text else None
         return self._app
 
+    def database_shown(self) -> str:
+        """The database this command uses, as a message may show it: the URL with its password hidden."""
+        from sqlalchemy.engine import make_url
+
+        url = self._app.settings.database_url if self._app is not None else self.db
+        try:
+            return make_url(url).render_as_string(hide_password=True) if url else "the database"
+        except Exception:  # an unreadable URL is reported where it is read; here any words will do
+            return "the database"
+
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
