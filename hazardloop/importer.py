@@ -168,6 +168,9 @@ def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tupl
     return out
 
 
+_EXCEL_SERIALS = (36526, 73051)  # 2000-01-01 … 2099-12-31
+
+
 def _instant(value: Any, tz: ZoneInfo) -> str | None:
     """The ledger's date and time as ISO 8601 text; without an offset it is local time in the policy's zone.
     Text that is not a date (or a bare number in an Excel cell) comes back as written, for the validation."""
@@ -175,6 +178,16 @@ def _instant(value: Any, tz: ZoneInfo) -> str | None:
         return (value if value.tzinfo else value.replace(tzinfo=tz)).isoformat()
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=tz).isoformat()
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and _EXCEL_SERIALS[0] <= value < _EXCEL_SERIALS[1]
+    ):
+        # an Excel date in a cell without a date format reads as its serial number; outside this century a
+        # number is more likely a mistake (a year typed in) and goes on as written, to be named
+        from openpyxl.utils.datetime import from_excel
+
+        return from_excel(value).replace(tzinfo=tz).isoformat()
     text = "" if value is None else str(value).strip()
     if not text:
         return None

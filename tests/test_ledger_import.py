@@ -29,8 +29,8 @@ BAD = {
     3: ("领域", "hazard.field", "nope"),
     4: ("发现时间", "at", "yesterday"),
 }
-# in a real spreadsheet the bad date is a number cell without a date format: openpyxl reads it as 45748
-BAD_XLSX = {**BAD, 4: ("发现时间", "at", "45748")}
+# in a spreadsheet a number in the date column that is no plausible Excel date (a year typed in) is bad
+BAD_XLSX = {**BAD, 4: ("发现时间", "at", "2025")}
 
 
 def write_ledger(path: Path, rows: list[list[Any]]) -> Path:
@@ -55,7 +55,7 @@ def mixed_ledger(tmp_path: Path, suffix: str) -> tuple[Path, dict[int, tuple[str
     rows = [
         row("TZ-2", severity="超大"),
         row("TZ-3", field="nope"),
-        row("TZ-4", at=45748),
+        row("TZ-4", at=2025),
         row("TZ-5", at=datetime(2025, 3, 3, 9, 0)),
     ]
     return write_ledger(tmp_path / "台账.xlsx", rows), BAD_XLSX
@@ -141,3 +141,11 @@ def test_import_json_reports_the_rejected_rows_on_stdout_when_the_file_is_refuse
     report = json.loads(result.stdout)
     assert report["applied"] == 0 and report["created"] == 0
     assert {(r["line"], r["field"]) for r in report["rejected"]} == {(n, header) for n, (header, _, _) in bad.items()}
+
+
+def test_an_excel_date_in_a_cell_without_a_date_format_is_read_as_that_date(seeded: Cli, tmp_path: Path) -> None:
+    """Such a cell holds the date's serial number (45748 is 2025-04-01), which is how Excel stores dates."""
+    path = write_ledger(tmp_path / "台账.xlsx", [row("TZ-S", at=45748), row("TZ-T", at=45748.5)])
+    seeded.ok("import", str(path), now=NOW)
+    detected = {h["ref"]: h["detected_at"] for h in seeded.json("hazards", now=NOW)}
+    assert detected["TZ-S"] == "2025-04-01T00:00:00+08:00" and detected["TZ-T"] == "2025-04-01T12:00:00+08:00"
