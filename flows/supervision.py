@@ -63,8 +63,9 @@ async def delist(
     db: str | None = None,
     config: str | None = None,
     now: datetime | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Delist a township (摘牌)."""
-    return _apply(
-        {"type": "township.delisted", "township": township, "reason": reason, "actor": actor}, db, config, now
-    )
+    """Delist a township (摘牌), once its listed problems are closed and its figures are within bounds (``force``:
+    regardless, for a listing made in error)."""
+    payload = {"type": "township.delisted", "township": township, "reason": reason, "actor": actor}
+    return _apply({**payload, "force": True} if force else payload, db, config, now)

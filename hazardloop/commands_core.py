@@ -417,9 +417,16 @@ def delist(
     township: Annotated[str, typer.Argument(help="township name or code")],
     reason: Annotated[str, typer.Option("--reason")],
     by: Annotated[str, typer.Option("--by")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="delist although listed problems are open or the figures break the policy (an error)"
+        ),
+    ] = False,
 ) -> None:
-    """Delist a township (摘牌)."""
-    _manual(ctx, {"type": "township.delisted", "township": township, "reason": reason, "actor": by})
+    """Delist a township (摘牌): once its listed problems are closed and its figures are within bounds."""
+    payload = {"type": "township.delisted", "township": township, "reason": reason, "actor": by}
+    _manual(ctx, {**payload, "force": True} if force else payload)
 
 
 @app.command()

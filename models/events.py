@@ -128,6 +128,9 @@ class TownshipDelisted(_Event):
     type: Literal["township.delisted"]
     township: ShortText
     reason: Text
+    # Delisting needs the listed problems closed and the figures back within bounds; a supervisor may delist
+    # regardless (a listing made in error), saying why in the reason.
+    force: Annotated[bool, Field(strict=True)] = False
 
 
 # The events that act on an existing hazard.

@@ -362,6 +362,8 @@ def apply_event(
                 "level, so delisting needs that level or above",
                 field="actor",
             )
+        if not event.force:
+            _require_recovered(conn, rules, township.code, township.name, current, event.at)
         delist_township(
             conn,
             rules,
@@ -556,6 +558,34 @@ def forget_evaluation(conn: Connection) -> None:
     """Make the next sweep evaluate the figures, whatever the mark says: for a writer that changes hazards
     without writing a transition (``models.deadlines.recompute_provisional`` moves deadlines that way)."""
     conn.execute(delete(_M).where(_M.c.name == MARK))
+
+
+def _require_recovered(conn: Connection, rules: Rules, code: str, name: str, listing: Any, at: datetime) -> None:
+    """Delisting (摘牌) needs the listed problems closed and the figures back within the policy's bounds."""
+    listed = listing.problem_hazards or []
+    still_open = _open_among(conn, listed)
+    figures = township_figures(conn, rules, at, [code]).get(code)
+    breached = breaches(rules, figures) if figures else []
+    if not still_open and not breached:
+        return
+    why = []
+    if still_open:
+        shown = ", ".join(still_open[:5]) + (f" and {len(still_open) - 5} more" if len(still_open) > 5 else "")
+        why.append(f"{len(still_open)} of its {len(listed)} listed hazards are still open ({shown})")
+    if breached:
+        why.append("its figures still break the policy: " + "；".join(breached))
+    raise Refused(
+        f"{name} cannot be delisted yet: {'; '.join(why)}. Delist it once they are cleared (the sweep proposes "
+        "it), or with force (--force) if the listing was made in error",
+        field="township",
+    )
+
+
+def _open_among(conn: Connection, hazard_ids: list[str]) -> list[str]:
+    if not hazard_ids:
+        return []
+    stmt = select(_H.c.id).where(_H.c.id.in_(hazard_ids), _H.c.state.notin_(["cleared", "invalid"])).order_by(_H.c.id)
+    return [r[0] for r in conn.execute(stmt)]
 
 
 def _still_open(conn: Connection, hazard_ids: list[str]) -> bool:

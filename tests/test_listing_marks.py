@@ -210,6 +210,7 @@ def test_a_delisted_township_that_still_breaks_the_policy_is_listed_again(app: A
         "actor": "SX/市平安办",
         "township": KQ_TOWNSHIP,
         "reason": "误挂",
+        "force": True,  # its problems are all still open: only a forced delisting passes
     }
     apply(app, [delisting], now)
     assert KQ not in active_listings(app)

@@ -265,3 +265,18 @@ def test_a_city_listing_replaces_a_county_one_and_says_so_in_chinese(seeded: Cli
     listings = seeded.json("listings", now=NOW)
     assert [(entry["level"], entry["active"]) for entry in listings] == [("county", False), ("city", True)]
     assert listings[0]["delist_reason"] == "提级为市级挂牌督办"
+
+
+def test_delisting_waits_for_the_listed_problems_unless_forced(seeded: Cli) -> None:
+    late = "2025-03-20T12:00:00+08:00"  # ASSIGNED-1 and RECT-1 are overdue by now (due 03-12)
+    seeded.ok("supervise", TOWNSHIP, "--reason", "整改滞后", "--by", "SX/市平安办", now=late)
+    listed = seeded.json("listings", "--active", now=late)[0]
+    assert len(listed["problem_hazards"]) == 2
+    before = seeded.export(late)
+    result = seeded("delist", TOWNSHIP, "--reason", "整改到位", "--by", "SX", now=late)
+    assert result.exit_code == 3, result.stderr
+    assert "field 'township'" in result.stderr and "2 of its 2 listed hazards are still open" in result.stderr
+    assert all(h in result.stderr for h in listed["problem_hazards"]), result.stderr
+    assert seeded.export(late) == before
+    seeded.ok("delist", TOWNSHIP, "--reason", "误挂，经复核撤销", "--by", "SX", "--force", now=late)
+    assert seeded.json("listings", "--active", now=late) == []
