@@ -4,8 +4,8 @@ Each rung has an instant; a rung fires when ``now`` has reached it, once per cau
 notice are dated when the engine acts (the sweep's ``now``), with the instant the rung fell due kept in the
 transition's details, so a history read in time order never shows a state before it happened:
 - acknowledgement reminder: once per assignment, ``acknowledge_within_days`` working days after it;
-- deadline reminder: once per deadline, at the start of the day when ``remind_before_days`` working days
-  remain;
+- deadline reminder: once per deadline, at the start of the working day ``remind_before_days`` working days
+  before the due day;
 - supervision (督办): once per deadline, at the first instant after the deadline (the hazard is overdue);
 - elevation (提级): once per level; to ``major_overdue_to`` at once for an overdue major hazard, to county
   after ``county_after_days`` and to city after ``city_after_days`` working days overdue.
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from models.rules import Rules
 
 _ONE_SECOND = timedelta(seconds=1)
+_ONE_DAY = timedelta(days=1)
 
 
 class Rung(NamedTuple):
@@ -42,7 +43,7 @@ def _start_after(rules: Rules, day_end: datetime) -> datetime:
 class _Ladder(NamedTuple):
     """The instants of a deadline's rungs; they depend on nothing but the deadline, the policy and the calendar."""
 
-    reminder_at: datetime | None  # the start of the day with ``remind_before_days`` working days left
+    reminder_at: datetime | None  # the start of the working day ``remind_before_days`` before the due day
     overdue_at: datetime  # the first instant after the deadline
     county_at: datetime
     city_at: datetime
@@ -64,7 +65,12 @@ def _make_ladder(rules: Rules, due_at: datetime) -> _Ladder:
     def after_working_days(days: int) -> datetime:
         return _start_after(rules, end_of_day(cal.add_working_days(due_day, days), tz)) if days else overdue_at
 
-    reminder_at = after_working_days(-esc.remind_before_days) if esc.remind_before_days else None
+    reminder_at = None
+    if esc.remind_before_days:
+        # the working day that many working days before the due day, from its first instant ("one working day
+        # before the deadline": a Monday deadline is reminded on Friday, not at midnight into Sunday)
+        reminder_day = cal.add_working_days(due_day, -esc.remind_before_days)
+        reminder_at = _start_after(rules, end_of_day(reminder_day - _ONE_DAY, tz))
     return _Ladder(
         reminder_at, overdue_at, after_working_days(esc.county_after_days), after_working_days(esc.city_after_days)
     )

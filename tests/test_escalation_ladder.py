@@ -74,8 +74,8 @@ def test_general_hazard_across_national_day_climbs_the_ladder_at_hand_counted_in
     assert ladder(app, "GEN-1") == [
         # not acknowledged by the end of the first working day after assignment (Sun 09-28, a make-up day)
         ("reminded", "2025-09-29T00:00:00+08:00", None),
-        # one working day left: the start of the day after Sat 10-11 (the working day before the deadline)
-        ("reminded", "2025-10-12T00:00:00+08:00", None),
+        # one working day before the deadline: the start of Sat 10-11 (a make-up day), not Sunday's midnight
+        ("reminded", "2025-10-11T00:00:00+08:00", None),
         ("supervised", "2025-10-14T00:00:00+08:00", None),
         # 3 working days overdue: 10-14, 10-15, 10-16
         ("elevated", "2025-10-17T00:00:00+08:00", "county"),
@@ -96,7 +96,7 @@ def test_overdue_major_hazard_goes_straight_to_county_then_city(app: App) -> Non
     )
     sweep_hourly(app, "2025-10-29T00:00:00", "2025-11-15T00:00:00")
     assert ladder(app, "MAJ-1") == [
-        ("reminded", "2025-10-30T00:00:00+08:00", None),
+        ("reminded", "2025-10-29T00:00:00+08:00", None),  # Wed, the working day before Thu's deadline
         ("supervised", "2025-10-31T00:00:00+08:00", None),
         ("elevated", "2025-10-31T00:00:00+08:00", "county"),
         ("elevated", "2025-11-14T00:00:00+08:00", "city"),
@@ -115,7 +115,7 @@ def test_spring_festival_2026_pushes_the_deadline_past_the_holiday(app: App) -> 
     )
     sweep_hourly(app, "2026-02-12T12:00:00", "2026-03-02T00:00:00")
     assert ladder(app, "SF-1") == [
-        ("reminded", "2026-02-28T00:00:00+08:00", None),  # after Fri 02-27, one working day (Sat 02-28) left
+        ("reminded", "2026-02-27T00:00:00+08:00", None),  # Fri 02-27, the working day before Sat 02-28
         ("supervised", "2026-03-01T00:00:00+08:00", None),
     ]
 
@@ -129,7 +129,7 @@ def test_an_approved_extension_sets_a_new_deadline_and_a_new_reminder(app: App) 
         ],
         "2025-09-26T12:00:00",
     )
-    sweep_hourly(app, "2025-09-26T12:00:00", "2025-10-12T12:00:00")  # first reminder fired at 10-12 00:00
+    sweep_hourly(app, "2025-09-26T12:00:00", "2025-10-12T12:00:00")  # first reminder fired at 10-11 00:00
     apply(
         app,
         [
@@ -141,10 +141,10 @@ def test_an_approved_extension_sets_a_new_deadline_and_a_new_reminder(app: App) 
         "2025-10-12T15:00:00",
     )
     sweep_hourly(app, "2025-10-12T15:00:00", "2025-10-18T00:00:00")
-    # new deadline: 10-13 + 3 working days = Thu 10-16
+    # new deadline: 10-13 + 3 working days = Thu 10-16, reminded on Wed 10-15
     assert ladder(app, "EXT-1") == [
-        ("reminded", "2025-10-12T00:00:00+08:00", None),
-        ("reminded", "2025-10-16T00:00:00+08:00", None),
+        ("reminded", "2025-10-11T00:00:00+08:00", None),
+        ("reminded", "2025-10-15T00:00:00+08:00", None),
         ("supervised", "2025-10-17T00:00:00+08:00", None),
     ]
 
