@@ -180,7 +180,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
                 "system",
                 reason=_REASONS["ack_reminder" if why == "acknowledge" else "reminder"],
                 cause_key=key,
-                details={"why": why, "fell_due_at": rung.at.isoformat()},
+                details={"why": why, "fell_due_at": rules.local_iso(rung.at)},
             )
         ],
         [
@@ -216,7 +216,10 @@ def _supervision(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
                 "system",
                 reason=_REASONS["supervision"],
                 cause_key=key,
-                details={"due_at": h.due_at.isoformat() if h.due_at else None, "fell_due_at": rung.at.isoformat()},
+                details={
+                    "due_at": rules.local_iso(h.due_at) if h.due_at else None,
+                    "fell_due_at": rules.local_iso(rung.at),
+                },
             )
         ],
         [rules.notice("supervision", key, h, now, rules.issuer(h), cc)],

@@ -67,6 +67,11 @@ class Rules:
     def local_day(self, instant: datetime) -> date:
         return local_date(instant, self.policy.tz)
 
+    def local_iso(self, instant: datetime) -> str:
+        """An instant as text in the policy's zone: what histories and messages show, whether the hazard was
+        decided in memory or read back from the store (which gives UTC)."""
+        return instant.astimezone(self.policy.tz).isoformat()
+
     def set_deadline(self, h: Hazard, start: datetime, due_day: date) -> None:
         h.due_at = end_of_day(due_day, self.policy.tz)
         h.deadline_set_at = start
@@ -203,7 +208,7 @@ class Rules:
                     actor,
                     event_id=event_id,
                     reason=reason,
-                    details={"unit": unit.code, "due_at": h.due_at.isoformat() if h.due_at else None},
+                    details={"unit": unit.code, "due_at": self.local_iso(h.due_at) if h.due_at else None},
                 )
             ],
             [self.notice("assignment", key, h, at, self.issuer(h), self.copies(h), reason=reason)],
@@ -218,7 +223,7 @@ class Rules:
                 [
                     Problem(
                         f"the event is dated {event.at.isoformat()}, before the hazard was "
-                        f"detected ({h.detected_at.isoformat()})",
+                        f"detected ({self.local_iso(h.detected_at)})",
                         field="at",
                     )
                 ]
@@ -363,7 +368,7 @@ class Rules:
                     e.reason,
                     approved=e.approved,
                     days=days,
-                    due_at=h.due_at.isoformat() if h.due_at else None,
+                    due_at=self.local_iso(h.due_at) if h.due_at else None,
                 )
             ],
             [
@@ -488,7 +493,7 @@ class Rules:
                     details={
                         "from_level": before,
                         "manual": manual,
-                        **({"fell_due_at": fell_due_at.isoformat()} if fell_due_at else {}),
+                        **({"fell_due_at": self.local_iso(fell_due_at)} if fell_due_at else {}),
                     },
                 )
             ],

@@ -179,3 +179,15 @@ def test_reassignment_and_invalidation(cli: Cli, tmp_path: Path) -> None:
     cli.ok("apply", str(write_events(tmp_path / "r.jsonl", events)), now=NOW)
     assert cli.json("show", "RI-1", now=NOW)["unit"] == "SX-YC-JSJ"
     assert cli.json("show", "RI-2", now=NOW)["state"] == "invalid"
+
+
+def test_history_shows_every_instant_in_the_policys_zone(cli: Cli, tmp_path: Path) -> None:
+    """The sweep reads the hazard back from the store (in UTC); its history must still read in local time, as the
+    routing decided in memory does."""
+    detection = [detected("TZ-1", "2025-09-26T10:00:00+08:00")]
+    cli.ok("apply", str(write_events(tmp_path / "d.jsonl", detection)), now="2025-09-26T12:00:00+08:00")
+    cli.ok("sweep", now="2025-10-17T09:00:00+08:00")
+    history = cli.json("show", "TZ-1", now="2025-10-17T09:00:00+08:00")["history"]
+    instants = [v for h in history for k, v in (h.get("details") or {}).items() if k in ("due_at", "fell_due_at")]
+    assert [h["action"] for h in history] == ["hazard.detected", "routed", "supervised", "elevated"]
+    assert len(instants) == 4 and all(v.endswith("+08:00") for v in instants), instants
