@@ -38,6 +38,10 @@ _STATE_CN = {
 def ready(ctx: typer.Context) -> Any:
     """The wired app, refusing to work on a database that `init` has not prepared."""
     application = opts(ctx).app()
+    url = application.engine.url
+    sqlite_file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+    if sqlite_file and not Path(sqlite_file).exists():  # said before connecting, which would leave an empty file
+        raise ConfigError(f"there is no database at {sqlite_file}; run `hazardloop init` to create it")
     if not schema_is_current(application.engine):
         raise ConfigError(
             f"the database {application.engine.url.render_as_string(hide_password=True)} is not "

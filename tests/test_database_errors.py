@@ -40,11 +40,10 @@ def test_a_database_url_the_engine_cannot_use_is_a_configuration_error(
 
 def test_a_sqlite_file_in_a_missing_folder_is_named_with_the_drivers_reason(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/no/such/folder/x.db"
-    for command in (["init"], ["hazards"]):
-        result = Cli(url, tmp_path)(*command)
-        assert result.exit_code == 1, result.stderr
-        _short_plain_message(result.stderr)
-        assert url in result.stderr and "unable to open database file" in result.stderr, result.stderr
+    result = Cli(url, tmp_path)("init")
+    assert result.exit_code == 1, result.stderr
+    _short_plain_message(result.stderr)
+    assert url in result.stderr and "unable to open database file" in result.stderr, result.stderr
     assert not (tmp_path / "no").exists()
 
 
@@ -55,3 +54,13 @@ def test_an_unreachable_postgresql_server_is_named_without_its_password(tmp_path
     _short_plain_message(result.stderr)
     assert "s3cret-pw" not in result.stderr and "postgres:***@127.0.0.1" in result.stderr, result.stderr
     assert "refused" in result.stderr.lower(), result.stderr
+
+
+def test_a_command_on_a_missing_sqlite_file_says_to_init_and_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "never-initialised.db"
+    for command in (["hazards"], ["export", "--json"], ["sweep"]):
+        result = Cli(f"sqlite:///{path}", tmp_path)(*command)
+        assert result.exit_code == 4, result.stderr
+        _short_plain_message(result.stderr)
+        assert str(path) in result.stderr and "hazardloop init" in result.stderr, result.stderr
+        assert not path.exists(), f"{command} left an empty database file behind"
