@@ -173,7 +173,8 @@ _EXCEL_SERIALS = (36526, 73051)  # 2000-01-01 … 2099-12-31
 
 def _instant(value: Any, tz: ZoneInfo) -> str | None:
     """The ledger's date and time as ISO 8601 text; without an offset it is local time in the policy's zone.
-    Text that is not a date (or a bare number in an Excel cell) comes back as written, for the validation."""
+    Text that is not a date (or a number that is no plausible Excel date) comes back as written, for the
+    validation."""
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=tz)).isoformat()
     if isinstance(value, date):
