@@ -38,11 +38,12 @@ class Options:
     def database_shown(self) -> str:
         """The database this command uses, as a message may show it: the URL with its password hidden."""
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
 
         url = self._app.settings.database_url if self._app is not None else self.db
         try:
             return make_url(url).render_as_string(hide_password=True) if url else "the database"
-        except Exception:  # an unreadable URL is reported where it is read; here any words will do
+        except ArgumentError:  # an unreadable URL is reported where it is read; here any words will do
             return "the database"
 
     def close(self) -> None:

@@ -40,7 +40,6 @@ def _meaning(tree: OrgTree, event: Event, hazard_id: str | None) -> dict[str, An
     return data
 
 
-def _actor(tree: OrgTree, actor: str) -> str:
-    unit_part, slash, person = actor.partition("/")
-    unit = tree.find(unit_part.strip())
-    return f"{unit.code}{slash}{person.strip()}" if unit is not None else actor
+def _actor(tree: OrgTree, actor: str) -> tuple[str | None, str | None]:
+    parsed = tree.parse_actor(actor, reporter=True)  # never refuses: an unknown actor stays as written
+    return (parsed.unit.code, parsed.person) if parsed.unit is not None else (None, parsed.raw)

@@ -217,7 +217,7 @@ def _supervision(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
                 reason=_REASONS["supervision"],
                 cause_key=key,
                 details={
-                    "due_at": rules.local_iso(h.due_at) if h.due_at else None,
+                    "due_at": rules.local_iso(h.due_at),
                     "fell_due_at": rules.local_iso(rung.at),
                 },
             )

@@ -422,8 +422,8 @@ def sweep_listings(conn: Connection, rules: Rules, now: datetime, writer: Effect
             )
             newly.append(code)
     for code, current in listed.items():
-        f = figures.get(code) or Figures(code, 0, 0, 0, 0, 0)
-        recovered = not breaches(rules, f) and not _still_open(conn, current.problem_hazards or [])
+        still_open, breached = _unrecovered(conn, rules, current, figures.get(code))
+        recovered = not still_open and not breached
         if recovered and current.delist_proposed_at is None:
             conn.execute(update(_L).where(_L.c.id == current.id).values(delist_proposed_at=now))
             proposed.append(code)
@@ -560,38 +560,30 @@ def forget_evaluation(conn: Connection) -> None:
     conn.execute(delete(_M).where(_M.c.name == MARK))
 
 
-def _require_recovered(conn: Connection, rules: Rules, code: str, name: str, listing: Any, at: datetime) -> None:
-    """Delisting (摘牌) needs the listed problems closed and the figures back within the policy's bounds."""
+def _unrecovered(conn: Connection, rules: Rules, listing: Any, figures: Figures | None) -> tuple[list[str], list[str]]:
+    """What stands between a listed township and its delisting (摘牌): its listed hazards that are still open, and
+    the policy thresholds its figures still break. Both empty: it has recovered, so the sweep proposes delisting
+    and a supervisor may delist."""
     listed = listing.problem_hazards or []
-    still_open = _open_among(conn, listed)
-    figures = township_figures(conn, rules, at, [code]).get(code)
-    breached = breaches(rules, figures) if figures else []
-    if not still_open and not breached:
-        return
+    still_open: list[str] = []
+    if listed:
+        stmt = select(_H.c.id).where(_H.c.id.in_(listed), _H.c.state.in_(OPEN)).order_by(_H.c.id)
+        still_open = [r[0] for r in conn.execute(stmt)]
+    return still_open, breaches(rules, figures) if figures else []
+
+
+def _require_recovered(conn: Connection, rules: Rules, code: str, name: str, listing: Any, at: datetime) -> None:
+    still_open, breached = _unrecovered(conn, rules, listing, township_figures(conn, rules, at, [code]).get(code))
     why = []
     if still_open:
         shown = ", ".join(still_open[:5]) + (f" and {len(still_open) - 5} more" if len(still_open) > 5 else "")
-        why.append(f"{len(still_open)} of its {len(listed)} listed hazards are still open ({shown})")
+        listed = len(listing.problem_hazards or [])
+        why.append(f"{len(still_open)} of its {listed} listed hazards are still open ({shown})")
     if breached:
         why.append("its figures still break the policy: " + "；".join(breached))
-    raise Refused(
-        f"{name} cannot be delisted yet: {'; '.join(why)}. Delist it once they are cleared (the sweep proposes "
-        "it), or with force (--force) if the listing was made in error",
-        field="township",
-    )
-
-
-def _open_among(conn: Connection, hazard_ids: list[str]) -> list[str]:
-    if not hazard_ids:
-        return []
-    stmt = select(_H.c.id).where(_H.c.id.in_(hazard_ids), _H.c.state.notin_(["cleared", "invalid"])).order_by(_H.c.id)
-    return [r[0] for r in conn.execute(stmt)]
-
-
-def _still_open(conn: Connection, hazard_ids: list[str]) -> bool:
-    if not hazard_ids:
-        return False
-    stmt = (
-        select(func.count()).select_from(_H).where(_H.c.id.in_(hazard_ids), _H.c.state.notin_(["cleared", "invalid"]))
-    )
-    return bool(conn.execute(stmt).scalar())
+    if why:
+        raise Refused(
+            f"{name} cannot be delisted yet: {'; '.join(why)}. Delist it once they are cleared (the sweep proposes "
+            'it then), or delist with --force ("force": true in an event) if the listing was made in error',
+            field="township",
+        )

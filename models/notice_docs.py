@@ -36,7 +36,7 @@ def number_scope(intent: NoticeIntent) -> str:
 
 
 def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
-    tree, tz = rules.tree, rules.policy.tz
+    tree = rules.tree
     unit = tree.units.get(h.unit_code) if h.unit_code else None
     county = tree.units.get(h.county_code) if h.county_code else None
     return {
@@ -53,7 +53,7 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
         "address": h.address,
         "unit_name": unit.name if unit else "",
         "state": h.state,
-        "detected_at": h.detected_at.astimezone(tz).isoformat(),
+        "detected_at": rules.local_iso(h.detected_at),
         "due_date": rules.local_day(h.due_at).isoformat() if h.due_at else None,
         "deadline_provisional": h.deadline_provisional,
         "level": h.level,
@@ -181,7 +181,7 @@ def _kind_context(rules: Rules, intent: NoticeIntent, h: Hazard | None) -> dict[
     if intent.kind == "clearance":
         verifier = rules.tree.units.get(str(intent.extra.get("verifier", "")))
         return {
-            "cleared_at": (h.cleared_at or intent.at).astimezone(rules.policy.tz).isoformat(),
+            "cleared_at": rules.local_iso(h.cleared_at or intent.at),
             "verifier_name": verifier.name if verifier else "",
         }
     if intent.kind == "elevation":

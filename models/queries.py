@@ -25,7 +25,7 @@ _H, _T, _N, _L, _U, _E = (
 
 
 def _iso(value: datetime | None, rules: Rules) -> str | None:
-    return value.astimezone(rules.policy.tz).isoformat() if value is not None else None
+    return rules.local_iso(value)
 
 
 def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def export_state(conn: Connection, rules: Rules, now: datetime) -> dict[str, Any
         for r in conn.execute(select(_E).order_by(_E.c.applied_at, _E.c.event_id))
     ]
     return {
-        "as_of": now.astimezone(rules.policy.tz).isoformat(),
+        "as_of": rules.local_iso(now),
         "units": units,
         "hazards": hazards,
         "transitions": transitions,

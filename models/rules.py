@@ -67,10 +67,10 @@ class Rules:
     def local_day(self, instant: datetime) -> date:
         return local_date(instant, self.policy.tz)
 
-    def local_iso(self, instant: datetime) -> str:
-        """An instant as text in the policy's zone: what histories and messages show, whether the hazard was
-        decided in memory or read back from the store (which gives UTC)."""
-        return instant.astimezone(self.policy.tz).isoformat()
+    def local_iso(self, instant: datetime | None) -> str | None:
+        """An instant as text in the policy's zone, as every view, history and message shows it, whether the
+        hazard was decided in memory or read back from the store (which gives UTC)."""
+        return instant.astimezone(self.policy.tz).isoformat() if instant is not None else None
 
     def set_deadline(self, h: Hazard, start: datetime, due_day: date) -> None:
         h.due_at = end_of_day(due_day, self.policy.tz)
@@ -208,7 +208,7 @@ class Rules:
                     actor,
                     event_id=event_id,
                     reason=reason,
-                    details={"unit": unit.code, "due_at": self.local_iso(h.due_at) if h.due_at else None},
+                    details={"unit": unit.code, "due_at": self.local_iso(h.due_at)},
                 )
             ],
             [self.notice("assignment", key, h, at, self.issuer(h), self.copies(h), reason=reason)],
@@ -368,7 +368,7 @@ class Rules:
                     e.reason,
                     approved=e.approved,
                     days=days,
-                    due_at=self.local_iso(h.due_at) if h.due_at else None,
+                    due_at=self.local_iso(h.due_at),
                 )
             ],
             [
