@@ -37,7 +37,7 @@ from models.repository import (
     insert_transitions,
     known_events,
     load_hazards,
-    stored_event,
+    stored_events,
     update_hazards,
 )
 from models.rules import Rules
@@ -180,6 +180,7 @@ class _Batch:
         self.by_key: dict[str, Hazard] = {}  # by id and by source reference: how later events name a hazard
         self.by_id: dict[str, Hazard] = {}
         self.by_ref: dict[str, Hazard] = {}  # a detection repeats a hazard only if it repeats the reference
+        self.respelt: dict[str, tuple[str, str | None]] = {}  # stored payloads of events whose digest differs
 
     def run(self, chunk: Sequence[_Parsed]) -> list[Problem]:
         problems: list[Problem] = []
@@ -191,6 +192,11 @@ class _Batch:
         # Read the inbox only once the hazards are locked: a writer we waited for has committed by now, so the
         # same event delivered twice at once is seen as a duplicate, not judged against the new state.
         stored = known_events(self.conn, [p.event.event_id for p in chunk])
+        # events delivered again spelt differently are compared by meaning: their stored payloads in one read
+        respelt = [
+            p.event.event_id for p in chunk if p.event.event_id in stored and stored[p.event.event_id][0] != p.digest
+        ]
+        self.respelt = stored_events(self.conn, respelt) if respelt else {}
         for item in chunk:
             try:
                 self._one(item, stored)
@@ -238,7 +244,7 @@ class _Batch:
         if in_chunk is not None:
             first, first_hazard = in_chunk[1], in_chunk[2]
         else:
-            payload, first_hazard = stored_event(self.conn, again.event_id)
+            payload, first_hazard = self.respelt[again.event_id]
             first = EVENT_ADAPTER.validate_json(payload)
         named = getattr(again, "hazard", None)
         again_hazard = self.by_key[named].id if isinstance(named, str) and named in self.by_key else None

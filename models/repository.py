@@ -213,11 +213,14 @@ def known_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[
     return out
 
 
-def stored_event(conn: Connection, event_id: str) -> tuple[str, str | None]:
-    """The canonical payload of an applied event and the id of the hazard it acted on."""
-    sql = f"SELECT payload, hazard_id FROM {_E.name} WHERE event_id = {marks(conn, 1)}"
-    payload, hazard_id = driver_rows(conn, _E, ("payload", "hazard_id"), sql, (event_id,))[0]
-    return payload, hazard_id
+def stored_events(conn: Connection, event_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """event_id -> (canonical payload, id of the hazard it acted on) of applied events."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for part in chunks(list(dict.fromkeys(event_ids))):
+        sql = f"SELECT event_id, payload, hazard_id FROM {_E.name} WHERE event_id IN ({marks(conn, len(part))})"
+        for event_id, payload, hazard_id in driver_rows(conn, _E, ("event_id", "payload", "hazard_id"), sql, part):
+            out[event_id] = (payload, hazard_id)
+    return out
 
 
 class Counters:
