@@ -32,7 +32,7 @@ class Hazard:
     state: str = "detected"
     village: str | None = None
     address: str | None = None
-    source: str | None = None
+    source: str = ""  # '' when the detection named none: a source reference is unique within its source
     campaign: str | None = None
     unit_code: str | None = None
     level: str = "none"

@@ -29,6 +29,7 @@ from models.errors import ConflictError, HazardloopError, InvalidInput, Problem,
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
 from models.hazard import Effects, Hazard, Transition, hazard_id_for
 from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
+from models.queries import ambiguous_reference
 from models.repository import (
     Counters,
     insert_events,
@@ -177,9 +178,11 @@ class _Batch:
         # nothing file-long is kept
         self.seen: dict[str, tuple[str, Event, str | None]] = {}
         self.writer = EffectWriter(conn, rules, now)
-        self.by_key: dict[str, Hazard] = {}  # by id and by source reference: how later events name a hazard
         self.by_id: dict[str, Hazard] = {}
-        self.by_ref: dict[str, Hazard] = {}  # a detection repeats a hazard only if it repeats the reference
+        # a detection repeats a hazard only if it repeats the reference within the same source
+        self.by_source_ref: dict[tuple[str, str], Hazard] = {}
+        # later events name a hazard by its id or by its bare reference, which several sources may share
+        self.by_ref: dict[str, list[Hazard]] = {}
         self.respelt: dict[str, tuple[str, str | None]] = {}  # stored payloads of events whose digest differs
 
     def run(self, chunk: Sequence[_Parsed]) -> list[Problem]:
@@ -216,9 +219,25 @@ class _Batch:
 
     def _remember(self, h: Hazard) -> None:
         self.by_id[h.id] = h
-        self.by_ref[h.ref] = h
-        self.by_key[h.id] = h
-        self.by_key[h.ref] = h
+        self.by_source_ref[h.source or "", h.ref] = h
+        self.by_ref.setdefault(h.ref, []).append(h)
+
+    def _named(self, key: str) -> Hazard | None:
+        """The hazard an event names by id or source reference; a reference several sources share names none of
+        them, and the event is invalid (the operator can name the hazard by its id, which always works)."""
+        h = self.by_id.get(key)
+        if h is not None:
+            return h
+        found = self.by_ref.get(key, [])
+        if len(found) > 1:
+            raise InvalidInput([ambiguous_reference(key, found, self.rules, field="hazard")])
+        return found[0] if found else None
+
+    def _named_quietly(self, key: str) -> Hazard | None:
+        try:
+            return self._named(key)
+        except InvalidInput:
+            return None
 
     def _duplicate(self, item: _Parsed, stored: dict[str, tuple[str, str]]) -> bool:
         eid = item.event.event_id
@@ -247,7 +266,8 @@ class _Batch:
             payload, first_hazard = self.respelt[again.event_id]
             first = EVENT_ADAPTER.validate_json(payload)
         named = getattr(again, "hazard", None)
-        again_hazard = self.by_key[named].id if isinstance(named, str) and named in self.by_key else None
+        found = self._named_quietly(named) if isinstance(named, str) else None
+        again_hazard = found.id if found is not None else None
         return same_event(self.rules.tree, first, first_hazard, again, again_hazard)
 
     def _one(self, item: _Parsed, stored: dict[str, tuple[str, str]]) -> None:
@@ -256,18 +276,20 @@ class _Batch:
             return
         outcome, hazard_id, township = "applied", None, None
         if isinstance(event, HazardDetected):
-            existing = self.by_ref.get(event.hazard.ref)
+            existing = self.by_source_ref.get((event.hazard.source or "", event.hazard.ref))
             if existing is not None:
-                outcome, hazard_id = f"duplicate of {existing.id} (same source reference)", existing.id
+                outcome, hazard_id = f"duplicate of {existing.id} (same source and reference)", existing.id
                 self.report.duplicates += 1
-                self.report.duplicate_notes.append(f"line {item.line}: {event.hazard.ref} is already {existing.id}")
+                self.report.duplicate_notes.append(
+                    f"line {item.line}: {_source_ref(event.hazard.source, event.hazard.ref)} is already {existing.id}"
+                )
             else:
                 h = self._detect(event)
                 hazard_id = h.id
         elif isinstance(event, TownshipListed | TownshipDelisted):
             township = listing.apply_event(self.conn, self.rules, event, self.now, self.writer)
         else:
-            h = self.by_key.get(event.hazard)
+            h = self._named(event.hazard)
             if h is None:
                 raise InvalidInput(
                     [Problem(f"no hazard has the id or source reference '{event.hazard}'", field="hazard")]
@@ -305,6 +327,10 @@ class _Batch:
         self.writer.record(effects, self.by_id)
         self.report.created.append(h.id)
         return h
+
+
+def _source_ref(source: str | None, ref: str) -> str:
+    return f"{source}:{ref}" if source else ref
 
 
 def _problems(exc: HazardloopError) -> list[Problem]:

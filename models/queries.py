@@ -4,6 +4,7 @@ notices and listings. Read-only; one query per list."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +52,7 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
         "county_code": row.county_code,
         "village": row.village,
         "address": row.address,
-        "source": row.source,
+        "source": row.source or None,  # stored as '' when the detection named none
         "campaign": row.campaign,
         "reporter": row.reporter,
         "level": row.level,
@@ -103,11 +104,37 @@ def list_hazards(
     return [hazard_view(r, rules, now) for r in conn.execute(stmt)]
 
 
-def find_hazard(conn: Connection, key: str, field: str = "HAZARD") -> Any:
-    row = conn.execute(select(_H).where((_H.c.id == key) | (_H.c.ref == key))).first()
-    if row is None:
+def ambiguous_reference(key: str, hazards: Sequence[Any], rules: Rules, *, field: str) -> Problem:
+    """A bare source reference that names several hazards (of different sources): the candidates, so the operator
+    can name the one meant by its id."""
+    listed = []
+    for h in sorted(hazards, key=lambda h: h.id):
+        township = rules.tree.units.get(h.township_code)
+        source = f"source '{h.source}'" if h.source else "no source"
+        listed.append(f"{h.id} ({source}, {township.name if township else h.township_code})")
+    return Problem(
+        f"the source reference '{key}' names {len(listed)} hazards of different sources: {'; '.join(listed)}; "
+        "name the hazard by its id instead",
+        field=field,
+    )
+
+
+def find_hazard(conn: Connection, key: str, field: str = "HAZARD", rules: Rules | None = None) -> Any:
+    """The hazard with this id, or else with this source reference. A reference that several sources share names
+    none of them: invalid input listing the candidates (id, source, township), so the operator can give the id."""
+    rows = conn.execute(select(_H).where((_H.c.id == key) | (_H.c.ref == key)).order_by(_H.c.id)).all()
+    by_id = [r for r in rows if r.id == key]
+    if by_id:
+        return by_id[0]
+    if not rows:
         raise InvalidInput([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
-    return row
+    if len(rows) > 1:
+        if rules is None:
+            raise InvalidInput(
+                [Problem(f"the source reference '{key}' names {len(rows)} hazards; name it by its id", field=field)]
+            )
+        raise InvalidInput([ambiguous_reference(key, rows, rules, field=field)])
+    return rows[0]
 
 
 def transition_view(row: Any, rules: Rules) -> dict[str, Any]:
@@ -151,7 +178,7 @@ def notice_view(row: Any, rules: Rules) -> dict[str, Any]:
 
 
 def show_hazard(conn: Connection, rules: Rules, now: datetime, key: str) -> dict[str, Any]:
-    row = find_hazard(conn, key)
+    row = find_hazard(conn, key, rules=rules)
     view = hazard_view(row, rules, now)
     history = conn.execute(select(_T).where(_T.c.hazard_id == row.id).order_by(_T.c.at, _T.c.id))
     view["history"] = [transition_view(t, rules) for t in history]
@@ -175,7 +202,7 @@ def list_notices(
     if kind:
         stmt = stmt.where(_N.c.kind.in_(kind.split(",")))
     if hazard:
-        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field="--hazard").id)
+        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field="--hazard", rules=rules).id)
     if limit:
         stmt = stmt.limit(limit)
     return [notice_view(r, rules) for r in conn.execute(stmt)]

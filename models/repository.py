@@ -21,7 +21,7 @@ _N = NoticeRow.__table__
 _E = EventRow.__table__
 _C = CounterRow.__table__
 _TRANSITION_COLUMNS = [c.name for c in _T.columns if c.name != "id"]
-_NOTICE_COLUMNS = [c.name for c in _N.columns if c.name != "id"]
+_NOTICE_COLUMNS = [c.name for c in _N.columns if c.name not in ("id", "delivered_to")]  # the latter: dispatch's
 _EVENT_COLUMNS = [c.name for c in _E.columns]
 _CHUNK = 900  # stays under SQLite's bound-parameter limit with room to spare
 

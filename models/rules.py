@@ -159,7 +159,7 @@ class Rules:
             reporter=actor.raw,
             village=d.village,
             address=d.address,
-            source=d.source,
+            source=d.source or "",
             campaign=d.campaign,
         )
         effects = Effects(

@@ -7,7 +7,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -78,7 +89,7 @@ class HazardRow(Base):
     __tablename__ = "hazards"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    ref: Mapped[str] = mapped_column(String(200), unique=True)
+    ref: Mapped[str] = mapped_column(String(200))  # unique within its source (uq_hazards_ref_source, 0006)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     field: Mapped[str] = mapped_column(String(64))
@@ -88,7 +99,7 @@ class HazardRow(Base):
     county_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("units.code"))
     village: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(500))
-    source: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(200), default="", server_default="")  # '' when none was given
     campaign: Mapped[str | None] = mapped_column(String(200))
     reporter: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(32), index=True)
@@ -120,6 +131,8 @@ class HazardRow(Base):
     updated_at: Mapped[datetime | None]
 
     __table_args__ = (
+        # a source reference names one hazard within its source; ref first, so bare references are looked up by it
+        UniqueConstraint("ref", "source", name="uq_hazards_ref_source"),
         Index("ix_hazards_township_state", "township_code", "state"),
         # the sweep's batch order: hazards due on the same day share one instant (migration 0004)
         Index("ix_hazards_next_action", "next_action_at", "id"),
@@ -191,6 +204,8 @@ class NoticeRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
     sha256: Mapped[str | None] = mapped_column(String(64))  # of the message as sent (see NoticeArchiveRow)
+    # recipient address -> ISO instant it accepted the notice: a retry goes only to the others (migration 0006)
+    delivered_to: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class NoticeArchiveRow(Base):
