@@ -16,7 +16,15 @@ from models.errors import InvalidInput, Problem
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 
 
-@app.command()
+notices_app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode=None,
+    help="List notices (--status, --kind, --hazard, --json); `notices requeue` sends failed or dead ones again.",
+)
+app.add_typer(notices_app, name="notices")
+
+
+@notices_app.callback(invoke_without_command=True)
 @handled
 def notices(
     ctx: typer.Context,
@@ -28,7 +36,9 @@ def notices(
     limit: Annotated[int | None, typer.Option("--limit")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List notices."""
+    """List notices; `notices requeue` sends failed or dead ones again."""
+    if ctx.invoked_subcommand is not None:
+        return
     from models.policy import NOTICE_KINDS
     from models.queries import list_notices
 
@@ -57,6 +67,38 @@ def notices(
         )
     out.print(table)
     out.print(f"{len(rows)} notice(s)", highlight=False)
+
+
+@notices_app.command("requeue")
+@handled
+def requeue(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="notice ids (see `hazardloop notices`)")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="only notices of these kinds (comma-separated)")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="failed, dead or failed,dead (the default with --kind)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be sent again; change nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send failed or dead notices again: they become pending, due at once, with a fresh count of attempts (the
+    next `dispatch` sends them; recipients that had one already do not get it again)."""
+    from models.outbox import requeue_notices
+
+    application = ready(ctx)
+    now = application.clock.now()
+    with unit_of_work(application.engine, write=not dry_run) as conn:
+        picked = requeue_notices(conn, ids=ids, kind=kind, status=status, now=now, dry_run=dry_run)
+    if as_json:
+        print_json({"requeued": [] if dry_run else picked, "would_requeue": picked if dry_run else []})
+        return
+    listed = ", ".join(map(str, picked[:50])) + (f" … and {len(picked) - 50} more" if len(picked) > 50 else "")
+    if dry_run:
+        out.print(f"would send {len(picked)} notice(s) again: {listed or 'none'}; nothing was changed", highlight=False)
+    elif picked:
+        out.print(f"{len(picked)} notice(s) will be sent again by the next dispatch: {listed}", highlight=False)
+    else:
+        out.print("no failed or dead notice matches; nothing was changed", highlight=False)
 
 
 @app.command()

@@ -170,6 +170,7 @@ def notice_view(row: Any, rules: Rules) -> dict[str, Any]:
         "issuer": row.issuer_code,
         "attempts": row.attempts,
         "last_error": row.last_error,
+        "delivered_to": dict(row.delivered_to or {}),  # recipient -> when it accepted the notice
         "created_at": _iso(row.created_at, rules),
         "sent_at": _iso(row.sent_at, rules),
         "sha256": row.sha256,

@@ -6,15 +6,24 @@ mid-batch only delays its rows until the lease runs out. Leases run on the real 
 the rules act as of: they are about live processes, and a dispatcher acting as of another instant (``--now``,
 a catch-up run) must not see a live claim as expired. Each dispatcher has its own id (host, process, random
 part). Sending happens outside any transaction; the outcome is written afterwards, for the rows still
-claimed by this dispatcher only. Notices go out one by one over one connection; while the server digests one,
-the next is rendered (see ``_deliver_each``).
+claimed by this dispatcher only, as soon as the server has answered (each notice in its own short
+transaction), so a dispatcher killed mid-batch sends again at most the message that was in flight. Notices
+go out one by one over one connection; while the server digests one, the next is rendered (see
+``_deliver_each``).
+
+A mail server that cannot be reached (or a mail folder that cannot be made) stops the run: every notice of the
+claimed batch not yet recorded has the attempt recorded (attempts + 1, the reason, the next try by the backoff)
+and its claim released, and ``MailServerUnavailable`` says so in one sentence. A notice the server accepted for
+some recipients and refused for others records who has it (``delivered_to``); its retries go only to the rest.
 
 Retries live in the outbox itself, not in Prefect: the attempt count and next-try instant survive restarts
 and work the same from the command line and the scheduler. Transient failures (4xx, dropped connections,
 timeouts) are retried with growing delays; after ``MAX_ATTEMPTS`` the notice is ``dead``. Permanent failures
-(5xx, refused or malformed addresses, a unit without an address, a template that cannot be rendered) mark it
-``failed`` with the reason at once. A retried send carries the same Message-ID, so receivers can drop a
-copy; the file backend overwrites the same ``.eml`` file.
+(5xx, refused or malformed addresses, a unit without an address, a template that cannot be rendered, an
+attachment that cannot be made: anything that goes wrong building one notice) mark it ``failed`` with the
+reason at once, and never hold up the other notices. The operator (``notices.operator`` in the policy) gets a
+mail for every notice failed or given up on; ``requeue_notices`` sends one again. A retried send carries the same
+Message-ID, so receivers can drop a copy; the file backend overwrites the same ``.eml`` file.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -35,11 +44,12 @@ from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
 
 from models.bulk import bulk_insert
 from models.db import unit_of_work
+from models.errors import HazardloopError
 from models.rules import Rules
 from models.store import NoticeArchiveRow, NoticeRow
-from notifications.mail_errors import MailError, PermanentMailError
+from notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from notifications.mailers import MailBackend
-from notifications.messages import build_message, message_id_for
+from notifications.messages import build_message, message_envelope, message_id_for
 from notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")
@@ -51,6 +61,12 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), ti
 LEASE = timedelta(minutes=10)
 _DATE_KEYS = ("date", "deadline", "listed_on", "due_date", "new_due_date", "period_start", "period_end")
 _DATETIME_KEYS = ("cleared_at", "detected_at")
+
+
+class MailServerUnavailable(HazardloopError):
+    """The mail backend could not be opened: nothing can be sent until the server (or folder) is back (exit 1)."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -120,6 +136,7 @@ _MARK = (
         last_error=bindparam("last_error"),
         sent_at=bindparam("sent_at"),
         subject=bindparam("subject"),
+        delivered_to=bindparam("delivered_to"),
         claimed_by=None,
         claimed_until=None,
     )
@@ -151,22 +168,26 @@ def dispatch(
             rows = _claim(engine, now, worker, size, keys)
             if not rows:
                 break
-            if not opened:
-                backend.open()
-                opened = True
             report.claimed += len(rows)
+            if not opened:
+                try:
+                    backend.open()
+                except MailError as exc:
+                    raise _server_down(engine, rules, worker, rows, exc, now, report) from exc
+                opened = True
+            recorder = _Recorder(engine, worker, report)
             attachments = _report_attachments(engine, rules, rows, now)
             groups, singles = digest_groups(rows, rules)
-            outcomes = _deliver_each(singles, rules, backend, renderer, sender, now, report, attachments)
-            for group in groups:
-                outcomes += _deliver_digest(group, rules, backend, renderer, sender, now, report)
-            with unit_of_work(engine) as conn:
-                outcomes = _still_ours(conn, worker, outcomes, report)
-                archive = [o.pop("archive") for o in outcomes if o.get("archive")]
-                if outcomes:
-                    conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
-                bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
-            _alert_operator(rules, backend, sender, [o for o in outcomes if o["status"] == "dead"], rows)
+            try:
+                _deliver_each(singles, rules, backend, renderer, sender, now, report, attachments, recorder.record)
+                for group in groups:
+                    _deliver_digest(group, rules, backend, renderer, sender, now, report, recorder.record)
+            except _ServerLost as lost:
+                unrecorded = [r for r in rows if r.id not in recorder.recorded]
+                raise _server_down(engine, rules, worker, unrecorded, lost.error, now, report) from lost.error
+            finally:
+                recorder.tell_of_lost_claims()
+            _alert_operator(rules, backend, renderer, sender, recorder.alerts, now)
             if progress:
                 progress(len(rows))
     finally:
@@ -179,30 +200,98 @@ def dispatch(
 _COUNTED_AS = {"sent": "sent", "pending": "retrying", "failed": "failed", "dead": "dead"}
 
 
-def _still_ours(conn: Any, worker: str, outcomes: list[dict[str, Any]], report: DispatchReport) -> list[dict[str, Any]]:
-    """The outcomes of the rows this dispatcher still holds. A claim is lost only when a batch outlives its lease
-    and another dispatcher takes the rows over; that one records them, so nothing is recorded twice."""
-    if not outcomes:
-        return outcomes
-    held = select(_N.c.id).where(_N.c.id.in_([o["b_id"] for o in outcomes]), _N.c.claimed_by == worker)
-    if conn.dialect.name == "postgresql":
-        held = held.with_for_update()
-    ours = {row[0] for row in conn.execute(held)}
-    if len(ours) < len(outcomes):
-        lost = len(outcomes) - len(ours)
-        for outcome in outcomes:  # the dispatcher that took them over counts and records them, not this one
-            if outcome["b_id"] not in ours:
+class _ServerLost(Exception):
+    """The backend could not be reopened in the middle of a batch: the rest of the batch cannot go either."""
+
+    def __init__(self, error: MailError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Recorder:
+    """Writes each outcome as soon as it is known, in its own short transaction, for the rows this dispatcher
+    still holds. A claim is lost only when a batch outlives its lease and another dispatcher takes the rows over;
+    that one records them, so nothing is recorded (or archived) twice."""
+
+    def __init__(self, engine: Engine, worker: str, report: DispatchReport) -> None:
+        self.engine, self.worker, self.report = engine, worker, report
+        self.recorded: set[int] = set()
+        self.alerts: list[tuple[Any, dict[str, Any]]] = []  # (row, outcome) of notices failed or given up on
+        self.lost = 0
+
+    def record(self, done: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Record the outcomes of one send (a digest's notices share one): all of them or none."""
+        held: list[tuple[Any, dict[str, Any]]] = []
+        with unit_of_work(self.engine) as conn:
+            for row, outcome in done:
+                archive = outcome.pop("archive", None)
+                # the claim in the WHERE clause is the check: an update that finds no row held by us writes nothing
+                if conn.execute(_MARK, {**outcome, "b_worker": self.worker}).rowcount == 1:
+                    held.append((row, outcome))
+                    if archive:
+                        bulk_insert(conn, _A, [archive], _ARCHIVE_COLUMNS)
+        ours = {row.id for row, _ in held}
+        for row, outcome in done:
+            self.recorded.add(row.id)
+            if row.id not in ours:  # the dispatcher that took it over counts and records it, not this one
+                self.lost += 1
                 counter = _COUNTED_AS.get(outcome["status"])
                 if counter:
-                    setattr(report, counter, getattr(report, counter) - 1)
+                    setattr(self.report, counter, getattr(self.report, counter) - 1)
+        self.alerts += [(row, outcome) for row, outcome in held if outcome["status"] in ("failed", "dead")]
+
+    def tell_of_lost_claims(self) -> None:
+        if not self.lost:
+            return
         message = (
-            f"{lost} notice(s) were still being sent when this dispatcher's {LEASE.total_seconds() / 60:g}-minute "
+            f"{self.lost} notice(s) were still being sent when this dispatcher's {LEASE.total_seconds() / 60:g}-minute "
             "hold on them ran out; another dispatcher has taken them over and records what happens to them. "
             "Their recipients may receive them twice, with the same Message-ID."
         )
         log.warning(message)
-        report.errors.append(message)
-    return [o for o in outcomes if o["b_id"] in ours]
+        self.report.errors.append(message)
+
+
+def _base_outcome(row: Any) -> dict[str, Any]:
+    """What every outcome of an attempt at ``row`` writes unless it says otherwise."""
+    return {
+        "sha256": row.sha256,
+        "b_id": row.id,
+        "attempts": row.attempts + 1,
+        "next_try_at": None,
+        "last_error": None,
+        "sent_at": None,
+        "subject": row.subject,
+        "delivered_to": dict(row.delivered_to or {}) or None,
+    }
+
+
+def _server_down(
+    engine: Engine, rules: Rules, worker: str, rows: list[Any], exc: MailError, now: datetime, report: DispatchReport
+) -> MailServerUnavailable:
+    """The backend cannot be opened: record the attempt of every row still claimed and release it, so that it goes
+    as soon as the server is back and its backoff allows, instead of waiting out the lease. The server is the
+    reason, not the notice: even a refused login leaves the notices pending (``dead`` only once out of attempts)."""
+    reason = TransientMailError(str(exc))
+    outcomes = [_unsent(_base_outcome(row), report, row, reason, now, quiet=True) for row in rows]
+    if outcomes:
+        with unit_of_work(engine) as conn:
+            conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
+    what = str(exc).rstrip(". ")
+    sent = f"{report.sent} notice(s) were sent before that" if report.sent else "nothing was sent"
+    if not outcomes:
+        return MailServerUnavailable(f"{what}; {sent}.")
+    retry_at = min((o["next_try_at"] for o in outcomes if o["next_try_at"] is not None), default=None)
+    given_up = sum(o["status"] == "dead" for o in outcomes)
+    again = f"will be tried again from {rules.local_iso(retry_at)}"
+    dead = f"given up after {MAX_ATTEMPTS} attempts (`hazardloop notices requeue` sends them again)"
+    if not given_up:
+        left = f"the {len(outcomes)} notice(s) left {again}"
+    elif given_up == len(outcomes):
+        left = f"the {len(outcomes)} notice(s) left were {dead}"
+    else:
+        left = f"of the {len(outcomes)} notice(s) left, {len(outcomes) - given_up} {again} and {given_up} were {dead}"
+    return MailServerUnavailable(f"{what}; {sent}, and {left}.")
 
 
 _DIGEST_KINDS = ("reminder", "supervision")
@@ -210,19 +299,23 @@ _DIGEST_KINDS = ("reminder", "supervision")
 
 def digest_groups(rows: list[Any], rules: Rules) -> tuple[list[list[Any]], list[Any]]:
     """With ``notices.digest`` on, a unit's reminders and supervisions of one day (at least ``digest_min`` in
-    this batch, same addresses) go out as one mail; everything else individually."""
+    this batch, same addresses) go out as one mail; everything else individually (also a notice some of whose
+    recipients have it already: its retry goes to the others only)."""
     policy = rules.policy.notices
     if not policy.digest:
         return [], rows
     buckets: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
-        if row.kind in _DIGEST_KINDS and row.to_addrs:
+        if row.kind in _DIGEST_KINDS and row.to_addrs and not row.delivered_to:
             day = row.created_at.astimezone(rules.policy.tz).date()
             key = (row.recipient_code, tuple(row.to_addrs), tuple(row.cc_addrs or ()), day)
             buckets.setdefault(key, []).append(row)
     groups = [g for g in buckets.values() if len(g) >= policy.digest_min]
     grouped = {r.id for g in groups for r in g}
     return groups, [r for r in rows if r.id not in grouped]
+
+
+Record = Callable[[list[tuple[Any, dict[str, Any]]]], None]
 
 
 def _deliver_digest(
@@ -233,45 +326,34 @@ def _deliver_digest(
     sender: str,
     now: datetime,
     report: DispatchReport,
+    record: Record | None = None,
 ) -> list[dict[str, Any]]:
     """One mail for the group; each notice in it is marked by the outcome of that one send."""
     from models.notice_docs import KIND_TITLES
 
     first = group[0]
-    items = []
-    for row in group:
-        hazard = (row.context or {}).get("hazard") or {}
-        items.append(
-            {
-                "kind_title": KIND_TITLES[row.kind],
-                "number": row.number,
-                "hazard_id": row.hazard_id,
-                "title": hazard.get("title", ""),
-                "due_date": hazard.get("due_date"),
-                "overdue_days": hazard.get("overdue_days", 0),
-                "issuer": (row.context or {}).get("issuer", {}).get("name", ""),
-            }
-        )
-    unit = rules.tree.units.get(first.recipient_code)
-    context = {
-        "recipient": {"name": unit.name if unit else first.recipient_code, "code": first.recipient_code},
-        "date": first.created_at.astimezone(rules.policy.tz).date(),
-        "items": items,
-    }
-    outcomes: list[dict[str, Any]] = []
-    base = [
-        {
-            "sha256": None,
-            "b_id": r.id,
-            "attempts": r.attempts + 1,
-            "next_try_at": None,
-            "last_error": None,
-            "sent_at": None,
-            "subject": r.subject,
-        }
-        for r in group
-    ]
+    base = [_base_outcome(r) for r in group]
     try:
+        items = []
+        for row in group:
+            hazard = (row.context or {}).get("hazard") or {}
+            items.append(
+                {
+                    "kind_title": KIND_TITLES[row.kind],
+                    "number": row.number,
+                    "hazard_id": row.hazard_id,
+                    "title": hazard.get("title", ""),
+                    "due_date": hazard.get("due_date"),
+                    "overdue_days": hazard.get("overdue_days", 0),
+                    "issuer": (row.context or {}).get("issuer", {}).get("name", ""),
+                }
+            )
+        unit = rules.tree.units.get(first.recipient_code)
+        context = {
+            "recipient": {"name": unit.name if unit else first.recipient_code, "code": first.recipient_code},
+            "date": first.created_at.astimezone(rules.policy.tz).date(),
+            "items": items,
+        }
         rendered = renderer.render("digest", context)
         key = f"digest-{first.recipient_code}-{context['date']}-{first.id}"
         message = build_message(
@@ -282,11 +364,28 @@ def _deliver_digest(
             message_id=key,
             date=first.created_at,
         )
+    except MailError as exc:
+        outcomes = [_failed(o, report, row, str(exc)) for o, row in zip(base, group, strict=True)]
+        return _recorded(group, outcomes, record)
+    except Exception as exc:  # one bad digest is failed with its reason; it must not stop the others
+        reason = _unbuildable(exc)
+        outcomes = [_failed(o, report, row, reason) for o, row in zip(base, group, strict=True)]
+        return _recorded(group, outcomes, record)
+    try:
         backend.send(message)
     except MailError as exc:
-        # every notice in the mail shares its fate, and is counted as each single notice would be
-        return [_unsent(outcome, report, row, exc, now) for outcome, row in zip(base, group, strict=True)]
+        if exc.connecting:
+            raise _ServerLost(exc) from exc
+        # every notice in the mail shares its fate, and is counted as each single notice would be; those who took
+        # the digest have them all (their retries then go one by one, to the others only)
+        accepted = dict.fromkeys(exc.delivered, now.isoformat()) or None
+        outcomes = [
+            _unsent({**o, "delivered_to": accepted}, report, row, exc, now) for o, row in zip(base, group, strict=True)
+        ]
+        return _recorded(group, outcomes, record)
     digest = fingerprint(rendered)
+    everyone = dict.fromkeys(message_envelope(message)[1], now.isoformat())
+    outcomes = []
     for outcome, row in zip(base, group, strict=True):
         report.sent += 1
         outcomes.append(
@@ -295,6 +394,7 @@ def _deliver_digest(
                 "status": "sent",
                 "sent_at": now,
                 "sha256": digest,
+                "delivered_to": everyone,
                 "archive": {
                     "notice_id": row.id,
                     "sha256": digest,
@@ -306,18 +406,35 @@ def _deliver_digest(
                 },
             }
         )
+    return _recorded(group, outcomes, record)
+
+
+def _recorded(rows: list[Any], outcomes: list[dict[str, Any]], record: Record | None) -> list[dict[str, Any]]:
+    if record is not None:
+        record(list(zip(rows, outcomes, strict=True)))
     return outcomes
 
 
+def _unbuildable(exc: BaseException) -> str:
+    return f"the notice could not be built: {type(exc).__name__}: {exc}"
+
+
 def _report_attachments(engine: Engine, rules: Rules, rows: list[Any], now: datetime) -> dict[int, Any]:
-    """The monthly report carries its scope's ledger (台账) as an Excel attachment, made at sending time."""
+    """The monthly report carries its scope's ledger (台账) as an Excel attachment, made at sending time. A ledger
+    that cannot be made is that report's failure (kept as the exception), not the batch's."""
     monthly = [r for r in rows if r.kind == "report" and (r.context or {}).get("period_kind") == "monthly"]
     if not monthly:
         return {}
     from notifications.ledger import report_attachment
 
-    with unit_of_work(engine, write=False) as conn:
-        return {r.id: report_attachment(conn, rules, r.context, now) for r in monthly}
+    made: dict[int, Any] = {}
+    for row in monthly:
+        try:
+            with unit_of_work(engine, write=False) as conn:  # its own: a failed one leaves the others' reads alone
+                made[row.id] = report_attachment(conn, rules, row.context, now)
+        except Exception as exc:
+            made[row.id] = exc
+    return made
 
 
 @dataclass
@@ -329,6 +446,7 @@ class _Prepared:
     message: EmailMessage | None = None
     rendered: RenderedNotice | None = None
     refusal: str = ""
+    recipients: list[str] | None = None  # the envelope when some recipients have the notice already
 
 
 def _deliver_each(
@@ -340,11 +458,13 @@ def _deliver_each(
     now: datetime,
     report: DispatchReport,
     attachments: dict[int, Any],
+    record: Record | None = None,
 ) -> list[dict[str, Any]]:
-    """Send each notice on its own, in order. Where the backend can run work while the server digests a message
-    (`SMTPBackend.run_while_waiting`), the next notice is rendered and built in that time instead of after it:
-    the two sides work at once instead of taking turns. Each send still stands alone: its outcome is its own
-    server reply, and the report lists what happened in the order of the rows."""
+    """Send each notice on its own, in order, and ``record`` each outcome as soon as it is known (before the next
+    send, so a crash repeats at most the message in flight). Where the backend can run work while the server
+    digests a message (`SMTPBackend.run_while_waiting`), the next notice is rendered and built in that time
+    instead of after it: the two sides work at once instead of taking turns. Each send still stands alone: its
+    outcome is its own server reply, and the report lists what happened in the order of the rows."""
     # an optional capability of a backend that waits on a server; files and memory have nothing to wait for
     run_while_waiting = getattr(backend, "run_while_waiting", None)
     prepared: list[_Prepared] = []
@@ -352,7 +472,7 @@ def _deliver_each(
     def prepare(index: int) -> None:
         if len(prepared) == index:  # once, whether during the previous send or here
             row = rows[index]
-            prepared.append(_prepare(row, rules, renderer, sender, attachments.get(row.id)))
+            prepared.append(_prepare(row, rules, renderer, sender, attachments.get(row.id), now))
 
     outcomes = []
     for index in range(len(rows)):
@@ -361,28 +481,29 @@ def _deliver_each(
         if run_while_waiting is not None and current.message is not None and index + 1 < len(rows):
             run_while_waiting(functools.partial(prepare, index + 1))
         outcomes.append(_send(current, backend, now, report))
+        if record is not None:
+            record([(current.row, outcomes[-1])])
     return outcomes
 
 
 def _prepare(
-    row: Any, rules: Rules, renderer: NoticeRenderer, sender: str, attachment: tuple[str, bytes, str] | None
+    row: Any,
+    rules: Rules,
+    renderer: NoticeRenderer,
+    sender: str,
+    attachment: tuple[str, bytes, str] | Exception | None,
+    now: datetime | None = None,
 ) -> _Prepared:
-    outcome: dict[str, Any] = {
-        "sha256": None,
-        "b_id": row.id,
-        "attempts": row.attempts + 1,
-        "next_try_at": None,
-        "last_error": None,
-        "sent_at": None,
-        "subject": row.subject,
-    }
+    outcome = _base_outcome(row)
     if not row.to_addrs:
         unit = rules.tree.units.get(row.recipient_code)
         reason = (
             f"{unit.name if unit else row.recipient_code} has no e-mail address in org.yaml; "
-            "add one and run `hazardloop notices --status failed` to see what is waiting"
+            "add one and run `hazardloop notices requeue` to send it"
         )
         return _Prepared(row, outcome, refusal=reason)
+    if isinstance(attachment, Exception):
+        return _Prepared(row, outcome, refusal=f"the ledger attachment could not be made: {_unbuildable(attachment)}")
     try:
         context = document_context(row.context, rules)
         rendered = renderer.render(row.kind, context)
@@ -401,24 +522,45 @@ def _prepare(
             inline_images=images or None,
             attachments=[attachment] if attachment else (),
         )
+        recipients = None
+        if row.delivered_to:  # a retry after a partial refusal: only those still missing it
+            have = {addr.lower() for addr in row.delivered_to}
+            recipients = [a for a in message_envelope(message)[1] if a.lower() not in have]
     except MailError as exc:
         return _Prepared(row, outcome, refusal=str(exc))
-    except Exception as exc:  # a template or context that cannot be rendered will not get better by retrying
-        return _Prepared(row, outcome, refusal=f"the notice could not be rendered: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a template, context or attachment that fails will not get better by retrying
+        return _Prepared(row, outcome, refusal=_unbuildable(exc))
     outcome["subject"] = rendered.subject[:300]
     outcome["sha256"] = fingerprint(rendered)
-    return _Prepared(row, outcome, message, rendered)
+    return _Prepared(row, outcome, message, rendered, recipients=recipients)
 
 
 def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: DispatchReport) -> dict[str, Any]:
     row, outcome, rendered = prepared.row, prepared.outcome, prepared.rendered
     if prepared.message is None or rendered is None:
         return _failed(outcome, report, row, prepared.refusal)
-    try:
-        backend.send(prepared.message)
-    except MailError as exc:
-        return _unsent(outcome, report, row, exc, now)
+    envelope = prepared.recipients
+    if envelope is None:
+        envelope = message_envelope(prepared.message)[1]
+    if envelope:  # nobody left only when every recipient had it already (a requeued notice)
+        try:
+            if prepared.recipients is None:
+                backend.send(prepared.message)
+            else:
+                backend.send(prepared.message, recipients=prepared.recipients)
+        except MailError as exc:
+            if exc.connecting:
+                raise _ServerLost(exc) from exc
+            accepted = dict.fromkeys(exc.delivered, now.isoformat())
+            return _unsent(
+                {**outcome, "delivered_to": {**(outcome["delivered_to"] or {}), **accepted} or None},
+                report,
+                row,
+                exc,
+                now,
+            )
     report.sent += 1
+    delivered = {**(outcome["delivered_to"] or {}), **dict.fromkeys(envelope, now.isoformat())}
     archive = {
         "notice_id": row.id,
         "sha256": outcome["sha256"],
@@ -428,32 +570,53 @@ def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: Disp
         "html": rendered.html,
         "archived_at": now,
     }
-    return {**outcome, "status": "sent", "sent_at": now, "archive": archive}
+    return {**outcome, "status": "sent", "sent_at": now, "delivered_to": delivered, "archive": archive}
 
 
 def _alert_operator(
-    rules: Rules, backend: MailBackend, sender: str, dead: list[dict[str, Any]], rows: list[Any]
+    rules: Rules,
+    backend: MailBackend,
+    renderer: NoticeRenderer,
+    sender: str,
+    given_up: list[tuple[Any, dict[str, Any]]],
+    now: datetime,
 ) -> None:
-    """One plain mail to the operator for each notice given up on (best effort: the notice is marked already)."""
+    """A mail to the operator for each notice failed or given up on: in Chinese, with a Date and a Message-ID,
+    text and HTML, saying how to send it again. Best effort: the notice is marked already."""
     operator = rules.policy.notices.operator
-    if not dead or not operator:
+    if not given_up or not operator:
         return
-    from email.message import EmailMessage
+    from models.notice_docs import KIND_TITLES
 
-    by_id = {r.id: r for r in rows}
-    for outcome in dead:
-        row = by_id[outcome["b_id"]]
-        message = EmailMessage()
-        message["From"], message["To"] = sender, operator
-        message["Subject"] = f"[hazardloop] notice {row.number} could not be delivered"
-        message.set_content(
-            f"Notice {row.id} ({row.kind}, {row.number}) to {', '.join(row.to_addrs)} was given up after "
-            f"{outcome['attempts']} attempts.\nLast error: {outcome['last_error']}\n"
-            "Fix the address or the mail server, then requeue it: hazardloop notices --status dead"
-        )
+    tz = rules.policy.tz
+    for row, outcome in given_up:
+        issuer = rules.tree.units.get(row.issuer_code)
+        recipient = rules.tree.units.get(row.recipient_code)
+        context = {
+            "notice_id": row.id,
+            "number": row.number,
+            "kind_title": KIND_TITLES.get(row.kind, row.kind),
+            "issuer": issuer.name if issuer else row.issuer_code,
+            "recipient": recipient.name if recipient else row.recipient_code,
+            "addresses": [*(row.to_addrs or []), *(row.cc_addrs or [])] or ["（无邮件地址）"],
+            "status": outcome["status"],
+            "attempts": outcome["attempts"],
+            "reason": outcome["last_error"] or "",
+            "delivered": list(outcome.get("delivered_to") or {}),
+            "hazard_id": row.hazard_id,
+            "date": now.astimezone(tz),
+        }
         try:
+            message = build_message(
+                renderer.render("operator_alert", context),
+                sender=sender,
+                to=[operator],
+                cc=[],
+                message_id=f"operator-alert-{row.id}-{outcome['attempts']}-{outcome['status']}",
+                date=now,
+            )
             backend.send(message)
-        except MailError as exc:
+        except Exception as exc:  # the alert must never undo or hide what was recorded
             log.error("could not alert the operator about notice %s: %s", row.id, exc)
 
 
@@ -462,18 +625,27 @@ def fingerprint(rendered: RenderedNotice) -> str:
     return hashlib.sha256("\n".join((rendered.subject, rendered.text, rendered.html)).encode()).hexdigest()
 
 
-def _unsent(outcome: dict[str, Any], report: DispatchReport, row: Any, exc: MailError, now: datetime) -> dict[str, Any]:
-    """A send that did not go through: failed for good (5xx, bad address), dead once out of attempts, otherwise
-    pending until its next try with backoff."""
+def _unsent(
+    outcome: dict[str, Any], report: DispatchReport, row: Any, exc: MailError, now: datetime, *, quiet: bool = False
+) -> dict[str, Any]:
+    """A send that did not go through (for some recipients or all): failed for good (5xx, bad address), dead once
+    out of attempts, otherwise pending until its next try with backoff. The reason says who has it already, so
+    that nobody reads a refusal as a delivery or the other way round."""
+    reason = str(exc)
+    delivered = list(outcome.get("delivered_to") or {})
+    if exc.refused and delivered:
+        reason = f"{exc} Delivered to {', '.join(delivered)} already."
     if isinstance(exc, PermanentMailError):
-        return _failed(outcome, report, row, str(exc))
+        return _failed(outcome, report, row, reason)
     if outcome["attempts"] >= MAX_ATTEMPTS:
         report.dead += 1
-        report.errors.append(f"notice {row.id} ({row.number}): gave up after {outcome['attempts']} attempts: {exc}")
-        return {**outcome, "status": "dead", "last_error": f"gave up after {outcome['attempts']} attempts: {exc}"}
+        given_up = f"gave up after {outcome['attempts']} attempts: {reason}"
+        if not quiet:
+            report.errors.append(f"notice {row.id} ({row.number}): {given_up}")
+        return {**outcome, "status": "dead", "last_error": given_up}
     report.retrying += 1
     delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
-    return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": str(exc)}
+    return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": reason}
 
 
 def _failed(outcome: dict[str, Any], report: DispatchReport, row: Any, reason: str) -> dict[str, Any]:

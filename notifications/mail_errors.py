@@ -18,7 +18,9 @@ class MailError(Exception):
 
     `code` is the SMTP reply code when the server gave one; `refused` maps each refused recipient to
     its (code, server message); `delivered` lists the recipients that did accept the message when only
-    some were refused.
+    some were refused. `connecting` is true when the backend could not be opened at all (the server cannot
+    be reached, refuses the session or the login, the mail folder cannot be made): no message can go
+    through it until that is mended, whichever message was being sent.
     """
 
     def __init__(
@@ -28,8 +30,10 @@ class MailError(Exception):
         code: int | None = None,
         refused: Mapping[str, tuple[int, str]] | None = None,
         delivered: Sequence[str] = (),
+        connecting: bool = False,
     ) -> None:
         super().__init__(message)
+        self.connecting = connecting
         self.code = code
         self.refused: dict[str, tuple[int, str]] = dict(refused or {})
         self.delivered: tuple[str, ...] = tuple(delivered)

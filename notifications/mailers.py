@@ -49,8 +49,9 @@ class MailBackend(Protocol):
 
     def close(self) -> None: ...
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message or raise `TransientMailError` / `PermanentMailError`."""
+    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
+        """Deliver one message or raise `TransientMailError` / `PermanentMailError`. `recipients`, when given,
+        is the envelope (some of the message's To and Cc: those still missing it after a partial refusal)."""
         ...
 
     def __enter__(self) -> Self: ...
@@ -69,7 +70,7 @@ class BaseMailBackend:
     def close(self) -> None:
         return None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
@@ -151,9 +152,7 @@ def _refusal_error(server: str, refused: Mapping[str, tuple[int, bytes | str]], 
     listed = "; ".join(f"{rcpt} ({code} {text})" for rcpt, (code, text) in details.items())
     permanent = any(code >= 500 for code, _ in details.values())
     kind = "permanently" if permanent else "temporarily"
-    message = f"The mail server {server} {kind} refused {listed}."
-    if delivered:
-        message += f" It was delivered to {', '.join(delivered)}."
+    message = f"The mail server {server} {kind} refused {listed}."  # who did accept it: `delivered`
     cls = PermanentMailError if permanent else TransientMailError
     code = max(code for code, _ in details.values()) if details else None
     return cls(message, code=code, refused=details, delivered=delivered)
@@ -184,8 +183,22 @@ def _translate(exc: Exception, server: str, doing: str) -> MailError:
     if isinstance(exc, TimeoutError):
         return TransientMailError(f"The mail server {server} did not answer in time while {doing}.")
     if isinstance(exc, ConnectionRefusedError):
-        return TransientMailError(f"The mail server {server} refused the connection; is it running?")
+        return TransientMailError(f"The mail server {server} refused the connection (is it running?).")
     return TransientMailError(f"Could not reach the mail server {server} while {doing}: {exc}.")
+
+
+def _subset(envelope: list[str], recipients: Sequence[str] | None) -> list[str]:
+    """The envelope to use: the message's own, or the given part of it (a recipient the message does not name
+    would be a hidden copy, which a notice never has)."""
+    if recipients is None:
+        return envelope
+    named = {addr.lower() for addr in envelope}
+    strangers = [addr for addr in recipients if addr.lower() not in named]
+    if strangers or not recipients:
+        raise PermanentMailError(
+            f"The recipients {strangers or '(none)'} are not among the message's To and Cc addresses."
+        )
+    return list(recipients)
 
 
 class _TaskError(Exception):
@@ -302,7 +315,9 @@ class SMTPBackend(BaseMailBackend):
         except (smtplib.SMTPException, OSError) as exc:
             if connection is not None:
                 connection.close()
-            raise _translate(exc, self.server, "connecting") from exc
+            error = _translate(exc, self.server, "connecting")
+            error.connecting = True
+            raise error from exc
         self._connection = connection
 
     def close(self) -> None:
@@ -328,9 +343,10 @@ class SMTPBackend(BaseMailBackend):
         """
         self._while_waiting = task
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
         task, self._while_waiting = self._while_waiting, None  # for this send only, whatever happens
-        sender, recipients = message_envelope(message)
+        sender, envelope = message_envelope(message)
+        recipients = _subset(envelope, recipients)
         self.open()
         connection = self._connection
         assert connection is not None
@@ -369,14 +385,18 @@ class FileBackend(BaseMailBackend):
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise TransientMailError(f"Could not create the mail folder {self.directory}: {exc}.") from exc
+            raise TransientMailError(
+                f"Could not create the mail folder {self.directory}: {exc}.", connecting=True
+            ) from exc
 
     def path_for(self, message: EmailMessage) -> Path:
         return self.directory / f"{file_stem(message)}.eml"
 
-    def send(self, message: EmailMessage) -> None:
-        message_envelope(message)  # refuse what SMTP would refuse, so the outbox behaves the same
-        self.open()
+    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
+        _subset(
+            message_envelope(message)[1], recipients
+        )  # refuse what SMTP would refuse, so the outbox behaves the same
+        self.open()  # the file is the message as addressed: whoever it was still missing, it is written whole
         target = self.path_for(message)
         data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
@@ -400,6 +420,7 @@ class MemoryBackend(BaseMailBackend):
 
     def __init__(self) -> None:
         self.outbox: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []  # the recipients each message of `outbox` went to
         self._failures: list[MailError] = []
         self.opened = False
 
@@ -412,11 +433,12 @@ class MemoryBackend(BaseMailBackend):
     def fail_next(self, *errors: MailError) -> None:
         self._failures.extend(errors)
 
-    def send(self, message: EmailMessage) -> None:
-        message_envelope(message)
+    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
+        envelope = _subset(message_envelope(message)[1], recipients)
         if self._failures:
             raise self._failures.pop(0)
         self.outbox.append(message)
+        self.envelopes.append(envelope)
 
 
 def backend_from_settings(smtp_url: str | None, mail_dir: Path) -> MailBackend:

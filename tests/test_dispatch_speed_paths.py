@@ -378,6 +378,8 @@ def _row(id: int, to: list[str]) -> SimpleNamespace:
         attempts=0,
         created_at=DATE,
         context=context,
+        sha256=None,
+        delivered_to=None,
     )
 
 

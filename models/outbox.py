@@ -1,0 +1,92 @@
+"""Operator actions on the outbox: sending failed or given-up notices again.
+
+One function for every entry point (``hazardloop notices requeue``, the HTTP API's
+``POST /api/v1/notices/{id}/requeue``): it takes the caller's connection, so the caller's unit of work decides
+when the change lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from models.errors import InvalidInput, Problem, Refused
+from models.policy import NOTICE_KINDS
+from models.store import NoticeRow
+
+_N = NoticeRow.__table__
+REQUEUEABLE = ("failed", "dead")
+
+
+def requeue_notices(
+    conn: Connection,
+    *,
+    ids: Iterable[int] | None = None,
+    kind: Sequence[str] | str | None = None,
+    status: Sequence[str] | str | None = None,
+    now: datetime,
+    dry_run: bool = False,
+) -> list[int]:
+    """Make failed or dead notices pending again, due at ``now`` with a fresh count of attempts; returns their ids.
+
+    The notices are those with these ``ids`` (each must exist and be failed or dead: invalid input otherwise, or
+    a refusal for one that is pending or sent), narrowed by ``kind`` and ``status`` (``failed``, ``dead`` or
+    both, the default). A recipient that has a notice already (``delivered_to``) does not get it again. With
+    ``dry_run`` nothing is written. Nothing is written either when any id is refused.
+    """
+    id_list = list(dict.fromkeys(int(i) for i in ids or ()))
+    kinds = _values(kind)
+    statuses = _values(status)
+    if not id_list and not kinds and not statuses:
+        raise InvalidInput(
+            [Problem("say which notices to send again: give their ids, --kind or --status (failed, dead)")]
+        )
+    bad_kinds = [k for k in kinds if k not in NOTICE_KINDS]
+    if bad_kinds:
+        raise InvalidInput(
+            [Problem(f"unknown kind(s) {bad_kinds}; kinds are {', '.join(NOTICE_KINDS)}", field="--kind")]
+        )
+    bad_statuses = [s for s in statuses if s not in REQUEUEABLE]
+    if bad_statuses:
+        raise InvalidInput(
+            [
+                Problem(
+                    f"only failed or dead notices are sent again, not {', '.join(bad_statuses)}: a pending notice "
+                    "is on its way and a sent one has arrived",
+                    field="--status",
+                )
+            ]
+        )
+    if id_list:
+        found = {row.id: row.status for row in conn.execute(select(_N.c.id, _N.c.status).where(_N.c.id.in_(id_list)))}
+        missing = [i for i in id_list if i not in found]
+        if missing:
+            raise InvalidInput([Problem(f"no notice has the id {', '.join(map(str, missing))}", field="ID")])
+        not_due = [f"{i} is {found[i]}" for i in id_list if found[i] not in REQUEUEABLE]
+        if not_due:
+            raise Refused(f"only failed or dead notices are sent again, and notice {'; '.join(not_due)}", field="ID")
+    where = [_N.c.status.in_(statuses or REQUEUEABLE)]
+    if id_list:
+        where.append(_N.c.id.in_(id_list))
+    if kinds:
+        where.append(_N.c.kind.in_(kinds))
+    chosen = select(_N.c.id).where(*where).order_by(_N.c.id)
+    if conn.dialect.name == "postgresql":
+        chosen = chosen.with_for_update()  # no other requeue slips in between (SQLite's writer holds the database)
+    picked = [row.id for row in conn.execute(chosen)]
+    if picked and not dry_run:
+        conn.execute(
+            update(_N)
+            .where(*where)
+            .values(status="pending", attempts=0, next_try_at=now, claimed_by=None, claimed_until=None)
+        )
+    return picked
+
+
+def _values(given: Sequence[str] | str | None) -> list[str]:
+    if given is None:
+        return []
+    items = given.split(",") if isinstance(given, str) else list(given)
+    return [item.strip() for item in items if item.strip()]
