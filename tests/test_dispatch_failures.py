@@ -349,3 +349,37 @@ def test_the_requeue_function_is_one_transaction_for_every_entry_point(db_url: s
         with unit_of_work(app.engine, write=False) as conn:
             row = conn.execute(select(table).where(table.c.id == ids[0])).one()
         assert (row.status, row.attempts, row.next_try_at) == ("pending", 0, now)
+
+
+def test_a_server_lost_mid_batch_stops_the_batch_and_records_the_rest_as_attempted(app: Any) -> None:
+    """The connection cannot be made again half-way through a batch: what went is recorded as sent, the rest has
+    its attempt recorded and its claim released, and the run ends with the sentence instead of trying every
+    remaining notice against a server that is not there."""
+    from datetime import datetime
+
+    from models.intake import apply_lines
+    from notifications.dispatch import MailServerUnavailable, dispatch
+    from notifications.mail_errors import TransientMailError
+    from notifications.mailers import MemoryBackend
+
+    now = datetime.fromisoformat(NOW)
+    events = [json.dumps(detected(f"L-{i}", "2025-03-03T08:00:00+08:00"), ensure_ascii=False) for i in range(4)]
+    apply_lines(app.engine, app.rules, list(enumerate(events, 1)), source="t", now=now)
+    backend = MemoryBackend()
+    lost = TransientMailError("The mail server mail.example.org:25 refused the connection.", connecting=True)
+    real_send = backend.send
+
+    def send_then_lose_the_server(message: Any, recipients: Any = None) -> None:
+        if backend.outbox:  # the first went; then the server is gone
+            raise lost
+        real_send(message, recipients)
+
+    backend.send = send_then_lose_the_server  # type: ignore[method-assign]
+    with pytest.raises(MailServerUnavailable) as raised:
+        dispatch(app.engine, app.rules, backend, app.renderer, now)
+
+    said = str(raised.value)
+    assert "mail.example.org:25" in said and "1 notice(s) were sent before that" in said and "3 notice(s) left" in said
+    rows = _rows(str(app.engine.url.render_as_string(hide_password=False)))
+    assert [(r.status, r.attempts, r.claimed_by) for r in rows] == [("sent", 1, None)] + [("pending", 1, None)] * 3
+    assert all("mail.example.org:25" in r.last_error for r in rows[1:])
