@@ -43,6 +43,7 @@ def handled(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = next((a for a in args if isinstance(a, typer.Context)), kwargs.get("ctx"))
         try:
+            _refuse_undecodable(ctx, kwargs)
             return fn(*args, **kwargs)
         except (Rejections, InvalidInput) as exc:
             problems = exc.problems
@@ -68,6 +69,24 @@ def handled(fn: F) -> F:
                 opts(ctx).close()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _refuse_undecodable(ctx: typer.Context | None, kwargs: dict[str, Any]) -> None:
+    """An argument that was not UTF-8 on the command line arrives holding lone surrogates, which no database
+    driver can send: say which option, instead of failing on the way to the database."""
+    for name, value in kwargs.items():
+        if isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            params = {p.name: p for p in (ctx.command.params if ctx is not None else [])}
+            param = params.get(name)
+            shown = param.opts[0] if param is not None and param.param_type_name == "option" else name.upper()
+            raise InvalidInput(
+                [
+                    Problem(
+                        "is not valid text: it holds bytes that are not UTF-8 (check the terminal's encoding)",
+                        field=shown,
+                    )
+                ]
+            )
 
 
 def _database_problem(exc: SQLAlchemyError, ctx: typer.Context | None) -> str:

@@ -223,3 +223,16 @@ def test_a_unit_named_like_another_units_code_is_refused_naming_both(tmp_path: P
     message = " ".join(result.stderr.split())
     assert "org.yaml" in message and "SX-YC" in message and "SX-KQ" in message and "柯桥区" in message, message
     assert "line" in message
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [(("show", "HZ\udcff1"), "HAZARD"), (("hazards", "--township", "府山\udcff"), "--township")],
+    ids=["argument", "option"],
+)
+def test_an_argument_that_was_not_utf8_is_refused_naming_it(cli: Cli, args: tuple[str, ...], field: str) -> None:
+    # what Python makes of bytes on the command line that are not UTF-8 (surrogateescape)
+    assert b"\xff".decode("utf-8", "surrogateescape") == "\udcff"
+    result = cli(*args, now=NOW)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert f"field '{field}'" in result.stderr and "not UTF-8" in result.stderr
