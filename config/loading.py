@@ -37,6 +37,27 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _repeated_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
+    """``(key, its line, the line of its first appearance)`` of the first key given twice in one mapping of a
+    YAML document: PyYAML keeps the last silently, so a unit's second ``emails:`` would quietly replace its
+    first. None if no key repeats."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, _value in node.value:
+                name, line = key.value if isinstance(key, yaml.ScalarNode) else None, key.start_mark.line + 1
+                if name in seen:
+                    return str(name), line, seen[name]
+                if name is not None and name != "<<":  # "<<" merges another mapping in, and may repeat
+                    seen[name] = line
+            stack.extend(value for _key, value in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
+
+
 def _plain(err: ErrorDetails) -> str:
     """Pydantic's message, in words an operator understands where pydantic's own would not do."""
     if err["type"] == "extra_forbidden":
@@ -61,6 +82,13 @@ def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    repeated = _repeated_key(root)
+    if repeated:
+        key, line, first = repeated
+        raise ConfigError(
+            f"{path}, line {line}: the key '{key}' is given twice in one mapping (first on line {first}); "
+            "keep one, so that it is clear which setting is meant"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:

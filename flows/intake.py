@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 
 from flows.common import transient_db_error, wire
 from models.errors import Problem
+from models.event_json import numbered_lines
 from models.intake import apply_lines, parse_lines
 
 
@@ -51,7 +52,7 @@ def apply_events(
 
 def _lines(events: list[str] | None, path: str | None) -> tuple[str, list[tuple[int, str]]]:
     if path:
-        return path, list(enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1))
+        return path, numbered_lines(Path(path).read_bytes().decode("utf-8"))
     return "parameters", list(enumerate(events or [], start=1))
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from hazardloop.context import Options
+from hazardloop.terminal import SafeConsole, styled
 from models.errors import HazardloopError, InvalidInput, Problem, Rejections
+from models.event_json import numbered_lines
+from models.text import json_safe
 
 app = typer.Typer(
     add_completion=False,
@@ -24,8 +26,9 @@ app = typer.Typer(
     help="hazardloop: closed-loop management of risk hazards (风险隐患闭环管理).",
 )
 # Piped output (cron logs, files) gets wide tables instead of 80-column wrapping.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 180)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 180)
+# Every string printed is data: shown as text, never markup, with control characters made visible (terminal.py).
+out = SafeConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 180)
+err = SafeConsole(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 180)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -40,33 +43,50 @@ def handled(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = next((a for a in args if isinstance(a, typer.Context)), kwargs.get("ctx"))
         try:
+            _refuse_undecodable(ctx, kwargs)
             return fn(*args, **kwargs)
         except (Rejections, InvalidInput) as exc:
             problems = exc.problems
             label = "refused" if isinstance(exc, Rejections) and exc.exit_code == 3 else "invalid input"
-            err.print(f"[bold red]{label}[/]: {len(problems)} problem(s); nothing was written.", highlight=False)
+            err.print(styled((label, "bold red"), f": {len(problems)} problem(s); nothing was written."))
             for p in problems[:200]:
-                err.print(f"  {p}", markup=False, highlight=False)
+                err.print(f"  {p}")
             if len(problems) > 200:
-                err.print(f"  … and {len(problems) - 200} more", highlight=False)
+                err.print(f"  … and {len(problems) - 200} more")
             raise typer.Exit(exc.exit_code) from None
         except SQLAlchemyError as exc:
             # A database that cannot be reached or opened is the operator's to fix, not a bug: say which and why.
-            err.print("[bold red]database error[/]: ", end="", highlight=False)
-            err.print(_database_problem(exc, ctx), markup=False, highlight=False)
+            err.print(styled(("database error", "bold red"), ": ", _database_problem(exc, ctx)))
             raise typer.Exit(1) from None
         except HazardloopError as exc:
             kind = {3: "refused", 4: "configuration error"}.get(exc.exit_code, "error")
-            err.print(f"[bold red]{kind}[/]: ", end="", highlight=False)
-            err.print(str(exc), markup=False, highlight=False)
+            err.print(styled((kind, "bold red"), ": ", str(exc)))
             if exc.exit_code == 3:
-                err.print("Nothing was written.", highlight=False)
+                err.print("Nothing was written.")
             raise typer.Exit(exc.exit_code) from None
         finally:
             if ctx is not None:
                 opts(ctx).close()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _refuse_undecodable(ctx: typer.Context | None, kwargs: dict[str, Any]) -> None:
+    """An argument that was not UTF-8 on the command line arrives holding lone surrogates, which no database
+    driver can send: say which option, instead of failing on the way to the database."""
+    for name, value in kwargs.items():
+        if isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            params = {p.name: p for p in (ctx.command.params if ctx is not None else [])}
+            param = params.get(name)
+            shown = param.opts[0] if param is not None and param.param_type_name == "option" else name.upper()
+            raise InvalidInput(
+                [
+                    Problem(
+                        "is not valid text: it holds bytes that are not UTF-8 (check the terminal's encoding)",
+                        field=shown,
+                    )
+                ]
+            )
 
 
 def _database_problem(exc: SQLAlchemyError, ctx: typer.Context | None) -> str:
@@ -93,20 +113,29 @@ def main_options(
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """JSON on standard output. ``json`` escapes C0 controls itself; what else a terminal could act on (C1
+    controls, DEL, bidirectional overrides, line separators) is escaped too, which JSON reads back the same."""
+    sys.stdout.write(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)) + "\n")
 
 
 def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
-    # utf-8-sig: editors on Windows start UTF-8 files with a byte-order mark, which is not part of line 1's JSON
-    if path == "-":
-        return "<stdin>", list(enumerate(sys.stdin.read().removeprefix("\ufeff").splitlines(), start=1))
+    """The numbered lines of an events file (``-``: standard input), read as bytes so that nothing but LF and
+    CRLF ends a line (see `numbered_lines`)."""
+    source = "<stdin>" if path == "-" else path
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except FileNotFoundError:
         raise InvalidInput([Problem("file not found", source=path)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Problem(f"cannot be read ({exc})", source=path)]) from None
-    return path, list(enumerate(text.splitlines(), start=1))
+    except OSError as exc:
+        raise InvalidInput([Problem(f"cannot be read ({exc.strerror or exc})", source=source)]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            [Problem("cannot be read: it is not UTF-8 text (save it as UTF-8)", source=source, line=line)]
+        ) from None
+    return source, numbered_lines(text)
 
 
 from hazardloop import commands_admin, commands_core, commands_demo, commands_report, commands_serve  # noqa: E402,F401  (registers the commands)

@@ -145,8 +145,11 @@ def run(
     import os
 
     from flows.scheduler import serve
+    from hazardloop.terminal import SafeFormatter
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(SafeFormatter(handler.formatter._fmt if handler.formatter else None))
     # one readable line per job run comes from hazardloop.run; the libraries speak up only when something is wrong
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

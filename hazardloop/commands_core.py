@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
+from hazardloop.terminal import styled
 from models.db import schema_is_current, unit_of_work, upgrade
 from models.errors import ConfigError, InvalidInput, Problem, Rejections
 from models.events import EVENT_ADAPTER
@@ -168,14 +169,14 @@ def import_cmd(
     """Import a hazard ledger as detection events (same all-or-nothing rule as apply)."""
     import zipfile
 
-    from hazardloop.importer import column_names, ledger_events
+    from hazardloop.importer import read_ledger
 
     if not file.is_file():
         raise InvalidInput([Problem("file not found" if not file.exists() else "not a file", source=str(file))])
     application = opts(ctx).app()
     try:
-        lines = ledger_events(file, application.policy.tz, application.policy.fields)
-        columns = column_names(file)
+        ledger = read_ledger(file, application.policy.tz, application.policy.fields)
+        lines, columns = ledger.lines, ledger.columns
     except InvalidInput:
         raise  # the ledger's own problems (no header, a missing column, not .csv/.xlsx) are already worded
     except UnicodeDecodeError:
@@ -221,7 +222,7 @@ def _hazard_table(rows: list[dict[str, Any]]) -> Table:
     for h in rows:
         due = (h["due_at"] or "")[:10]
         if h["overdue"]:
-            due = f"[red]{due} (+{h['overdue_days']})[/]"
+            due = styled((f"{due} (+{h['overdue_days']})", "red"))
         table.add_row(
             h["id"],
             _STATE_CN.get(h["state"], h["state"]),
@@ -294,7 +295,7 @@ def show(
     if as_json:
         print_json(view)
         return
-    out.print(f"[bold]{view['id']}[/] {view['title']}  ({view['ref']})", highlight=False)
+    out.print(styled((view["id"], "bold"), f" {view['title']}  ({view['ref']})"))
     due = view["due_at"] or "-"
     if view["deadline_provisional"]:
         due += " (provisional: holiday schedule not yet published)"
@@ -370,18 +371,20 @@ def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
         from models.validation import problems_from
 
         if isinstance(exc, ValidationError):
-            raise InvalidInput(problems_from(exc, source=None, line=None)) from None
+            problems = problems_from(exc, source=None, line=None)
+            raise InvalidInput([_in_option_terms(p) for p in problems]) from None
         raise
     try:
         apply_event(application.engine, application.rules, event, now=now)
     except Rejections as exc:
         # One command, one event: report the problem without the synthetic "line 1", naming the command's own
         # option rather than the event's field.
-        problems = [
-            Problem(p.message, field=_OPTION_OF.get(p.field or "", p.field), refused=p.refused) for p in exc.problems
-        ]
-        raise Rejections(problems) from None
+        raise Rejections([_in_option_terms(p) for p in exc.problems]) from None
     out.print(f"{payload['type']} recorded for {payload.get('hazard') or payload.get('township')}", highlight=False)
+
+
+def _in_option_terms(problem: Problem) -> Problem:
+    return Problem(problem.message, field=_OPTION_OF.get(problem.field or "", problem.field), refused=problem.refused)
 
 
 _LEVELS = ("township", "county", "city")
@@ -518,7 +521,7 @@ def listings(
         status = (
             "delisted " + (r["delisted_at"] or "")[:10]
             if not r["active"]
-            else ("[green]delisting proposed[/]" if r["delist_proposed_at"] else "[red]listed[/]")
+            else styled(("delisting proposed", "green") if r["delist_proposed_at"] else ("listed", "red"))
         )
         table.add_row(
             r["township"],

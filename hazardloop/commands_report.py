@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
+from hazardloop.terminal import styled
 from models.db import unit_of_work
 from models.errors import InvalidInput, Problem
 
@@ -45,9 +46,10 @@ def _print_summary(figures: dict[str, Any]) -> None:
     t, period, scope = figures["totals"], figures["period"], figures["scope"]
     prev, last = figures["comparisons"]["previous"], figures["comparisons"]["last_year"]
     out.print(
-        f"[bold]{scope['name']} {period['title']} 风险隐患{period['kind_cn']}研判[/] "
-        f"({period['start']} – {period['end']}, {period['kind']} {period['label']})",
-        highlight=False,
+        styled(
+            (f"{scope['name']} {period['title']} 风险隐患{period['kind_cn']}研判", "bold"),
+            f" ({period['start']} – {period['end']}, {period['kind']} {period['label']})",
+        )
     )
     table = Table(header_style="bold")
     for col in ("figure", "this period", "previous", "change", "last year", "change"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -72,100 +73,204 @@ _SEVERITY = {
 }
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+# Limits that keep a hostile or broken file from exhausting the machine (the README says them): a ledger is
+# refused before it is parsed when its contents would unpack to more than this, or are compressed suspiciously
+# well (a "zip bomb": a small file that unpacks to gigabytes), and while it is read once it has more rows or
+# columns than these.
+MAX_LEDGER_MB = 100
+MAX_LEDGER_BYTES = MAX_LEDGER_MB * 2**20
+MAX_COMPRESSION_RATIO = 100  # a real workbook's XML packs 5-20 to 1
+MAX_ZIP_MEMBERS = 1000
+MAX_LEDGER_ROWS = 200_000  # data rows, the header not counted
+MAX_LEDGER_COLUMNS = 200
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+
+
+def _refuse(message: str, path: Path, line: int | None = None) -> InvalidInput:
+    return InvalidInput([Problem(message, source=str(path), line=line)])
+
+
+def _check_workbook_size(path: Path) -> None:
+    """Refuse an .xlsx whose parts would unpack to too much, before anything is unpacked. The sizes are the
+    ones the zip declares, and they bind: Python's zip reader stops at the declared size of each part."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = archive.infolist()
+    if len(parts) > MAX_ZIP_MEMBERS:
+        raise _refuse(f"the workbook has {len(parts)} parts, more than the {MAX_ZIP_MEMBERS} a ledger may have", path)
+    total = sum(part.file_size for part in parts)
+    if total > MAX_LEDGER_BYTES:
+        raise _refuse(
+            f"the workbook unpacks to {total / 2**20:,.0f} MB, more than the {MAX_LEDGER_MB} MB a ledger may have; "
+            "import it in parts",
+            path,
+        )
+    for part in parts:
+        if part.file_size > 2**20 and part.file_size > MAX_COMPRESSION_RATIO * max(part.compress_size, 1):
+            raise _refuse(
+                f"the workbook's part {part.filename} is compressed {part.file_size // max(part.compress_size, 1):,} "
+                f"to 1, more than a real ledger ever is ({MAX_COMPRESSION_RATIO} to 1); it was not read",
+                path,
+            )
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, cells) for each row of the first sheet, the header as row 1, at most `MAX_LEDGER_COLUMNS`
+    cells a row; refuses a file over the limits (see above)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        if path.stat().st_size > MAX_LEDGER_BYTES:
+            raise _refuse(f"the file is larger than the {MAX_LEDGER_MB} MB a ledger may have; import it in parts", path)
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                return
-            yield 1, {"__header__": header}
             # the row number (header = row 1), as Excel shows it: a cell with a line break must not shift it
-            for number, row in enumerate(reader, start=2):
-                yield number, dict(zip(header, row, strict=False))
+            number = 1
+            try:
+                for number, row in enumerate(reader, start=1):
+                    yield number, row
+            except csv.Error as exc:
+                raise _refuse(f"is not a well-formed CSV row ({exc})", path, number + 1) from None
     elif suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
-        book = load_workbook(path, read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
-        yield 1, {"__header__": header}
-        for number, row in enumerate(rows, start=2):
-            yield number, dict(zip(header, row, strict=False))
-        book.close()
+        _check_workbook_size(path)
+        # data_only=False: a formula cell is read as the formula's text, never as a value computed from it
+        book = load_workbook(path, read_only=True, data_only=False)
+        try:
+            sheet = book.worksheets[0]
+            # The sheet's declared size is the file's word, not a fact (A1:XFD1048576 would have every one of 17
+            # billion cells read): read the rows the file holds, up to the limits.
+            sheet.reset_dimensions()
+            rows = sheet.iter_rows(max_row=MAX_LEDGER_ROWS + 2, max_col=MAX_LEDGER_COLUMNS + 1, values_only=True)
+            for number, row in enumerate(rows, start=1):
+                yield number, list(row)
+        finally:
+            book.close()
     else:
         raise InvalidInput([Problem("a ledger must be a .csv or .xlsx file", source=str(path))])
 
 
-def column_names(path: Path) -> dict[str, str]:
-    """Event field path (``hazard.township``, ``at``, ``actor`` …) → the column header as written in the file."""
-    header = next((row["__header__"] for _, row in _rows(path) if "__header__" in row), [])
-    names: dict[str, str] = {}
-    for head in header:
-        key = HEADERS.get(str(head).strip()) if head else None
-        if key:
-            names["hazard." + key if key not in ("at", "actor", "event_id") else key] = str(head)
-    return names
+@dataclass
+class Ledger:
+    lines: list[tuple[int, str]]  # (row number, event JSON) per data row
+    columns: dict[str, str]  # event field path (hazard.township, at, actor …) → the column's header in the file
 
 
-def ledger_events(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> list[tuple[int, str]]:
+def read_ledger(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> Ledger:
     """(row number, event JSON) per data row, converted from the ledger's conventions (一般/重大, local dates,
-    Chinese field names). A value that does not convert is passed on as written: the event validation then
-    rejects that row, naming its row and column, along with every other bad row of the file, and ``--partial``
-    still applies the good rows. Raising here instead would reject the whole file at the first such value."""
+    Chinese field names), and the columns it read. A value that does not convert is passed on as written: the
+    event validation then rejects that row, naming its row and column, along with every other bad row of the
+    file, and ``--partial`` still applies the good rows. Raising here instead would reject the whole file at the
+    first such value. What makes the whole file unreadable (no header, a column missing or given twice, no data
+    row, the limits) is refused here, for the whole file."""
     by_name = {name: code for code, name in fields.items()}
-    out: list[tuple[int, str]] = []
-    columns: dict[str, str] = {}
-    source = str(path)
-    for number, row in _rows(path):
-        if "__header__" in row:
-            for head in row["__header__"]:
-                key = HEADERS.get(head.strip()) if head else None
-                if key:
-                    columns[head] = key
-            missing = [k for k in REQUIRED if k not in columns.values()]
-            if missing:
-                names = {v: k for k, v in HEADERS.items() if not k.isascii()}
-                wanted = ", ".join(f"{names.get(m, m)} ({m})" for m in missing)
-                raise InvalidInput([Problem(f"the header row lacks the column(s) {wanted}", source=source, line=1)])
-            continue
-        values = {columns[k]: v for k, v in row.items() if k in columns}
+    lines: list[tuple[int, str]] = []
+    rows = _rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise _refuse("the file is empty; a ledger needs a header row and one row per hazard", path)
+    columns = _columns(first[1], path)
+    rows_seen = 0
+    for number, row in rows:
+        if number > MAX_LEDGER_ROWS + 1:
+            raise _refuse(f"the ledger has more than {MAX_LEDGER_ROWS:,} rows of hazards; import it in parts", path)
+        if len(row) > MAX_LEDGER_COLUMNS and any(v not in (None, "") for v in row[MAX_LEDGER_COLUMNS:]):
+            raise _refuse(
+                f"the row has more than {MAX_LEDGER_COLUMNS} columns, more than a ledger may have", path, number
+            )
+        values = {key: row[i] for i, key in columns.items() if i < len(row)}
         if all(v in (None, "") for v in values.values()):
             continue
-        hazard: dict[str, Any] = {}
-        for key in (
-            "ref",
-            "title",
-            "description",
-            "field",
-            "severity",
-            "township",
-            "county",
-            "village",
-            "address",
-            "source",
-            "campaign",
-        ):
-            value = values.get(key)
-            if value not in (None, ""):
-                hazard[key] = str(value).strip()
-        if "severity" in hazard:  # a word other than 一般/重大 stays as written, for the validation to name
-            hazard["severity"] = _SEVERITY.get(hazard["severity"], hazard["severity"])
-        if "field" in hazard:
-            hazard["field"] = by_name.get(hazard["field"], hazard["field"])
-        when = _instant(values.get("at"), tz)
-        event_id = str(values.get("event_id") or f"ledger:{hazard.get('ref', number)}")
-        event = {
-            "type": "hazard.detected",
-            "event_id": event_id,
-            "at": when,
-            "actor": str(values.get("actor") or "").strip() or None,
-            "hazard": hazard,
-        }
-        out.append((number, json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False)))
-    return out
+        rows_seen += 1
+        lines.append((number, _event_json(number, values, tz, by_name, path)))
+    if not rows_seen:
+        raise _refuse("the ledger has a header row but no row of hazards; nothing to import", path)
+    header = [str(c).strip() if c is not None else "" for c in first[1]]
+    named = {("hazard." + key if key not in _TOP_LEVEL else key): header[i] for i, key in columns.items()}
+    return Ledger(lines, named)
+
+
+_TOP_LEVEL = ("at", "actor", "event_id")
+_FIELD_WORDS = {v: k for k, v in HEADERS.items() if not k.isascii()}  # field → one of its Chinese headers
+
+
+def _columns(cells: list[Any], path: Path) -> dict[int, str]:
+    """Column index → event field, from the header row; refuses a header that lacks a required column or names
+    one field twice (two reference columns would leave it to chance which one a hazard is known by)."""
+    if len(cells) > MAX_LEDGER_COLUMNS and any(c not in (None, "") for c in cells[MAX_LEDGER_COLUMNS:]):
+        raise _refuse(
+            f"the header row has more than {MAX_LEDGER_COLUMNS} columns, more than a ledger may have", path, 1
+        )
+    columns: dict[int, str] = {}
+    given_by: dict[str, str] = {}
+    for index, cell in enumerate(cells):
+        head = str(cell).strip() if cell is not None else ""
+        key = HEADERS.get(head) if head else None
+        if key is None:
+            continue
+        if key in given_by:
+            what = f"the {_FIELD_WORDS.get(key, key)} ({key}) of a hazard"
+            said = (
+                f"the column '{head}' appears twice"
+                if given_by[key] == head
+                else f"the columns '{given_by[key]}' and '{head}' both give {what}"
+            )
+            raise _refuse(f"{said}; keep one, so that it is clear which one is meant", path, 1)
+        given_by[key] = head
+        columns[index] = key
+    missing = [k for k in REQUIRED if k not in given_by]
+    if missing:
+        wanted = ", ".join(f"{_FIELD_WORDS.get(m, m)} ({m})" for m in missing)
+        raise _refuse(f"the header row lacks the column(s) {wanted}", path, 1)
+    return columns
+
+
+def _event_json(number: int, values: dict[str, Any], tz: ZoneInfo, by_name: dict[str, str], path: Path) -> str:
+    hazard: dict[str, Any] = {}
+    for key in (
+        "ref",
+        "title",
+        "description",
+        "field",
+        "severity",
+        "township",
+        "county",
+        "village",
+        "address",
+        "source",
+        "campaign",
+    ):
+        value = values.get(key)
+        if value not in (None, ""):
+            hazard[key] = _cell_text(value, number, path)
+    if "severity" in hazard:  # a word other than 一般/重大 stays as written, for the validation to name
+        hazard["severity"] = _SEVERITY.get(hazard["severity"], hazard["severity"])
+    if "field" in hazard:
+        hazard["field"] = by_name.get(hazard["field"], hazard["field"])
+    when = _instant(values.get("at"), tz)
+    event_id = _cell_text(values.get("event_id"), number, path) or f"ledger:{hazard.get('ref', number)}"
+    event = {
+        "type": "hazard.detected",
+        "event_id": event_id,
+        "at": when,
+        "actor": _cell_text(values.get("actor"), number, path) or None,
+        "hazard": hazard,
+    }
+    return json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False)
+
+
+def _cell_text(value: Any, number: int, path: Path) -> str:
+    """A cell as the text of an event field; the event validation then applies the engine's rule on text to it
+    (models.text) like to any event."""
+    text = "" if value is None else str(value).strip()
+    if len(text) > MAX_CELL_CHARS:
+        raise _refuse(
+            f"a cell holds {len(text):,} characters, more than a spreadsheet cell can ({MAX_CELL_CHARS:,})",
+            path,
+            number,
+        )
+    return text
 
 
 _EXCEL_SERIALS = (36526, 73051)  # 2000-01-01 … 2099-12-31

@@ -10,8 +10,18 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
 from pydantic_core import PydanticCustomError
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+from models.text import MULTI_LINE_PATTERN, ONE_LINE_PATTERN
+
+# Every text field of every event is one of these: the rule on what text is accepted (models.text) is here once.
+# Multi-line text: descriptions, notes, reasons.
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=MULTI_LINE_PATTERN)
+]
+# One-line text: references, titles, names, sources, campaigns, event ids, actors, evidence items.
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE_PATTERN)
+]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=ONE_LINE_PATTERN)]
 
 _ISO_DATE_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
@@ -43,14 +53,14 @@ class DetectedHazard(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ref: ShortText
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: ShortText
     description: Text
     field: ShortText
     severity: Literal["general", "major"]
     township: ShortText
     county: ShortText | None = None
     village: ShortText | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    address: Address | None = None
     source: ShortText | None = None
     campaign: ShortText | None = None
 

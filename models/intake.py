@@ -26,6 +26,7 @@ from models.collector import collector_paused
 from models.db import unit_of_work
 from models.duplicates import same_event
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
+from models.event_json import duplicate_key, keys_given, lone_surrogate
 from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
 from models.hazard import Effects, Hazard, Transition, hazard_id_for
 from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
@@ -143,7 +144,23 @@ def parse_lines(lines: Iterable[tuple[int, str]], source: str, now: datetime, pr
         except ValidationError as exc:
             from models.validation import problems_from
 
-            problems.extend(problems_from(exc, source=source, line=lineno))
+            surrogate = lone_surrogate(raw) if exc.errors()[0]["type"] == "json_invalid" else None
+            if surrogate:
+                problems.append(Problem(surrogate[1], source=source, line=lineno, field=surrogate[0]))
+            else:
+                problems.extend(problems_from(exc, source=source, line=lineno))
+            continue
+        repeated = duplicate_key(raw, keys_given(event))
+        if repeated:
+            problems.append(
+                Problem(
+                    f"the key '{repeated[1]}' is given twice in one object; give each field once, "
+                    "so that it is clear which value is meant",
+                    source=source,
+                    line=lineno,
+                    field=repeated[0],
+                )
+            )
             continue
         if event.at > now:
             problems.append(

@@ -294,6 +294,17 @@ class Org(_Strict):
         if city is None:
             raise _error_at(("units",), "no unit has level 'city'; exactly one unit must be the city", None)
         for i, unit in enumerate(self.units):
+            # events and commands name a unit by code or by name: one word must not name two units
+            other = seen.get(unit.name)
+            if other is not None and other is not unit:
+                raise _error_at(
+                    ("units", i, "name"),
+                    f"the name '{unit.name}' of unit '{unit.code}' is the code of another unit, '{other.code}' "
+                    f"({other.name}); a unit is named by its code or its name, so the two would be taken for each "
+                    "other — rename one",
+                    unit.name,
+                )
+        for i, unit in enumerate(self.units):
             if unit.level == "city":
                 if unit.parent:
                     raise _error_at(

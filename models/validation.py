@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from models.errors import Problem
 from models.events import EVENT_TYPES
+from models.text import pattern_problem
 
 _ISO_HINT = "use ISO 8601 like 2025-10-13T09:30:00+08:00"
 _PLAIN = {
@@ -24,6 +25,7 @@ _PLAIN = {
     "timezone_aware": "needs a time zone offset, e.g. 2025-10-13T09:30:00+08:00",
     "model_type": "must be an object",
     "dict_type": "must be an object",
+    "string_unicode": "is not valid text: it holds a lone surrogate (bytes that were not UTF-8 text)",
 }
 
 
@@ -46,6 +48,10 @@ def problems_from(exc: ValidationError, *, source: str | None, line: int | None)
                 else "unknown event type"
             )
             field = "type"
+        elif kind == "string_pattern_mismatch" and (
+            words := pattern_problem(str(err.get("ctx", {}).get("pattern")), err.get("input"))
+        ):
+            msg = words
         elif kind == "literal_error":
             msg = f"{err['input']!r} is not allowed here; expected {err['ctx'].get('expected', '')}"
         elif kind in ("greater_than_equal", "greater_than"):

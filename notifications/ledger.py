@@ -24,6 +24,7 @@ from models.errors import InvalidInput, Problem
 from models.lifecycle import CLOCK_RUNNING, State
 from models.rules import Rules
 from models.store import HazardRow, TransitionRow
+from models.text import xml_safe
 from notifications.rendering import LEVEL_NAMES, SEVERITY_NAMES, STATE_NAMES
 
 _H = HazardRow.__table__
@@ -53,6 +54,8 @@ _FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "int": "0"}
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows less the header
+# What a spreadsheet program reads as the start of a formula (OWASP's list for CSV and formula injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclass
@@ -129,7 +132,7 @@ def _query(flt: LedgerFilter) -> Any:
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
-    title = _BAD_SHEET_CHARS.sub("_", name)[:31] or "台账"
+    title = _BAD_SHEET_CHARS.sub("_", xml_safe(name))[:31] or "台账"
     base, n = title, 2
     while title in taken:
         suffix = f"({n})"
@@ -240,6 +243,11 @@ class _Writer:
         # dates, which get a date format by themselves), one shared style per styled column.
         row: list[Any] = []
         for value, (_head, _width, kind) in zip(self.values(r), COLUMNS, strict=True):
+            if isinstance(value, str):
+                value = xml_safe(value)
+                if value.startswith(_FORMULA_STARTS):
+                    row.append(self._text_cell(ws, value, wrap=kind == "wrap"))
+                    continue
             if value is None or kind in ("text", "int", "date"):
                 row.append(value)
                 continue
@@ -251,6 +259,18 @@ class _Writer:
             row.append(cell)
         ws.append(row)
         self.counts[key] += 1
+
+    def _text_cell(self, ws: Any, value: str, *, wrap: bool) -> Any:
+        """A cell that holds ``value`` as text whatever it starts with: openpyxl would write text beginning with
+        ``=`` as a live formula, and a spreadsheet program would read ``+``, ``-`` or ``@`` as the start of one
+        when the cell is edited (formula injection: ``=HYPERLINK(…)`` in a title sent to every county). The
+        string type keeps the exact text; the quote prefix tells the program it is text when edited, too."""
+        cell = self._cell(ws, value)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        if wrap:
+            cell.alignment = self._wrap
+        return cell
 
     def finish(self, target: str | Path | IO[bytes]) -> LedgerSummary:
         from openpyxl.utils import get_column_letter

@@ -31,6 +31,7 @@ from email.utils import format_datetime, getaddresses
 from functools import cache, lru_cache
 from typing import Any
 
+from models.text import one_line
 from notifications.mail_errors import PermanentMailError
 from notifications.rendering import RenderedNotice
 
@@ -296,7 +297,9 @@ def build_message(
             if not maintype or not subtype:
                 raise ValueError(f"attachment {filename!r} has an invalid MIME type {mimetype!r}")
             part = MIMEPart()
-            part.set_content(data, maintype=maintype, subtype=subtype, filename=filename, disposition="attachment")
+            part.set_content(
+                data, maintype=maintype, subtype=subtype, filename=one_line(filename), disposition="attachment"
+            )
             parts.append(part)
         body = _container("mixed", parts)
 
@@ -313,6 +316,10 @@ def build_message(
     for name, value in headers:
         if not value and name == "Cc":
             continue
+        # Safe on its own, whatever the text (a title from an old database, a unit name): no line break or
+        # other control character reaches a header, where it could add a header of its own (Bcc:) or act on a
+        # mail client.
+        value = one_line(value)
         wire = _wire(name, value)
         if wire is None:
             message[name] = value

@@ -72,7 +72,7 @@ def _parsed(content: bytes) -> email.message.EmailMessage:
 def test_a_batch_is_delivered_with_copies_chinese_subjects_and_escaped_html(
     mail_cli: Cli, smtp: ScriptedHandler, tmp_path: Path
 ) -> None:
-    _detect(mail_cli, tmp_path, 4, title="<script>alert(1)</script>楼道堆物\r\nBcc: evil@example.org")
+    _detect(mail_cli, tmp_path, 4, title="<script>alert(1)</script>楼道堆物 Bcc: evil@example.org")
     result = json.loads(mail_cli.ok("dispatch", "--json", now=NOW).stdout)
     assert result["sent"] == 4 and result["failed"] == 0
     assert len(smtp.messages) == 4
