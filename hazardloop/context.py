@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from config.bootstrap import App, bootstrap
 from config.settings import Settings
 from models.errors import ConfigError, InvalidInput, Problem
+from models.instants import instant_in_range, out_of_range_words
 
 
 @dataclass
@@ -60,4 +61,6 @@ def parse_now(text: str, app: App) -> datetime:
         ) from None
     if value.tzinfo is None:  # a local time in the policy's zone, as an office would write it
         value = value.replace(tzinfo=app.policy.tz)
+    if not instant_in_range(value):
+        raise InvalidInput([Problem(out_of_range_words(f"'{text}'"), field="--now")])
     return value

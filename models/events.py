@@ -7,8 +7,19 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 from pydantic_core import PydanticCustomError
+
+from models.instants import RANGE_WORDS, instant_in_range
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -28,7 +39,13 @@ def _iso_text(value: object) -> object:
     return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+def _in_range(value: datetime) -> datetime:
+    if not instant_in_range(value):
+        raise PydanticCustomError("instant_out_of_range", "is out of range: {range}", {"range": RANGE_WORDS})
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 
 
 class _Event(BaseModel):
