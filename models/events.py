@@ -24,6 +24,8 @@ from models.instants import RANGE_WORDS, instant_in_range
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
+MAX_EVIDENCE_ITEMS = 100
+
 _ISO_DATE_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
@@ -111,7 +113,8 @@ class ExtensionDecided(_HazardEvent):
 class RectificationSubmitted(_HazardEvent):
     type: Literal["rectification.submitted"]
     note: Text
-    evidence: list[ShortText] = Field(default_factory=list)
+    # references to photos and documents (file names, hashes, links): a rectification's evidence, not an archive
+    evidence: list[ShortText] = Field(default_factory=list, max_length=MAX_EVIDENCE_ITEMS)
 
 
 class VerificationPassed(_HazardEvent):
