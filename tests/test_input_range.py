@@ -106,7 +106,8 @@ def tmpfs(folder: Path, options: str) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        subprocess.run(["umount", str(folder)], check=True)
+        # lazy: a file left open by a failing writer must not keep the mount (and the test's folder) busy
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
 def files_in(folder: Path) -> list[str]:
@@ -187,3 +188,16 @@ def test_report_and_ledger_on_a_full_disk_say_so_and_leave_nothing_behind(loaded
         stderr = invalid(loaded, "report", "monthly", "--out", str(folder / "report"), code=1)
         assert "disk is full" in stderr, stderr
         assert files_in(folder / "report") == []
+
+
+def test_a_ledger_date_outside_the_range_is_invalid_input(loaded: Cli, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(
+        "ref,title,description,field,severity,township,detected_at,actor\n"
+        "L-1,消防通道堵塞,楼道堆物,fire,general,府山街道,2025-03-04 08:00,SX-YC-FS\n"
+        "L-2,消防通道堵塞,楼道堆物,fire,general,府山街道,0001-01-01 08:00,SX-YC-FS\n",
+        encoding="utf-8",
+    )
+    stderr = invalid(loaded, "import", str(ledger))
+    assert "line 3" in stderr and "'detected_at'" in stderr and "0001-01-01T08:00:00+08:00" in stderr, stderr
+    assert "out of range" in stderr and "line 2" not in stderr, stderr
