@@ -200,5 +200,5 @@ def _instant(value: Any, tz: ZoneInfo) -> str | None:
     if parsed.tzinfo is None and not day_in_range(parsed.date()):
         # the zone's offset of that far-off year (local mean time, +08:05:43) is no ISO offset: give today's, so
         # the event is refused for its year
-        parsed = parsed.replace(tzinfo=timezone(tz.utcoffset(datetime(2025, 1, 1)) or timedelta(0)))
+        parsed = parsed.replace(tzinfo=timezone(datetime(2025, 1, 1, tzinfo=tz).utcoffset() or timedelta(0)))
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).isoformat()
