@@ -72,9 +72,17 @@ def _plain(err: ErrorDetails) -> str:
 
 def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None) -> M:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}, line {line}: not UTF-8 text (byte {exc.start + 1} of the file cannot be read); "
+            "save the file as UTF-8"
+        ) from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)

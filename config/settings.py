@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.url_text import shown_url
+
 
 def default_config_dir() -> Path:
     return Path(str(resources.files("config")))
@@ -29,7 +31,7 @@ class Settings(BaseSettings):
     def _url_has_scheme(cls, value: str) -> str:
         if "://" not in value:
             raise ValueError(
-                f"'{value}' is not a database URL (e.g. sqlite:///hazardloop.db or postgresql+psycopg://user@host/db)"
+                f"'{shown_url(value)}' is not a database URL (e.g. sqlite:///hazardloop.db or postgresql+psycopg://user@host/db)"
             )
         return value
 
@@ -37,5 +39,5 @@ class Settings(BaseSettings):
     @classmethod
     def _smtp_scheme(cls, value: str | None) -> str | None:
         if value and not value.startswith(("smtp://", "smtps://")):
-            raise ValueError(f"'{value}' must start with smtp:// or smtps://")
+            raise ValueError(f"'{shown_url(value)}' must start with smtp:// or smtps://")
         return value or None

@@ -206,21 +206,20 @@ def stored_context(engine: Engine, key: str) -> dict[str, Any] | None:
     return dict(row.context) if row else None
 
 
-def render_report_files(renderer: NoticeRenderer, context: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write ``report.html`` (images as files next to it), ``report.txt`` and the chart PNGs."""
+def render_report_files(
+    renderer: NoticeRenderer, context: dict[str, Any], out_dir: Path, extra: dict[str, bytes] | None = None
+) -> list[Path]:
+    """Write ``report.html`` (images as files next to it), ``report.txt``, the chart PNGs and any ``extra`` files,
+    all or none (see ``notifications.output_files``)."""
+    from notifications.output_files import write_files
+
     ctx = {**_as_document(context), "image_prefix": "", "image_suffix": ".png"}
     rendered: RenderedNotice = renderer.render("report", ctx)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, png in render_charts(ctx).items():
-        path = out_dir / f"{name}.png"
-        path.write_bytes(png)
-        written.append(path)
-    for name, text in (("report.html", rendered.html), ("report.txt", rendered.text)):
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    files: dict[str, bytes] = {f"{name}.png": png for name, png in render_charts(ctx).items()}
+    files["report.html"] = rendered.html.encode("utf-8")
+    files["report.txt"] = rendered.text.encode("utf-8")
+    files.update(extra or {})
+    return write_files(out_dir, files)
 
 
 def _as_document(context: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from models.errors import ConfigError, InvalidInput, Problem, Rejections
 from models.events import EVENT_ADAPTER
 from models.intake import ApplyReport, apply_event, apply_lines
 from models.org_sync import sync_units
+from models.url_text import shown_url
 
 PROGRESS_FROM = 2000
 
@@ -45,7 +46,7 @@ def ready(ctx: typer.Context) -> Any:
         raise ConfigError(f"there is no database at {sqlite_file}; run `hazardloop init` to create it")
     if not schema_is_current(application.engine):
         raise ConfigError(
-            f"the database {application.engine.url.render_as_string(hide_password=True)} is not "
+            f"the database {shown_url(application.engine.url)} is not "
             "initialised or is out of date; run `hazardloop init` first"
         )
     return application
@@ -66,7 +67,7 @@ def init(ctx: typer.Context) -> None:
     application = opts(ctx).app()
     before, after = upgrade(application.engine)
     sync = sync_units(application.engine, application.org)
-    url = application.engine.url.render_as_string(hide_password=True)
+    url = shown_url(application.engine.url)
     schema = f"schema upgraded {before or 'empty'} → {after}" if before != after else f"schema at {after}"
     out.print(
         f"{url}: {schema}; units: {sync.added} added, {sync.changed} changed, "

@@ -18,6 +18,7 @@ from models.db import unit_of_work, upgrade
 from models.errors import InvalidInput, Problem
 from models.org_sync import sync_units
 from models.store import HazardRow, ListingRow, NoticeRow, TransitionRow
+from models.url_text import shown_url
 
 SEED_FIGURES = {  # from the Shaoxing 2025 report (shared/reference)
     "cleared": "35,000+ (3.5万余个)",
@@ -169,7 +170,7 @@ def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: 
             f"  analyses queued on schedule: {len(result.reports)} (latest: {', '.join(result.reports[-2:])})",
             highlight=False,
         )
-    db = application.settings.database_url
+    db = shown_url(application.settings.database_url)
     for cmd in ("hazards --overdue", "listings", "notices --status sent --limit 20", "preview --days 7"):
         out.print(f"  hazardloop --db {db} {cmd}", highlight=False)
     out.print("  the Prefect UI, if a server runs: prefect server start, then http://127.0.0.1:4200", highlight=False)

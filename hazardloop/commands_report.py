@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from hazardloop.commands_core import ready
 from hazardloop.terminal import styled
 from models.db import unit_of_work
 from models.errors import InvalidInput, Problem
+from notifications.output_files import check_target, prepare_folder, write_file
 
 
 def _pct(value: float | None) -> str:
@@ -131,6 +133,12 @@ def report_cmd(
     now = application.clock.now()
     chosen_period = resolve_period(period_kind, now, rules.policy.tz, period)
     chosen = resolve_scope(rules, scope)
+    if out_dir is not None:  # before anything is built or mailed: a folder that cannot hold the files is said now
+        from notifications.charts import CHART_TITLES
+
+        prepare_folder(out_dir)
+        for name in ("report.html", "report.txt", "figures.json", *(f"{chart}.png" for chart in CHART_TITLES)):
+            check_target(out_dir / name)
     notices: dict[str, Any] | None = None
     figures: dict[str, Any] | None = None
     if send:
@@ -157,9 +165,8 @@ def report_cmd(
     if out_dir is not None:
         if context is None:
             context = preview_context(rules, chosen_period, chosen, figures, now)
-        written = render_report_files(application.renderer, context, out_dir)
-        (out_dir / "figures.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1), encoding="utf-8")
-        written.append(out_dir / "figures.json")
+        figures_json = json.dumps(figures, ensure_ascii=False, indent=1).encode("utf-8")
+        written = render_report_files(application.renderer, context, out_dir, {"figures.json": figures_json})
     if as_json:
         print_json({**figures, "notices": notices} if notices is not None else figures)
     else:
@@ -210,9 +217,12 @@ def ledger_cmd(
         raise InvalidInput([Problem("the ledger is written as an Excel file; name it *.xlsx", field="--out")])
     application = ready(ctx)
     flt = resolve_filter(application.rules, township=township, county=county, state=state)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
+    check_target(out_file)
+    prepare_folder(out_file.parent)
+    content = io.BytesIO()  # built in full before the file is touched
     with unit_of_work(application.engine, write=False) as conn:
-        summary = write_ledger(conn, application.rules, application.clock.now(), out_file, flt)
+        summary = write_ledger(conn, application.rules, application.clock.now(), content, flt)
+    write_file(out_file, content.getvalue())
     sheets = ", ".join(f"{name} {count}" for name, count in summary.sheets.items())
     out.print(
         f"wrote {out_file}: {summary.rows} hazard(s) on {len(summary.sheets)} sheet(s) ({sheets})", highlight=False

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from config.bootstrap import App, bootstrap
 from config.settings import Settings
 from models.errors import ConfigError, InvalidInput, Problem
+from models.instants import instant_in_range, out_of_range_words
+from models.url_text import shown_url
 
 
 @dataclass
@@ -37,14 +39,8 @@ class Options:
 
     def database_shown(self) -> str:
         """The database this command uses, as a message may show it: the URL with its password hidden."""
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         url = self._app.settings.database_url if self._app is not None else self.db
-        try:
-            return make_url(url).render_as_string(hide_password=True) if url else "the database"
-        except ArgumentError:  # an unreadable URL is reported where it is read; here any words will do
-            return "the database"
+        return shown_url(url) if url else "the database"
 
     def close(self) -> None:
         if self._app is not None:
@@ -60,4 +56,6 @@ def parse_now(text: str, app: App) -> datetime:
         ) from None
     if value.tzinfo is None:  # a local time in the policy's zone, as an office would write it
         value = value.replace(tzinfo=app.policy.tz)
+    if not instant_in_range(value):
+        raise InvalidInput([Problem(out_of_range_words(f"'{text}'"), field="--now")])
     return value

@@ -7,12 +7,13 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.errors import InvalidInput, Problem
+from models.instants import day_in_range
 
 # header (as written in the ledger) -> event field
 HEADERS: dict[str, str] = {
@@ -301,4 +302,8 @@ def _instant(value: Any, tz: ZoneInfo) -> str | None:
         parsed = datetime.fromisoformat(text.replace("/", "-"))
     except ValueError:
         return text
+    if parsed.tzinfo is None and not day_in_range(parsed.date()):
+        # the zone's offset of that far-off year (local mean time, +08:05:43) is no ISO offset: give today's, so
+        # the event is refused for its year
+        parsed = parsed.replace(tzinfo=timezone(datetime(2025, 1, 1, tzinfo=tz).utcoffset() or timedelta(0)))
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).isoformat()

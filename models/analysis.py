@@ -73,6 +73,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import TIMESTAMP, Connection, DateTime, String, and_, case, cast, func, literal, or_, select
 
 from models.errors import InvalidInput, Problem
+from models.instants import day_in_range, out_of_range_words
 from models.lifecycle import CLOCK_RUNNING
 from models.rules import Rules
 from models.store import HazardRow, TransitionRow
@@ -193,6 +194,8 @@ class Period:
             raise InvalidInput(
                 [Problem(f"'{text}' is not a {kind} period; write it like {examples[kind]}", field="--period")]
             ) from None
+        if not day_in_range(day):
+            raise InvalidInput([Problem(out_of_range_words(f"the period '{text}'"), field="--period")])
         return cls.containing(kind, day)
 
     @classmethod

@@ -21,14 +21,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from models.errors import ConfigError
+from models.url_text import shown_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018  (a port that is not a number fails only when read)
+    except (ArgumentError, ValueError):
         raise ConfigError(
-            f"the database URL {url!r} cannot be read; e.g. sqlite:///hazardloop.db or "
+            f"the database URL '{shown_url(url)}' cannot be read; e.g. sqlite:///hazardloop.db or "
             "postgresql+psycopg://user@host:5432/name"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):

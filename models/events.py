@@ -7,9 +7,19 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 from pydantic_core import PydanticCustomError
 
+from models.instants import RANGE_WORDS, instant_in_range
 from models.text import MULTI_LINE_PATTERN, ONE_LINE_PATTERN
 
 # Every text field of every event is one of these: the rule on what text is accepted (models.text) is here once.
@@ -22,6 +32,8 @@ ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE_PATTERN)
 ]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=ONE_LINE_PATTERN)]
+
+MAX_EVIDENCE_ITEMS = 100
 
 _ISO_DATE_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
@@ -38,7 +50,13 @@ def _iso_text(value: object) -> object:
     return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+def _in_range(value: datetime) -> datetime:
+    if not instant_in_range(value):
+        raise PydanticCustomError("instant_out_of_range", "is out of range: {range}", {"range": RANGE_WORDS})
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 
 
 class _Event(BaseModel):
@@ -104,7 +122,8 @@ class ExtensionDecided(_HazardEvent):
 class RectificationSubmitted(_HazardEvent):
     type: Literal["rectification.submitted"]
     note: Text
-    evidence: list[ShortText] = Field(default_factory=list)
+    # references to photos and documents (file names, hashes, links): a rectification's evidence, not an archive
+    evidence: list[ShortText] = Field(default_factory=list, max_length=MAX_EVIDENCE_ITEMS)
 
 
 class VerificationPassed(_HazardEvent):

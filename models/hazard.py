@@ -57,6 +57,10 @@ class Hazard:
     cleared_at: datetime | None = None
     closed_at: datetime | None = None
     next_action_at: datetime | None = None
+    # The last step a person took (an event type) and its instant: a later event may not be dated before it
+    # (``Rules.check_order``). The engine's own steps (routing, reminders, supervision, elevation) do not count.
+    last_step: str | None = None
+    last_step_at: datetime | None = None
     version: int = 0
     updated_at: datetime | None = None
 

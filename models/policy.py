@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from models.addresses import address_problem
+
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
 Severity = Literal["general", "major"]
@@ -64,11 +66,6 @@ def _error_at(loc: tuple[str | int, ...], message: str, value: object) -> Valida
     so the loader can name that key and its line instead of the whole block."""
     details = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
     return ValidationError.from_exception_data("configuration", [details])
-
-
-def _plausible_address(addr: str) -> bool:
-    local, at, domain = addr.partition("@")
-    return bool(at and local and "." in domain.strip(".") and not any(c in addr for c in " \t\r\n<>,;\"'"))
 
 
 class _Strict(BaseModel):
@@ -128,8 +125,9 @@ class Notices(_Strict):
     @field_validator("sender", "operator")
     @classmethod
     def _an_address(cls, value: str | None) -> str | None:
-        if value is not None and not _plausible_address(value):
-            raise ValueError(f"'{value}' is not an e-mail address")
+        problem = address_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("prefixes")
@@ -242,8 +240,8 @@ class Unit(_Strict):
     @classmethod
     def _plausible_emails(cls, value: list[str]) -> list[str]:
         for addr in value:
-            if not _plausible_address(addr):
-                raise ValueError(f"'{addr}' is not an e-mail address")
+            if problem := address_problem(addr):
+                raise ValueError(problem)
         return value
 
     @field_validator("fields")

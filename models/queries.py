@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from models.errors import InvalidInput, Problem
 from models.lifecycle import CLOCK_RUNNING
+from models.policy import LEVEL_RANK
 from models.rules import Rules
 from models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow, UnitRow
 
@@ -88,6 +89,10 @@ def list_hazards(
     level: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    check_limit(limit)
+    if level and level not in LEVEL_RANK:
+        known = ", ".join(LEVEL_RANK)
+        raise InvalidInput([Problem(f"'{level}' is not a supervision level; the levels are {known}", field="--level")])
     stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
     if state:
         stmt = stmt.where(_H.c.state.in_(state.split(",")))
@@ -99,9 +104,15 @@ def list_hazards(
         stmt = stmt.where(_H.c.level == level)
     if overdue:
         stmt = stmt.where(_H.c.state.in_([str(s) for s in CLOCK_RUNNING]), _H.c.due_at < now)
-    if limit:
+    if limit is not None:
         stmt = stmt.limit(limit)
     return [hazard_view(r, rules, now) for r in conn.execute(stmt)]
+
+
+def check_limit(limit: int | None, field: str = "--limit") -> None:
+    """A list's limit is a count of rows: 0 or a negative number is a mistake, not "no limit"."""
+    if limit is not None and limit < 1:
+        raise InvalidInput([Problem(f"must be a whole number of at least 1 (got {limit})", field=field)])
 
 
 def ambiguous_reference(key: str, hazards: Sequence[Any], rules: Rules, *, field: str) -> Problem:
@@ -197,6 +208,7 @@ def list_notices(
     hazard: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    check_limit(limit)
     stmt = select(_N).order_by(_N.c.id)
     if status:
         stmt = stmt.where(_N.c.status.in_(status.split(",")))
@@ -204,7 +216,7 @@ def list_notices(
         stmt = stmt.where(_N.c.kind.in_(kind.split(",")))
     if hazard:
         stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field="--hazard", rules=rules).id)
-    if limit:
+    if limit is not None:
         stmt = stmt.limit(limit)
     return [notice_view(r, rules) for r in conn.execute(stmt)]
 

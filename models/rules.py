@@ -49,6 +49,22 @@ def cause_key(kind: str, hazard_id: str, *parts: object) -> str:
     return ":".join([kind, hazard_id, *(str(p) for p in parts)])
 
 
+# How an order error names a hazard's last step.
+_STEP_WORDS = {
+    "hazard.detected": "its detection",
+    "hazard.assigned": "its assignment",
+    "hazard.acknowledged": "its acknowledgement",
+    "hazard.reassigned": "its reassignment",
+    "extension.requested": "the request for an extension",
+    "extension.decided": "the decision on an extension",
+    "rectification.submitted": "the submission of its rectification for verification",
+    "verification.passed": "its verification",
+    "verification.failed": "its failed verification",
+    "hazard.invalidated": "its closing as invalid",
+    "hazard.escalated": "its escalation by hand",
+}
+
+
 @dataclass
 class Rules:
     policy: Policy
@@ -157,6 +173,8 @@ class Rules:
             county_code=county.code if county else None,
             detected_at=event.at,
             reporter=actor.raw,
+            last_step=event.type,
+            last_step_at=event.at,
             village=d.village,
             address=d.address,
             source=d.source or "",
@@ -218,25 +236,41 @@ class Rules:
     def apply(self, h: Hazard, event: HazardEvent) -> Effects:
         """Apply one event to a hazard in place; raise ``Refused`` / ``InvalidInput`` and leave the hazard
         untouched when it may not happen."""
-        if event.at < h.detected_at:
-            raise InvalidInput(
-                [
-                    Problem(
-                        f"the event is dated {event.at.isoformat()}, before the hazard was "
-                        f"detected ({self.local_iso(h.detected_at)})",
-                        field="at",
-                    )
-                ]
-            )
         actor = self.tree.parse_actor(event.actor)
         next_state(h.state, event.type)  # refuse early, before any guard, with the state in the message
+        self.check_order(h, event)
         handler = getattr(self, "_on_" + event.type.replace(".", "_"))
         work = h.copy()
         effects: Effects = handler(work, event, actor)
+        if not actor.is_system:
+            work.last_step, work.last_step_at = event.type, event.at
         work.version = h.version
         self.refresh_next_action(work)
         h.__dict__.update(work.__dict__)
         return effects
+
+    def check_order(self, h: Hazard, event: HazardEvent) -> None:
+        """A hazard's history runs forward: an event dated before the last step a person took on it (its
+        detection at the earliest) is invalid input. Every step depends on the one before it (an acknowledgement
+        on the assignment, a verification on the submission, a decision on the request), and a person's step is
+        that step or comes after it. The engine's own steps (reminders, supervision, elevation by the sweep) do not
+        count: a unit's acknowledgement at 10:00 that reaches the engine after the 12:00 sweep reminded it is
+        accepted, and recorded after the reminder."""
+        step, step_at = (h.last_step, h.last_step_at) if h.last_step_at else ("hazard.detected", h.detected_at)
+        if event.at >= step_at:
+            return
+        what = _STEP_WORDS.get(step, step)
+        zone = self.policy.timezone
+        raise InvalidInput(
+            [
+                Problem(
+                    f"the event is dated {self.local_iso(event.at)}, before this hazard's last step, {what} "
+                    f"('{step}') at {self.local_iso(step_at)} ({zone}); a hazard's events must be dated in the "
+                    "order they happened",
+                    field="at",
+                )
+            ]
+        )
 
     def _require_unit(self, actor: Actor, allowed: list[Unit], what: str) -> Unit:
         if actor.unit is None or actor.unit.code not in {u.code for u in allowed}:

@@ -127,6 +127,8 @@ class HazardRow(Base):
     cleared_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_step: Mapped[str | None] = mapped_column(String(40))  # migration 0006
+    last_step_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None]
 

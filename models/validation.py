@@ -58,6 +58,17 @@ def problems_from(exc: ValidationError, *, source: str | None, line: int | None)
             msg = f"must be at least {err['ctx'].get('ge', err['ctx'].get('gt'))} (got {err['input']!r})"
         elif kind in ("less_than_equal", "less_than"):
             msg = f"must be at most {err['ctx'].get('le', err['ctx'].get('lt'))} (got {err['input']!r})"
+        elif kind == "string_too_long":
+            limit = err.get("ctx", {}).get("max_length")
+            size = len(err["input"]) if isinstance(err.get("input"), str) else None
+            msg = f"is too long ({size} characters); at most {limit} are allowed"
+        elif kind == "too_long":
+            limit = err.get("ctx", {}).get("max_length")
+            size = err.get("ctx", {}).get("actual_length")
+            msg = f"has too many items ({size}); at most {limit} are allowed"
+        elif kind == "instant_out_of_range":
+            shown = err["input"].isoformat() if hasattr(err["input"], "isoformat") else str(err["input"])
+            msg = f"{shown!r} {err['msg']}"
         elif kind == "model_attributes_type" or (kind == "model_type" and not loc):
             msg, field = "each line must be one JSON object (an event)", None
         else:

@@ -150,8 +150,15 @@ def generate(app: App, n: int, seed: int) -> list[dict[str, Any]]:
              "actor": "SX/市平安办", "township": town.code, "reason": "隐患整改推进缓慢"}
         )  # fmt: skip
         out.append(
-            {"type": "township.delisted", "event_id": f"dls-{seed}-{day}", "at": _iso(listed_at + timedelta(days=10)),
-             "actor": "SX/市平安办", "township": town.code, "reason": "整改到位", "force": True}
+            {
+                "type": "township.delisted",
+                "event_id": f"dls-{seed}-{day}",
+                "at": _iso(listed_at + timedelta(days=10)),
+                "actor": "SX/市平安办",
+                "township": town.code,
+                "reason": "整改到位",
+                "force": True,
+            }
         )  # fmt: skip  (forced: whatever the random hazards of the township are doing ten days on)
         day += timedelta(days=13)
     return [e for e in out if datetime.fromisoformat(e["at"]) <= FINAL - timedelta(days=1)]
