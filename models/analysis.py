@@ -808,11 +808,7 @@ class FigureBuilder:
                         "unit_name": self._name(s["unit"]) if s["unit"] else "",
                         "due_on": due.astimezone(self.tz).date().isoformat() if due else None,
                         "overdue": overdue,
-                        "overdue_days": self.rules.calendar.working_days_between(
-                            due.astimezone(self.tz).date(), self.snap.period.last + timedelta(days=1)
-                        )
-                        if overdue and due
-                        else 0,
+                        "overdue_days": self.rules.overdue_days_since(due, end) if overdue else 0,
                         "level": s["level"],
                     }
                 )

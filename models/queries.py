@@ -58,9 +58,7 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
         "due_at": _iso(row.due_at, rules),
         "deadline_provisional": bool(row.deadline_provisional),
         "overdue": overdue,
-        "overdue_days": rules.calendar.working_days_between(rules.local_day(row.due_at), rules.local_day(now))
-        if overdue
-        else 0,
+        "overdue_days": rules.overdue_days_since(row.due_at, now) if overdue else 0,
         "rework_count": row.rework_count,
         "extension_count": row.extension_count,
         "pending_extension_days": row.pending_extension_days,

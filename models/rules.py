@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from models.calendar import WorkingCalendar, calendar_for, end_of_day, local_date
+from models.calendar import WorkingCalendar, calendar_for, end_of_day, full_working_days_overdue, local_date
 from models.errors import InvalidInput, Problem, Refused
 from models.events import (
     ExtensionDecided,
@@ -522,14 +522,17 @@ class Rules:
         return h.state in CLOCK_RUNNING and h.due_at is not None and now > h.due_at
 
     def overdue_days(self, h: Hazard, now: datetime) -> int:
-        if h.due_at is None or now <= h.due_at:
+        return self.overdue_days_since(h.due_at, now)
+
+    def overdue_days_since(self, due_at: datetime | None, now: datetime) -> int:
+        """Full working days from the deadline ``due_at`` to ``now`` (``models.calendar.full_working_days_overdue``)."""
+        if due_at is None or now <= due_at:
             return 0
         # a sweep asks this for every hazard it acts on, at one ``now``, of deadlines most hazards share
-        due_at = h.due_at
         return memoised(
             self.overdue_counts,
             (due_at, now),
-            lambda: self.calendar.working_days_between(self.local_day(due_at), self.local_day(now)),
+            lambda: full_working_days_overdue(self.calendar, due_at, now, self.policy.tz),
         )
 
     def level_rank(self, level: str) -> int:
