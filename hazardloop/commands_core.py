@@ -484,7 +484,7 @@ def preview(
     for r in rows:
         table.add_row(
             str(r["day"]),
-            str(r["action"]),
+            str(r["action"]) + ("" if r["duty"] == "rectification" else f" ({r['duty']})"),
             str(r["level"] or ""),
             str(r["hazard"]),
             names[str(r["township"])].name,

@@ -28,6 +28,8 @@ Definitions (scope = the hazards located in the scope's townships; S = the perio
   owed the work (assigned or rectifying — the clock stops while waiting for verification); the deadline
   is the one in force at the end (assignment deadline, moved by approved extensions). ``overdue_major``
   likewise.
+- **verification overdue** (核查逾期, at period end): hazards waiting for verification at the end whose
+  verification deadline (set at the latest submission) had passed: late work of the verifier, not of the unit.
 - **clearance rate** (销号率) = cleared / (cleared + open): of the period's workload (everything still
   open at the end plus what was finished in the period), the share finished. None when both are 0.
 - **on-time clearance rate** (按期销号率) = on_time / cleared, where on_time counts the hazards cleared in
@@ -117,6 +119,7 @@ HAZARD_COUNTS = (
     "pending_verification",
     "overdue",
     "overdue_major",
+    "verification_overdue",
     "on_time",
     "open_level_township",
     "open_level_county",
@@ -311,8 +314,8 @@ class _Instants:
     def __init__(self, conn: Connection) -> None:
         self.pg = conn.dialect.name == "postgresql"
 
-    def due(self) -> Any:
-        raw = _T.c.details["due_at"].as_string()
+    def due(self, key: str = "due_at") -> Any:
+        raw = _T.c.details[key].as_string()
         if self.pg:
             return func.timezone("UTC", cast(raw, TIMESTAMP(timezone=True)))
         return func.datetime(raw)
@@ -380,6 +383,10 @@ def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell
                 )
             ).label(f"pending_{k}"),
             func.max(rank).label(f"level_{k}"),
+            # the verifier's deadline of the latest submission (each later submission sets a later one)
+            func.max(
+                case((and_(before, action == "rectification.submitted"), inst.due("verify_due_at")), else_=None)
+            ).label(f"verify_due_{k}"),
         ]
     hazard_cols = [
         _H.c.id,
@@ -404,6 +411,8 @@ def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell
         cleared = and_(p.cleared_at.is_not(None), p.cleared_at >= start, p.cleared_at < end)
         invalid = and_(p.cleared_at.is_(None), p.closed_at.is_not(None), p.closed_at >= start, p.closed_at < end)
         overdue = and_(open_end, routed, ~pending, due.is_not(None), due < inst.value(end))
+        verify_due = p[f"verify_due_{k}"]
+        verification_overdue = and_(open_end, routed, pending, verify_due.is_not(None), verify_due < inst.value(end))
         sums += [
             _count(and_(p.detected_at >= start, p.detected_at < end)).label(f"new_{k}"),
             _count(cleared).label(f"cleared_{k}"),
@@ -414,6 +423,7 @@ def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell
             _count(and_(open_end, routed, pending)).label(f"pending_verification_{k}"),
             _count(overdue).label(f"overdue_{k}"),
             _count(and_(overdue, major)).label(f"overdue_major_{k}"),
+            _count(verification_overdue).label(f"verification_overdue_{k}"),
             _count(and_(cleared, due.is_not(None), inst.column(p.cleared_at) <= due)).label(f"on_time_{k}"),
             *[_count(and_(open_end, level == _LEVEL_RANK[lvl])).label(f"open_level_{lvl}_{k}") for lvl in LEVELS],
         ]

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from models.hazard import Hazard, NoticeIntent
+from models.lifecycle import CLOCK_RUNNING
 from models.orgtree import OrgTree
 from models.policy import Unit
 from models.rules import Rules
@@ -23,6 +24,8 @@ KIND_TITLES = {
     "clearance": "销号通知",
     "delisting": "摘牌通知",
     "report": "研判报告",
+    "verification_request": "核查通知",
+    "extension_request": "延期申请",
 }
 
 
@@ -58,7 +61,9 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
         "deadline_provisional": h.deadline_provisional,
         "level": h.level,
         "rework_count": h.rework_count,
-        "overdue_days": rules.overdue_days(h, at),
+        # the unit's lateness only while it owes the work: the clock stops while waiting for verification
+        "overdue_days": rules.overdue_days(h, at) if h.state in CLOCK_RUNNING else 0,
+        "verify_due_date": rules.local_day(h.verify_due_at).isoformat() if h.verify_due_at else None,
     }
 
 

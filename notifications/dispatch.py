@@ -49,7 +49,19 @@ _ARCHIVE_COLUMNS = [c.name for c in _A.columns]
 MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
 LEASE = timedelta(minutes=10)
-_DATE_KEYS = ("date", "deadline", "listed_on", "due_date", "new_due_date", "period_start", "period_end")
+_DATE_KEYS = (
+    "date",
+    "deadline",
+    "listed_on",
+    "due_date",
+    "new_due_date",
+    "period_start",
+    "period_end",
+    "verify_by",
+    "decide_by",
+    "duty_due_date",
+    "verify_due_date",
+)
 _DATETIME_KEYS = ("cleared_at", "detected_at")
 
 

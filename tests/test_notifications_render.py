@@ -36,6 +36,8 @@ _PREFIXES = {
     "extension_decision": "延",
     "clearance": "销",
     "delisting": "摘",
+    "verification_request": "核",
+    "extension_request": "延申",
 }
 
 
@@ -96,6 +98,28 @@ def sample_context(kind: str, **overrides: Any) -> dict[str, Any]:
             note="通道已清空并设置禁停标识",
             cleared_at=datetime(2025, 10, 12, 16, 5, tzinfo=SHANGHAI),
             verifier_name="府山街道综治中心",
+        )
+    elif kind == "verification_request":
+        context["hazard"] = sample_hazard(state="pending_verification", unit_name="越城区消防救援大队")
+        context.update(
+            issuer={"name": "越城区", "code": "SX-YC"},
+            recipient={"name": "府山街道", "code": "SX-YC-FS"},
+            number="越城平安核〔2025〕12号",
+            note="通道已清空并设置禁停标识",
+            evidence_count=2,
+            verify_by=date(2025, 10, 16),
+            verify_provisional=False,
+        )
+    elif kind == "extension_request":
+        context["hazard"] = sample_hazard(unit_name="越城区消防救援大队")
+        context.update(
+            issuer={"name": "越城区", "code": "SX-YC"},
+            recipient={"name": "府山街道", "code": "SX-YC-FS"},
+            number="越城平安延申〔2025〕12号",
+            days=5,
+            reason="涉及车棚改建，工期较长",
+            decide_by=date(2025, 10, 15),
+            decide_provisional=False,
         )
     elif kind == "listing":
         context.update(

@@ -48,7 +48,9 @@ def test_views_and_reports_count_full_working_days(cli: Cli) -> None:
     assert "1 working day(s)" in shown
     figures = cli.json("report", "daily", "--period", "2026-03-31", now="2026-04-01T08:00:00+08:00")
     assert [h["overdue_days"] for h in figures["oldest_open"]] == [1]
-    cli.ok("report", "daily", "--period", "2026-03-31", "--out", str(cli.workdir / "r"), now="2026-04-01T08:00:00+08:00")
+    cli.ok(
+        "report", "daily", "--period", "2026-03-31", "--out", str(cli.workdir / "r"), now="2026-04-01T08:00:00+08:00"
+    )
     body = (cli.workdir / "r" / "report.txt").read_text(encoding="utf-8")
     assert "逾期1个工作日" in body and "逾期2个工作日" not in body
 
