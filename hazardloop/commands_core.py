@@ -525,7 +525,7 @@ def listings(
             r["level"],
             (r["listed_at"] or "")[:10],
             r["listed_by"],
-            (r["deadline"] or "")[:10],
+            (r["deadline"] or "")[:10] + ("（暂定）" if r["deadline_provisional"] else ""),
             status,
             "；".join(r["problems"]),
         )

@@ -201,6 +201,7 @@ def listing_view(row: Any, rules: Rules) -> dict[str, Any]:
         "problem_hazards": row.problem_hazards or [],
         "figures": row.figures or {},
         "deadline": _iso(row.deadline, rules),
+        "deadline_provisional": bool(row.deadline_provisional),
         "delist_proposed_at": _iso(row.delist_proposed_at, rules),
         "delisted_at": _iso(row.delisted_at, rules),
         "delisted_by": row.delisted_by,
