@@ -712,6 +712,12 @@ def _row(code: str, name: str, counts: dict[str, int], **extra: Any) -> dict[str
     return {"code": code, "name": name, **extra, **derive(counts)}
 
 
+def _mark_sample(row: dict[str, Any], min_base: int) -> None:
+    """A breakdown row's clearance rate means little from fewer than ``min_base`` hazards (cleared + open): the
+    report says 样本不足 instead of a figure such as 0.0 % (the rate stays in the JSON)."""
+    row["sample_too_small"] = 0 < row["cleared"] + row["open"] < min_base
+
+
 def _rank_key(row: dict[str, Any]) -> tuple[float, int, str]:
     return (-(row["clearance_rate"] or 0.0), row["overdue"], row["code"])
 
@@ -862,6 +868,8 @@ class FigureBuilder:
         rows = [_row(c, self._name(c), _sum(grouped.get(c, []))) for c in codes]
         if None in grouped:
             rows.append(_row("", "市直", _sum(grouped[None])))
+        for row in rows:
+            _mark_sample(row, self.min_base)
         return rows
 
     def _figures(
@@ -897,6 +905,8 @@ class FigureBuilder:
             )
             for t in self._townships(scope)
         ]
+        for row in (*by_field, *by_township):
+            _mark_sample(row, self.min_base)
         ranked = _ranked(by_township, self.min_base)
         rank_of = {r["code"]: i + 1 for i, r in enumerate(ranked)}
         for row in by_township:
@@ -909,7 +919,8 @@ class FigureBuilder:
         rankings = {
             "min_base": self.min_base,
             "ranked": len(ranked),
-            "clearance_best": [_brief(r, rank_of[r["code"]]) for r in ranked[:n_best]],
+            # a township that cleared nothing is never "among the best", however few were ranked
+            "clearance_best": [_brief(r, rank_of[r["code"]]) for r in ranked[:n_best] if r["clearance_rate"]],
             "clearance_worst": [_brief(r, rank_of[r["code"]]) for r in worst],
             "overdue_most": [_brief(r) for r in most_overdue[:TOP]],
         }

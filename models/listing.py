@@ -257,7 +257,7 @@ def delist_township(
     actor: str,
     reason: str,
     event_id: str | None = None,
-    actor_name: str = "",
+    actor_person: str | None = None,
 ) -> None:
     tree = rules.tree
     township = listing.township_code
@@ -294,7 +294,9 @@ def delist_township(
         {
             "reason": reason,
             "listed_on": rules.local_day(listing.listed_at).isoformat(),
-            "actor_name": actor_name or issuer.name,
+            # the notice names the confirming office, with the person after it when one was given
+            "actor_name": issuer.name,
+            "actor_person": actor_person,
         },
     )
 
@@ -380,7 +382,7 @@ def apply_event(
             actor=actor.raw,
             reason=event.reason,
             event_id=event.event_id,
-            actor_name=actor.person or actor.unit.name,
+            actor_person=actor.person,
         )
     return township.code
 

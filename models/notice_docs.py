@@ -169,7 +169,9 @@ def _addressing(
     """Issuer, recipient, copy-to units and their codes, the To and Cc addresses. A batch repeats a few hundred
     combinations; keyed by the tree object, so a reloaded organisation (a new tree) is looked up afresh."""
     issuer, recipient = tree.get(issuer_code), tree.get(recipient_code)
-    cc_units = tuple(tree.get(c) for c in cc_codes if c in tree.units and c != recipient.code)
+    # each unit once, and neither the recipient nor the issuing office itself ("抄送：越城区，越城区" read as a slip)
+    wanted = dict.fromkeys(c for c in cc_codes if c in tree.units and c not in (recipient.code, issuer.code))
+    cc_units = tuple(tree.get(c) for c in wanted)
     to_addrs = tuple(recipient.emails)
     cc_addrs = tuple(dict.fromkeys(a for u in cc_units for a in u.emails if a not in to_addrs))
     return issuer, recipient, cc_units, tuple(u.code for u in cc_units), to_addrs, cc_addrs

@@ -347,8 +347,19 @@ class Rules:
             )
         )
         key = cause_key("assignment", h.id, h.assignment_seq)
+        # a 转办 says where it comes from and why; the unit it leaves gets the copy
+        previous = self.tree.units.get(before_unit) if before_unit else None
         effects.notices.append(
-            self.notice("assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason)
+            self.notice(
+                "assignment",
+                key,
+                h,
+                e.at,
+                self.issuer(h),
+                self.copies(h, before_unit),
+                reason=e.reason,
+                reassigned_from=previous.name if previous else None,
+            )
         )
         return effects
 
