@@ -488,7 +488,7 @@ def preview(
     for r in rows:
         table.add_row(
             str(r["day"]),
-            str(r["action"]),
+            str(r["action"]) + ("" if r["duty"] == "rectification" else f" ({r['duty']})"),
             str(r["level"] or ""),
             str(r["hazard"]),
             names[str(r["township"])].name,
@@ -529,7 +529,7 @@ def listings(
             r["level"],
             (r["listed_at"] or "")[:10],
             r["listed_by"],
-            (r["deadline"] or "")[:10],
+            (r["deadline"] or "")[:10] + ("（暂定）" if r["deadline_provisional"] else ""),
             status,
             "；".join(r["problems"]),
         )

@@ -28,6 +28,8 @@ Definitions (scope = the hazards located in the scope's townships; S = the perio
   owed the work (assigned or rectifying — the clock stops while waiting for verification); the deadline
   is the one in force at the end (assignment deadline, moved by approved extensions). ``overdue_major``
   likewise.
+- **verification overdue** (核查逾期, at period end): hazards waiting for verification at the end whose
+  verification deadline (set at the latest submission) had passed: late work of the verifier, not of the unit.
 - **clearance rate** (销号率) = cleared / (cleared + open): of the period's workload (everything still
   open at the end plus what was finished in the period), the share finished. None when both are 0.
 - **on-time clearance rate** (按期销号率) = on_time / cleared, where on_time counts the hazards cleared in
@@ -118,6 +120,7 @@ HAZARD_COUNTS = (
     "pending_verification",
     "overdue",
     "overdue_major",
+    "verification_overdue",
     "on_time",
     "open_level_township",
     "open_level_county",
@@ -314,8 +317,8 @@ class _Instants:
     def __init__(self, conn: Connection) -> None:
         self.pg = conn.dialect.name == "postgresql"
 
-    def due(self) -> Any:
-        raw = _T.c.details["due_at"].as_string()
+    def due(self, key: str = "due_at") -> Any:
+        raw = _T.c.details[key].as_string()
         if self.pg:
             return func.timezone("UTC", cast(raw, TIMESTAMP(timezone=True)))
         return func.datetime(raw)
@@ -383,6 +386,10 @@ def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell
                 )
             ).label(f"pending_{k}"),
             func.max(rank).label(f"level_{k}"),
+            # the verifier's deadline of the latest submission (each later submission sets a later one)
+            func.max(
+                case((and_(before, action == "rectification.submitted"), inst.due("verify_due_at")), else_=None)
+            ).label(f"verify_due_{k}"),
         ]
     hazard_cols = [
         _H.c.id,
@@ -407,6 +414,8 @@ def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell
         cleared = and_(p.cleared_at.is_not(None), p.cleared_at >= start, p.cleared_at < end)
         invalid = and_(p.cleared_at.is_(None), p.closed_at.is_not(None), p.closed_at >= start, p.closed_at < end)
         overdue = and_(open_end, routed, ~pending, due.is_not(None), due < inst.value(end))
+        verify_due = p[f"verify_due_{k}"]
+        verification_overdue = and_(open_end, routed, pending, verify_due.is_not(None), verify_due < inst.value(end))
         sums += [
             _count(and_(p.detected_at >= start, p.detected_at < end)).label(f"new_{k}"),
             _count(cleared).label(f"cleared_{k}"),
@@ -417,6 +426,7 @@ def hazard_cells(conn: Connection, windows: Sequence[Window]) -> list[dict[_Cell
             _count(and_(open_end, routed, pending)).label(f"pending_verification_{k}"),
             _count(overdue).label(f"overdue_{k}"),
             _count(and_(overdue, major)).label(f"overdue_major_{k}"),
+            _count(verification_overdue).label(f"verification_overdue_{k}"),
             _count(and_(cleared, due.is_not(None), inst.column(p.cleared_at) <= due)).label(f"on_time_{k}"),
             *[_count(and_(open_end, level == _LEVEL_RANK[lvl])).label(f"open_level_{lvl}_{k}") for lvl in LEVELS],
         ]
@@ -705,6 +715,12 @@ def _row(code: str, name: str, counts: dict[str, int], **extra: Any) -> dict[str
     return {"code": code, "name": name, **extra, **derive(counts)}
 
 
+def _mark_sample(row: dict[str, Any], min_base: int) -> None:
+    """A breakdown row's clearance rate means little from fewer than ``min_base`` hazards (cleared + open): the
+    report says 样本不足 instead of a figure such as 0.0 % (the rate stays in the JSON)."""
+    row["sample_too_small"] = 0 < row["cleared"] + row["open"] < min_base
+
+
 def _rank_key(row: dict[str, Any]) -> tuple[float, int, str]:
     return (-(row["clearance_rate"] or 0.0), row["overdue"], row["code"])
 
@@ -811,11 +827,7 @@ class FigureBuilder:
                         "unit_name": self._name(s["unit"]) if s["unit"] else "",
                         "due_on": due.astimezone(self.tz).date().isoformat() if due else None,
                         "overdue": overdue,
-                        "overdue_days": self.rules.calendar.working_days_between(
-                            due.astimezone(self.tz).date(), self.snap.period.last + timedelta(days=1)
-                        )
-                        if overdue and due
-                        else 0,
+                        "overdue_days": self.rules.overdue_days_since(due, end) if overdue else 0,
                         "level": s["level"],
                     }
                 )
@@ -859,6 +871,8 @@ class FigureBuilder:
         rows = [_row(c, self._name(c), _sum(grouped.get(c, []))) for c in codes]
         if None in grouped:
             rows.append(_row("", "市直", _sum(grouped[None])))
+        for row in rows:
+            _mark_sample(row, self.min_base)
         return rows
 
     def _figures(
@@ -894,6 +908,8 @@ class FigureBuilder:
             )
             for t in self._townships(scope)
         ]
+        for row in (*by_field, *by_township):
+            _mark_sample(row, self.min_base)
         ranked = _ranked(by_township, self.min_base)
         rank_of = {r["code"]: i + 1 for i, r in enumerate(ranked)}
         for row in by_township:
@@ -906,7 +922,8 @@ class FigureBuilder:
         rankings = {
             "min_base": self.min_base,
             "ranked": len(ranked),
-            "clearance_best": [_brief(r, rank_of[r["code"]]) for r in ranked[:n_best]],
+            # a township that cleared nothing is never "among the best", however few were ranked
+            "clearance_best": [_brief(r, rank_of[r["code"]]) for r in ranked[:n_best] if r["clearance_rate"]],
             "clearance_worst": [_brief(r, rank_of[r["code"]]) for r in worst],
             "overdue_most": [_brief(r) for r in most_overdue[:TOP]],
         }

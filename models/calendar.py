@@ -285,6 +285,17 @@ def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=tz)
 
 
+def full_working_days_overdue(calendar: WorkingCalendar, due_at: datetime, now: datetime, tz: ZoneInfo) -> int:
+    """How many working days lie wholly between the deadline ``due_at`` and ``now``: a day counts once it has
+    ended. A hazard due 3月30日 23:59:59 is 1 working day overdue as of 3月31日 24时 (if the 31st is a working
+    day), and the county rung at ``county_after_days: 3`` fires when this reaches 3. The one count of overdue
+    days for notices, views, reports and thresholds."""
+    if now <= due_at:
+        return 0
+    # days after the deadline's own day, up to (not including) the day ``now`` falls on, which has not ended
+    return calendar.working_days_between(local_date(due_at, tz), local_date(now, tz) - timedelta(days=1))
+
+
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
     """The calendar date in ``tz`` of the aware ``instant``."""
     if instant.tzinfo is None or instant.utcoffset() is None:

@@ -1,12 +1,13 @@
 """Provisional deadlines: a deadline that runs into a year whose holiday schedule is not published is counted
 on weekdays and marked provisional; once a newer calendar is installed, recompute them from the original
-assignment (or last extension) instant and working-day count."""
+assignment (or last extension) instant and working-day count. Listings in force are recomputed the same way from
+the instant the township was listed."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from models.calendar import end_of_day
 from models.db import unit_of_work
@@ -14,9 +15,10 @@ from models.escalation import next_action_at
 from models.listing import forget_evaluation
 from models.repository import load_hazards_where, update_hazards
 from models.rules import Rules
-from models.store import HazardRow
+from models.store import HazardRow, ListingRow
 
 _H = HazardRow.__table__
+_L = ListingRow.__table__
 
 
 def recompute_provisional(engine: Engine, rules: Rules, now: datetime) -> dict[str, int]:
@@ -44,4 +46,23 @@ def recompute_provisional(engine: Engine, rules: Rules, now: datetime) -> dict[s
         if dirty:
             # deadlines moved without a transition: the township figures' mark cannot vouch for them any more
             forget_evaluation(conn)
+        # listings in force: the same count of working days from the day the township was listed
+        listings = conn.execute(
+            select(_L.c.id, _L.c.listed_at, _L.c.deadline, _L.c.deadline_days).where(
+                _L.c.deadline_provisional.is_(True), _L.c.delisted_at.is_(None)
+            )
+        ).all()
+        for row in listings:
+            examined += 1
+            start = rules.local_day(row.listed_at)
+            new_due = rules.calendar.add_working_days(start, row.deadline_days)
+            provisional = rules.calendar.span_provisional(start, new_due)
+            moved = row.deadline is None or rules.local_day(row.deadline) != new_due
+            conn.execute(
+                update(_L)
+                .where(_L.c.id == row.id)
+                .values(deadline=end_of_day(new_due, rules.policy.tz), deadline_provisional=provisional)
+            )
+            changed += moved
+            still += provisional
     return {"examined": examined, "changed": changed, "still_provisional": still}

@@ -9,6 +9,12 @@ transition's details, so a history read in time order never shows a state before
 - supervision (督办): once per deadline, at the first instant after the deadline (the hazard is overdue);
 - elevation (提级): once per level; to ``major_overdue_to`` at once for an overdue major hazard, to county
   after ``county_after_days`` and to city after ``city_after_days`` working days overdue.
+The other duties have clocks of their own, chased the same way (``Rung.duty``):
+- verification (核查): from each submission the verifier has ``deadlines.verification`` working days; reminder,
+  supervision and elevation as above, counted from that deadline and sent to the verifier, issued by the office
+  above it; while waiting for verification the unit's clock stops;
+- an extension decision (延期审批): the deciding unit has ``deadlines.extension_decision`` working days from the
+  request; a reminder before, supervision after (no elevation: the unit's own deadline keeps running).
 The hazard's next-action instant is the earliest rung that has not fired; the sweep reads only hazards
 whose instant has passed.
 """
@@ -20,8 +26,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from models.calendar import end_of_day
 from models.hazard import Effects, Hazard, Transition
-from models.lifecycle import CLOCK_RUNNING, next_state
-from models.policy import LEVEL_CN, LEVEL_RANK
+from models.lifecycle import CLOCK_RUNNING, State, next_state
+from models.policy import LEVEL_RANK
 
 if TYPE_CHECKING:
     from models.rules import Rules
@@ -34,6 +40,7 @@ class Rung(NamedTuple):
     action: str  # ack_reminder | reminder | supervision | elevation
     at: datetime
     level: str | None = None
+    duty: str = "rectification"  # whose clock: rectification (the unit) | verification | extension (decision)
 
 
 def _start_after(rules: Rules, day_end: datetime) -> datetime:
@@ -77,7 +84,9 @@ def _make_ladder(rules: Rules, due_at: datetime) -> _Ladder:
 
 
 def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:
-    """Every rung that has not fired yet for the hazard's current assignment and deadline, in time order."""
+    """Every rung that has not fired yet for the hazard's current assignment and deadlines, in time order."""
+    if h.state == State.PENDING_VERIFICATION:
+        return _verification_rungs(rules, h)
     if h.state not in CLOCK_RUNNING or h.due_at is None:
         return []
     esc = rules.policy.escalation
@@ -96,14 +105,51 @@ def pending_rungs(rules: Rules, h: Hazard) -> list[Rung]:
         rungs.append(Rung("reminder", reminder_at))
     if h.supervised_seq < h.deadline_seq:
         rungs.append(Rung("supervision", ladder.overdue_at))
-    rank = LEVEL_RANK[h.level]
-    if h.severity == "major" and LEVEL_RANK[esc.major_overdue_to] > rank:
-        rungs.append(Rung("elevation", ladder.overdue_at, esc.major_overdue_to))
-    if LEVEL_RANK["county"] > rank:
-        rungs.append(Rung("elevation", ladder.county_at, "county"))
-    if LEVEL_RANK["city"] > rank:
-        rungs.append(Rung("elevation", ladder.city_at, "city"))
+    rungs += _elevation_rungs(rules, h, ladder, "rectification")
+    if h.pending_extension_days is not None and h.extension_due_at is not None:
+        seq = h.extension_count
+        ext = _ladder(rules, h.extension_due_at)
+        # the reminder day lies after the request day only when the decision has more days than the reminder's lead
+        if (
+            h.extension_reminded_seq < seq
+            and ext.reminder_at is not None
+            and esc.remind_before_days < rules.policy.deadlines.extension_decision
+        ):
+            rungs.append(Rung("reminder", ext.reminder_at, duty="extension"))
+        if h.extension_supervised_seq < seq:
+            rungs.append(Rung("supervision", ext.overdue_at, duty="extension"))
     rungs.sort(key=_by_instant)
+    return rungs
+
+
+def _verification_rungs(rules: Rules, h: Hazard) -> list[Rung]:
+    if h.verify_due_at is None:
+        return []  # submitted before the engine kept a verification deadline
+    ladder = _ladder(rules, h.verify_due_at)
+    rungs: list[Rung] = []
+    if (
+        h.verify_reminded_seq < h.verify_seq
+        and ladder.reminder_at is not None
+        and (h.submitted_at is None or ladder.reminder_at > h.submitted_at)
+    ):
+        rungs.append(Rung("reminder", ladder.reminder_at, duty="verification"))
+    if h.verify_supervised_seq < h.verify_seq:
+        rungs.append(Rung("supervision", ladder.overdue_at, duty="verification"))
+    rungs += _elevation_rungs(rules, h, ladder, "verification")
+    rungs.sort(key=_by_instant)
+    return rungs
+
+
+def _elevation_rungs(rules: Rules, h: Hazard, ladder: _Ladder, duty: str) -> list[Rung]:
+    esc = rules.policy.escalation
+    rank = LEVEL_RANK[h.level]
+    rungs: list[Rung] = []
+    if h.severity == "major" and LEVEL_RANK[esc.major_overdue_to] > rank:
+        rungs.append(Rung("elevation", ladder.overdue_at, esc.major_overdue_to, duty))
+    if LEVEL_RANK["county"] > rank:
+        rungs.append(Rung("elevation", ladder.county_at, "county", duty))
+    if LEVEL_RANK["city"] > rank:
+        rungs.append(Rung("elevation", ladder.city_at, "city", duty))
     return rungs
 
 
@@ -120,6 +166,10 @@ _REASONS = {
     "ack_reminder": "交办后逾期未签收",
     "reminder": "整改期限即将届满",
     "supervision": "已超过整改期限未完成整改",
+    "verification_reminder": "核查期限即将届满",
+    "verification_supervision": "已超过核查期限未完成核查",
+    "extension_reminder": "延期申请审批期限即将届满",
+    "extension_supervision": "已超过审批期限未对延期申请作出决定",
 }
 
 
@@ -131,34 +181,116 @@ def sweep_hazard(rules: Rules, h: Hazard, now: datetime) -> Effects:
         rules.refresh_next_action(h)
         return effects
     next_state(h.state, "swept")
-    overdue = any(r.action == "supervision" for r in due)
+    # a reminder that arrives with the supervision notice of the same duty says nothing new
+    overdue = {r.duty for r in due if r.action == "supervision"}
     for rung in due:
-        if rung.action == "ack_reminder":
+        if rung.duty == "verification":
+            if rung.action == "reminder":
+                h.verify_reminded_seq = h.verify_seq
+            elif rung.action == "supervision":
+                h.verify_supervised_seq = h.verify_seq
+        elif rung.duty == "extension":
+            if rung.action == "reminder":
+                h.extension_reminded_seq = h.extension_count
+            elif rung.action == "supervision":
+                h.extension_supervised_seq = h.extension_count
+        elif rung.action == "ack_reminder":
             h.ack_reminded_seq = h.assignment_seq
-            if not overdue:
-                effects.extend(_reminder(rules, h, rung, "acknowledge", now))
         elif rung.action == "reminder":
             h.reminded_seq = h.deadline_seq
-            if not overdue:  # a reminder that arrives with the supervision notice says nothing new
-                effects.extend(_reminder(rules, h, rung, "deadline", now))
         elif rung.action == "supervision":
             h.supervised_seq = h.deadline_seq
             h.overdue_since = h.overdue_since or rung.at
+        if rung.duty != "rectification" and rung.action in ("reminder", "supervision"):
+            if rung.action == "supervision" or rung.duty not in overdue:
+                effects.extend(_duty_notice(rules, h, rung, now))
+        elif rung.action == "ack_reminder" and "rectification" not in overdue:
+            effects.extend(_reminder(rules, h, rung, "acknowledge", now))
+        elif rung.action == "reminder" and rung.duty == "rectification" and "rectification" not in overdue:
+            effects.extend(_reminder(rules, h, rung, "deadline", now))
+        elif rung.action == "supervision" and rung.duty == "rectification":
             effects.extend(_supervision(rules, h, rung, now))
     elevations = [r for r in due if r.action == "elevation" and r.level]
     if elevations:
         # A late sweep that finds several levels due goes straight to the highest: one notice, one cause.
         top = max(elevations, key=lambda r: LEVEL_RANK[r.level or "none"])
         if LEVEL_RANK[top.level or "none"] > LEVEL_RANK[h.level]:
-            days = rules.overdue_days(h, top.at)
-            reason = (
-                f"重大隐患逾期未整改，提级至{LEVEL_CN[top.level or 'none']}督办"
-                if h.severity == "major" and top.level == rules.policy.escalation.major_overdue_to and days == 0
-                else f"逾期{days}个工作日未完成整改，提级至{LEVEL_CN[top.level or 'none']}督办"
-            )
-            effects.extend(rules.elevate(h, top.level or "none", now, "system", reason, fell_due_at=top.at))
+            effects.extend(_elevation(rules, h, top, now))
     rules.refresh_next_action(h)
     return effects
+
+
+def _elevation(rules: Rules, h: Hazard, top: Rung, now: datetime) -> Effects:
+    level = top.level or "none"
+    verifying = top.duty == "verification"
+    days = rules.overdue_days_since(h.verify_due_at if verifying else h.due_at, top.at)
+    work = "核查" if verifying else "整改"
+    if h.severity == "major" and level == rules.policy.escalation.major_overdue_to and days == 0:
+        reason = f"重大隐患逾期未{'核查' if verifying else '整改'}"
+    elif days == 0:
+        reason = f"逾期未完成{work}"
+    else:
+        reason = f"{'核查' if verifying else ''}逾期{days}个工作日未完成{work}"
+    if not verifying:
+        return rules.elevate(h, level, now, "system", reason, fell_due_at=top.at)
+    verifier = rules.verifier_of(h)
+    office = rules.tree.supervising_unit(h.township_code, level)
+    if office.code == verifier.code:  # a county verifying for its township is chased by the city
+        office = rules.overseer_of(h, verifier)
+    return rules.elevate(
+        h, level, now, "system", reason, fell_due_at=top.at, issuer=office, recipient=verifier, duty=top.duty
+    )
+
+
+def _duty_notice(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
+    """A reminder or supervision notice to the verifier or the deciding unit, for its own deadline, issued by the
+    office above it and recorded against it (the transition's ``details.duty`` and ``details.unit``)."""
+    from models.rules import cause_key
+
+    verifying = rung.duty == "verification"
+    seq = h.verify_seq if verifying else h.extension_count
+    due_at = h.verify_due_at if verifying else h.extension_due_at
+    kind = rung.action  # reminder | supervision
+    key = cause_key(kind, h.id, rung.duty, seq)
+    unit = rules.verifier_of(h)
+    remaining = rules.calendar.working_days_between(rules.local_day(now), rules.local_day(due_at)) if due_at else 0
+    return Effects(
+        [
+            Transition(
+                h.id,
+                h.township_code,
+                "reminded" if kind == "reminder" else "supervised",
+                h.state,
+                h.state,
+                now,
+                "system",
+                reason=_REASONS[f"{rung.duty}_{kind}"],
+                cause_key=key,
+                details={
+                    "duty": rung.duty,
+                    "unit": unit.code,
+                    "duty_due_at": rules.local_iso(due_at),
+                    "fell_due_at": rules.local_iso(rung.at),
+                },
+            )
+        ],
+        [
+            rules.notice(
+                kind,
+                key,
+                h,
+                now,
+                rules.overseer_of(h, unit),
+                rules.copies(h),
+                recipient=unit,
+                duty=rung.duty,
+                duty_due_date=rules.local_day(due_at).isoformat() if due_at else None,
+                duty_overdue_days=rules.overdue_days_since(due_at, now),
+                remaining_days=remaining,
+                **({"reminder_reason": rung.duty} if kind == "reminder" else {}),
+            )
+        ],
+    )
 
 
 def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> Effects:

@@ -54,6 +54,15 @@ class Hazard:
     pending_extension_days: int | None = None
     pending_extension_reason: str | None = None
     submitted_at: datetime | None = None
+    # the verifier's clock: set at each submission, gone once verified; seqs as for the unit's deadline
+    verify_due_at: datetime | None = None
+    verify_seq: int = 0  # bumps with every submission for verification
+    verify_reminded_seq: int = 0
+    verify_supervised_seq: int = 0
+    # the deciding unit's clock for the pending extension request (its number is ``extension_count``)
+    extension_due_at: datetime | None = None
+    extension_reminded_seq: int = 0
+    extension_supervised_seq: int = 0
     cleared_at: datetime | None = None
     closed_at: datetime | None = None
     next_action_at: datetime | None = None

@@ -24,6 +24,8 @@ OPEN = tuple(s for s in State if s not in FINAL)
 # States in which the deadline runs: the unit owes the work. While waiting for verification the clock for
 # the unit stops; a failed verification restarts it against the same deadline.
 CLOCK_RUNNING = frozenset({State.ASSIGNED, State.RECTIFYING})
+# States the escalation sweep looks at: the unit's clock, or the verifier's while waiting for verification.
+SWEPT = frozenset({*CLOCK_RUNNING, State.PENDING_VERIFICATION})
 
 _S = State
 # (event type, from state) -> to state. Events that keep the state still appear: they are allowed only there.
@@ -46,6 +48,7 @@ TABLE: Mapping[tuple[str, State], State] = {
     **{("hazard.escalated", s): s for s in OPEN},
     ("swept", _S.ASSIGNED): _S.ASSIGNED,
     ("swept", _S.RECTIFYING): _S.RECTIFYING,
+    ("swept", _S.PENDING_VERIFICATION): _S.PENDING_VERIFICATION,  # the verifier's clock
 }
 
 _PLAIN_STATE = {

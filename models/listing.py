@@ -174,8 +174,12 @@ def list_township(
                 delisted_at=at, delisted_by=actor, delist_reason=f"提级为{LEVEL_CN[level]}挂牌督办", active_key=None
             )
         )
-    deadline_day = rules.calendar.add_working_days(rules.local_day(at), rules.policy.listing.deadline_days)
+    # counted like a hazard's deadline: provisional where it runs into a year whose holidays are not published,
+    # and recomputed from (listed_at, deadline_days) by ``models.deadlines.recompute_provisional``
+    deadline_days = rules.policy.listing.deadline_days
+    deadline_day = rules.calendar.add_working_days(rules.local_day(at), deadline_days)
     deadline = end_of_day(deadline_day, tz)
+    provisional = rules.calendar.span_provisional(rules.local_day(at), deadline_day)
     problem_hazards = _overdue_ids(conn, township, at)
     window = rules.policy.listing.window_days
     fig = figures.as_dict(window) if figures else {}
@@ -190,6 +194,8 @@ def list_township(
             problem_hazards=problem_hazards,
             figures=fig,
             deadline=deadline,
+            deadline_provisional=provisional,
+            deadline_days=deadline_days,
             delist_proposed_at=None,
             delisted_at=None,
             delisted_by=None,
@@ -229,6 +235,7 @@ def list_township(
             "problems": problems,
             "manual": manual,
             "deadline": deadline_day.isoformat(),
+            "deadline_provisional": provisional,
             "figures": {
                 "overdue": fig.get("overdue", 0),
                 "overdue_major": fig.get("overdue_major", 0),
@@ -250,7 +257,7 @@ def delist_township(
     actor: str,
     reason: str,
     event_id: str | None = None,
-    actor_name: str = "",
+    actor_person: str | None = None,
 ) -> None:
     tree = rules.tree
     township = listing.township_code
@@ -287,7 +294,9 @@ def delist_township(
         {
             "reason": reason,
             "listed_on": rules.local_day(listing.listed_at).isoformat(),
-            "actor_name": actor_name or issuer.name,
+            # the notice names the confirming office, with the person after it when one was given
+            "actor_name": issuer.name,
+            "actor_person": actor_person,
         },
     )
 
@@ -373,7 +382,7 @@ def apply_event(
             actor=actor.raw,
             reason=event.reason,
             event_id=event.event_id,
-            actor_name=actor.person or actor.unit.name,
+            actor_person=actor.person,
         )
     return township.code
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from models.hazard import Hazard, NoticeIntent
+from models.lifecycle import CLOCK_RUNNING
 from models.orgtree import OrgTree
 from models.policy import Unit
 from models.rules import Rules
@@ -23,6 +24,8 @@ KIND_TITLES = {
     "clearance": "销号通知",
     "delisting": "摘牌通知",
     "report": "研判报告",
+    "verification_request": "核查通知",
+    "extension_request": "延期申请",
 }
 
 
@@ -58,7 +61,9 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
         "deadline_provisional": h.deadline_provisional,
         "level": h.level,
         "rework_count": h.rework_count,
-        "overdue_days": rules.overdue_days(h, at),
+        # the unit's lateness only while it owes the work: the clock stops while waiting for verification
+        "overdue_days": rules.overdue_days(h, at) if h.state in CLOCK_RUNNING else 0,
+        "verify_due_date": rules.local_day(h.verify_due_at).isoformat() if h.verify_due_at else None,
     }
 
 
@@ -164,7 +169,9 @@ def _addressing(
     """Issuer, recipient, copy-to units and their codes, the To and Cc addresses. A batch repeats a few hundred
     combinations; keyed by the tree object, so a reloaded organisation (a new tree) is looked up afresh."""
     issuer, recipient = tree.get(issuer_code), tree.get(recipient_code)
-    cc_units = tuple(tree.get(c) for c in cc_codes if c in tree.units and c != recipient.code)
+    # each unit once, and neither the recipient nor the issuing office itself ("抄送：越城区，越城区" read as a slip)
+    wanted = dict.fromkeys(c for c in cc_codes if c in tree.units and c not in (recipient.code, issuer.code))
+    cc_units = tuple(tree.get(c) for c in wanted)
     to_addrs = tuple(recipient.emails)
     cc_addrs = tuple(dict.fromkeys(a for u in cc_units for a in u.emails if a not in to_addrs))
     return issuer, recipient, cc_units, tuple(u.code for u in cc_units), to_addrs, cc_addrs

@@ -40,6 +40,8 @@ NOTICE_KINDS = (
     "clearance",
     "delisting",
     "report",
+    "verification_request",
+    "extension_request",
 )
 
 
@@ -79,6 +81,9 @@ class DeadlineDays(_Strict):
 
 class Deadlines(DeadlineDays):
     by_field: dict[str, DeadlineDays] = Field(default_factory=dict)
+    # working days the verifier has after a submission, and the deciding unit after an extension request
+    verification: int = Field(3, ge=1, le=365)
+    extension_decision: int = Field(2, ge=1, le=365)
 
 
 class Escalation(_Strict):
@@ -153,6 +158,8 @@ _DEFAULT_PREFIXES = {
     "clearance": "销",
     "delisting": "摘",
     "report": "研",
+    "verification_request": "核",
+    "extension_request": "延申",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from models.errors import InvalidInput, Problem
-from models.lifecycle import CLOCK_RUNNING
+from models.lifecycle import CLOCK_RUNNING, State
 from models.policy import LEVEL_RANK
 from models.rules import Rules
 from models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow, UnitRow
@@ -36,6 +36,9 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
     county = tree.units.get(row.county_code) if row.county_code else None
     unit = tree.units.get(row.unit_code) if row.unit_code else None
     overdue = row.state in CLOCK_RUNNING and row.due_at is not None and now > row.due_at
+    verification_overdue = (
+        row.state == State.PENDING_VERIFICATION and row.verify_due_at is not None and now > row.verify_due_at
+    )
     return {
         "id": row.id,
         "ref": row.ref,
@@ -60,9 +63,12 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
         "due_at": _iso(row.due_at, rules),
         "deadline_provisional": bool(row.deadline_provisional),
         "overdue": overdue,
-        "overdue_days": rules.calendar.working_days_between(rules.local_day(row.due_at), rules.local_day(now))
-        if overdue
-        else 0,
+        "overdue_days": rules.overdue_days_since(row.due_at, now) if overdue else 0,
+        # the verifier's and the deciding unit's own deadlines (their lateness is theirs, not the unit's)
+        "verify_due_at": _iso(row.verify_due_at, rules),
+        "verification_overdue": verification_overdue,
+        "verification_overdue_days": rules.overdue_days_since(row.verify_due_at, now) if verification_overdue else 0,
+        "extension_decision_due_at": _iso(row.extension_due_at, rules),
         "rework_count": row.rework_count,
         "extension_count": row.extension_count,
         "pending_extension_days": row.pending_extension_days,
@@ -235,6 +241,7 @@ def listing_view(row: Any, rules: Rules) -> dict[str, Any]:
         "problem_hazards": row.problem_hazards or [],
         "figures": row.figures or {},
         "deadline": _iso(row.deadline, rules),
+        "deadline_provisional": bool(row.deadline_provisional),
         "delist_proposed_at": _iso(row.delist_proposed_at, rules),
         "delisted_at": _iso(row.delisted_at, rules),
         "delisted_by": row.delisted_by,

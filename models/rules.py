@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from models.calendar import WorkingCalendar, calendar_for, end_of_day, local_date
+from models.calendar import WorkingCalendar, calendar_for, end_of_day, full_working_days_overdue, local_date
 from models.errors import InvalidInput, Problem, Refused
 from models.events import (
     ExtensionDecided,
@@ -74,6 +74,10 @@ class Rules:
     ladders: dict[datetime, Any] = field(default_factory=dict, repr=False, compare=False)
     # (deadline, instant) -> working days overdue, likewise derived
     overdue_counts: dict[tuple[datetime, datetime], int] = field(default_factory=dict, repr=False, compare=False)
+    # (start day, working days) -> the verifier's or deciding unit's deadline, likewise derived
+    duty_deadlines: dict[tuple[date, int], tuple[datetime, date, bool]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(cls, policy: Policy, tree: OrgTree) -> Rules:
@@ -123,19 +127,51 @@ class Rules:
         return tuple(codes)
 
     def notice(
-        self, kind: str, key: str, h: Hazard, at: datetime, issuer: Unit, cc: tuple[str, ...], **extra: object
+        self,
+        kind: str,
+        key: str,
+        h: Hazard,
+        at: datetime,
+        issuer: Unit,
+        cc: tuple[str, ...],
+        *,
+        recipient: Unit | None = None,
+        **extra: object,
     ) -> NoticeIntent:
         return NoticeIntent(
             kind=kind,
             key=key,
             hazard_id=h.id,
             township_code=h.township_code,
-            recipient_code=h.unit_code or h.township_code,
+            recipient_code=recipient.code if recipient else h.unit_code or h.township_code,
             cc_codes=cc,
             issuer_code=issuer.code,
             at=at,
             extra=dict(extra),
         )
+
+    def verifier_of(self, h: Hazard) -> Unit:
+        """The unit that verifies the hazard's rectification and decides its extensions: the township, or the
+        county when the township is itself responsible (``OrgTree.verifiers``, nearest first)."""
+        return self.tree.verifiers(h.township_code, h.unit_code or "")[0]
+
+    def overseer_of(self, h: Hazard, unit: Unit) -> Unit:
+        """The office above ``unit`` in the hazard's chain (the county above a township, the city above a county):
+        it issues the notices that chase ``unit`` for its own duty (verification, an extension decision)."""
+        chain = [self.tree.units[h.township_code], *self.tree.ancestors(h.township_code)]
+        codes = [u.code for u in chain]
+        above = chain[codes.index(unit.code) + 1 :] if unit.code in codes else []
+        return above[0] if above else self.tree.city
+
+    def duty_deadline(self, at: datetime, days: int) -> tuple[datetime, date, bool]:
+        """The deadline ``days`` working days after ``at`` for a verifier or a deciding unit: its instant, its day
+        and whether it is provisional. Memoised per start day: a batch submits thousands on a few days."""
+        start = self.local_day(at)
+        return memoised(self.duty_deadlines, (start, days), lambda: self._duty_deadline(start, days))
+
+    def _duty_deadline(self, start: date, days: int) -> tuple[datetime, date, bool]:
+        due_day = self.calendar.add_working_days(start, days)
+        return end_of_day(due_day, self.policy.tz), due_day, self.calendar.span_provisional(start, due_day)
 
     # --- detection --------------------------------------------------------------------------------------
     def detect(self, event: HazardDetected, hazard_id: str) -> tuple[Hazard, Effects]:
@@ -345,8 +381,19 @@ class Rules:
             )
         )
         key = cause_key("assignment", h.id, h.assignment_seq)
+        # a 转办 says where it comes from and why; the unit it leaves gets the copy
+        previous = self.tree.units.get(before_unit) if before_unit else None
         effects.notices.append(
-            self.notice("assignment", key, h, e.at, self.issuer(h), self.copies(h, before_unit), reason=e.reason)
+            self.notice(
+                "assignment",
+                key,
+                h,
+                e.at,
+                self.issuer(h),
+                self.copies(h, before_unit),
+                reason=e.reason,
+                reassigned_from=previous.name if previous else None,
+            )
         )
         return effects
 
@@ -374,7 +421,34 @@ class Rules:
             )
         h.pending_extension_days, h.pending_extension_reason = e.days, e.reason
         h.extension_count += 1
-        return Effects([self._transition(h, e, h.state, actor, e.reason, days=e.days)])
+        # the deciding unit has its own deadline, chased like the unit's (``models.escalation``)
+        h.extension_due_at, decide_by, decide_provisional = self.duty_deadline(
+            e.at, self.policy.deadlines.extension_decision
+        )
+        decider = self.verifier_of(h)
+        key = cause_key("extension_request", h.id, h.extension_count)
+        return Effects(
+            [
+                self._transition(
+                    h, e, h.state, actor, e.reason, days=e.days, decide_by=self.local_iso(h.extension_due_at)
+                )
+            ],
+            [
+                self.notice(
+                    "extension_request",
+                    key,
+                    h,
+                    e.at,
+                    self.overseer_of(h, decider),
+                    self.copies(h),
+                    recipient=decider,
+                    days=e.days,
+                    reason=e.reason,
+                    decide_by=decide_by.isoformat(),
+                    decide_provisional=decide_provisional,
+                )
+            ],
+        )
 
     def _on_extension_decided(self, h: Hazard, e: ExtensionDecided, actor: Actor) -> Effects:
         decider = self._require_unit(
@@ -386,6 +460,7 @@ class Rules:
             raise Refused("there is no extension request waiting for a decision on this hazard", field="type")
         days = h.pending_extension_days
         h.pending_extension_days = h.pending_extension_reason = None
+        h.extension_due_at = None
         if e.approved and h.due_at is not None:
             new_day = self.calendar.add_working_days(self.local_day(h.due_at), days)
             self.set_deadline(h, e.at, new_day)
@@ -426,7 +501,40 @@ class Rules:
         )
         before, h.state = h.state, next_state(h.state, e.type)
         h.submitted_at = e.at
-        return Effects([self._transition(h, e, before, actor, e.note, evidence=list(e.evidence))])
+        # the verifier's clock starts: a 核查通知 now, reminders and supervision if it runs out (models.escalation)
+        h.verify_seq += 1
+        h.verify_due_at, verify_by, verify_provisional = self.duty_deadline(e.at, self.policy.deadlines.verification)
+        verifier = self.verifier_of(h)
+        supervising = self.tree.supervising_unit(h.township_code, h.level).code if h.level != "none" else None
+        key = cause_key("verification_request", h.id, h.verify_seq)
+        return Effects(
+            [
+                self._transition(
+                    h,
+                    e,
+                    before,
+                    actor,
+                    e.note,
+                    evidence=list(e.evidence),
+                    verify_due_at=self.local_iso(h.verify_due_at),
+                )
+            ],
+            [
+                self.notice(
+                    "verification_request",
+                    key,
+                    h,
+                    e.at,
+                    self.overseer_of(h, verifier),
+                    self.copies(h, supervising),
+                    recipient=verifier,
+                    note=e.note,
+                    evidence_count=len(e.evidence),
+                    verify_by=verify_by.isoformat(),
+                    verify_provisional=verify_provisional,
+                )
+            ],
+        )
 
     def _verifier(self, h: Hazard, actor: Actor) -> Unit:
         if actor.unit is not None and actor.unit.code == h.unit_code:
@@ -437,6 +545,7 @@ class Rules:
         verifier = self._verifier(h, actor)
         before, h.state = h.state, next_state(h.state, e.type)
         h.cleared_at = h.closed_at = e.at
+        h.verify_due_at = None
         key = cause_key("clearance", h.id)
         supervising = self.tree.supervising_unit(h.township_code, h.level).code if h.level != "none" else None
         return Effects(
@@ -459,7 +568,7 @@ class Rules:
         verifier = self._verifier(h, actor)
         before, h.state = h.state, next_state(h.state, e.type)
         h.rework_count += 1
-        h.submitted_at = None
+        h.submitted_at = h.verify_due_at = None
         key = cause_key("return", h.id, h.rework_count)
         return Effects(
             [self._transition(h, e, before, actor, e.reason, rework_count=h.rework_count)],
@@ -482,6 +591,7 @@ class Rules:
         before, h.state = h.state, next_state(h.state, e.type)
         h.closed_at = e.at
         h.pending_extension_days = h.pending_extension_reason = None
+        h.verify_due_at = h.extension_due_at = None
         return Effects([self._transition(h, e, before, actor, e.reason)])
 
     def _on_hazard_escalated(self, h: Hazard, e: HazardEscalated, actor: Actor) -> Effects:
@@ -504,7 +614,11 @@ class Rules:
         issuer: Unit | None = None,
         manual: bool = False,
         fell_due_at: datetime | None = None,
+        recipient: Unit | None = None,
+        duty: str = "rectification",
     ) -> Effects:
+        """Raise the hazard's supervision level. ``duty``: whose lateness caused it, the responsible unit's
+        (rectification) or the verifier's (verification, then ``recipient`` is the verifier)."""
         before = h.level
         h.level = level
         office = issuer or self.tree.supervising_unit(h.township_code, level)
@@ -527,6 +641,7 @@ class Rules:
                     details={
                         "from_level": before,
                         "manual": manual,
+                        **({"duty": duty} if duty != "rectification" else {}),
                         **({"fell_due_at": self.local_iso(fell_due_at)} if fell_due_at else {}),
                     },
                 )
@@ -539,9 +654,11 @@ class Rules:
                     at,
                     office,
                     self.copies(h, supervising, office.code),
+                    recipient=recipient,
                     new_level=level,
                     reason=reason,
                     manual=manual,
+                    duty=duty,
                 )
             ],
         )
@@ -556,14 +673,17 @@ class Rules:
         return h.state in CLOCK_RUNNING and h.due_at is not None and now > h.due_at
 
     def overdue_days(self, h: Hazard, now: datetime) -> int:
-        if h.due_at is None or now <= h.due_at:
+        return self.overdue_days_since(h.due_at, now)
+
+    def overdue_days_since(self, due_at: datetime | None, now: datetime) -> int:
+        """Full working days from the deadline ``due_at`` to ``now`` (``models.calendar.full_working_days_overdue``)."""
+        if due_at is None or now <= due_at:
             return 0
         # a sweep asks this for every hazard it acts on, at one ``now``, of deadlines most hazards share
-        due_at = h.due_at
         return memoised(
             self.overdue_counts,
             (due_at, now),
-            lambda: self.calendar.working_days_between(self.local_day(due_at), self.local_day(now)),
+            lambda: full_working_days_overdue(self.calendar, due_at, now, self.policy.tz),
         )
 
     def level_rank(self, level: str) -> int:

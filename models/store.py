@@ -124,6 +124,13 @@ class HazardRow(Base):
     pending_extension_days: Mapped[int | None] = mapped_column(Integer)
     pending_extension_reason: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None]
+    verify_due_at: Mapped[datetime | None]
+    verify_seq: Mapped[int] = mapped_column(Integer, default=0)
+    verify_reminded_seq: Mapped[int] = mapped_column(Integer, default=0)
+    verify_supervised_seq: Mapped[int] = mapped_column(Integer, default=0)
+    extension_due_at: Mapped[datetime | None]
+    extension_reminded_seq: Mapped[int] = mapped_column(Integer, default=0)
+    extension_supervised_seq: Mapped[int] = mapped_column(Integer, default=0)
     cleared_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -250,6 +257,8 @@ class ListingRow(Base):
     problem_hazards: Mapped[list[Any]] = mapped_column(JSON, default=list)
     figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     deadline: Mapped[datetime | None]
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline_days: Mapped[int] = mapped_column(Integer, default=0)  # working days counted from listed_at
     delist_proposed_at: Mapped[datetime | None]
     delisted_at: Mapped[datetime | None]
     delisted_by: Mapped[str | None] = mapped_column(String(200))

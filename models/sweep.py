@@ -20,12 +20,13 @@ from models.collector import collector_paused
 from models.db import open_unit_of_work, unit_of_work
 from models.escalation import sweep_hazard
 from models.intake import EffectWriter, retryable
-from models.lifecycle import CLOCK_RUNNING
+from models.lifecycle import SWEPT
 from models.repository import load_hazards_where
 from models.rules import Rules
 from models.store import HazardRow
 
 _H = HazardRow.__table__
+_SWEPT_STATES = sorted(str(s) for s in SWEPT)  # the unit's clock, and the verifier's while waiting for it
 _T = TypeVar("_T")
 _RETRIES = 5
 
@@ -121,7 +122,7 @@ def _decide(conn: Connection, run: _Run) -> _Decided | None:
     due = load_hazards_where(
         conn,
         _H.c.next_action_at <= now,
-        state.in_([str(s) for s in CLOCK_RUNNING]),
+        state.in_(_SWEPT_STATES),
         lock=True,
         skip_locked=True,
         limit=run.batch_size,
@@ -258,9 +259,7 @@ def preview(engine: Engine, rules: Rules, now: datetime, days: int) -> list[dict
 
     horizon = now + timedelta(days=days)
     with unit_of_work(engine, write=False) as conn:
-        hazards = load_hazards_where(
-            conn, _H.c.next_action_at <= horizon, _H.c.state.in_([str(s) for s in CLOCK_RUNNING])
-        )
+        hazards = load_hazards_where(conn, _H.c.next_action_at <= horizon, _H.c.state.in_(_SWEPT_STATES))
     rows: list[dict[str, object]] = []
     for h in hazards:
         for rung in pending_rungs(rules, h):
@@ -271,10 +270,12 @@ def preview(engine: Engine, rules: Rules, now: datetime, days: int) -> list[dict
                     "day": rules.local_day(max(rung.at, now)).isoformat(),
                     "at": rung.at.isoformat(),
                     "action": rung.action,
+                    "duty": rung.duty,
                     "level": rung.level,
                     "hazard": h.id,
                     "title": h.title,
-                    "unit": h.unit_code,
+                    # the unit chased: the responsible unit, or the verifier / deciding unit for their duty
+                    "unit": h.unit_code if rung.duty == "rectification" else rules.verifier_of(h).code,
                     "township": h.township_code,
                     "overdue_now": rung.at <= now,
                 }

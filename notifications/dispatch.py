@@ -59,8 +59,21 @@ _ARCHIVE_COLUMNS = [c.name for c in _A.columns]
 MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
 LEASE = timedelta(minutes=10)
-_DATE_KEYS = ("date", "deadline", "listed_on", "due_date", "new_due_date", "period_start", "period_end")
+_DATE_KEYS = (
+    "date",
+    "deadline",
+    "listed_on",
+    "due_date",
+    "new_due_date",
+    "period_start",
+    "period_end",
+    "verify_by",
+    "decide_by",
+    "duty_due_date",
+    "verify_due_date",
+)
 _DATETIME_KEYS = ("cleared_at", "detected_at")
+_DEADLINE_LABELS = {"rectification": "整改期限", "verification": "核查期限", "extension": "审批期限"}
 
 
 class MailServerUnavailable(HazardloopError):
@@ -336,16 +349,22 @@ def _deliver_digest(
     try:
         items = []
         for row in group:
-            hazard = (row.context or {}).get("hazard") or {}
+            stored = row.context or {}
+            hazard = stored.get("hazard") or {}
+            duty = stored.get("duty") or "rectification"  # a verifier's or deciding unit's own deadline, or the unit's
+            due = stored.get("duty_due_date") if duty != "rectification" else hazard.get("due_date")
             items.append(
                 {
                     "kind_title": KIND_TITLES[row.kind],
                     "number": row.number,
                     "hazard_id": row.hazard_id,
                     "title": hazard.get("title", ""),
-                    "due_date": hazard.get("due_date"),
-                    "overdue_days": hazard.get("overdue_days", 0),
-                    "issuer": (row.context or {}).get("issuer", {}).get("name", ""),
+                    "deadline_label": _DEADLINE_LABELS.get(duty, "整改期限"),
+                    "due_date": date.fromisoformat(due) if isinstance(due, str) else None,
+                    "overdue_days": stored.get("duty_overdue_days", 0)
+                    if duty != "rectification"
+                    else hazard.get("overdue_days", 0),
+                    "issuer": stored.get("issuer", {}).get("name", ""),
                 }
             )
         unit = rules.tree.units.get(first.recipient_code)
@@ -353,6 +372,8 @@ def _deliver_digest(
             "recipient": {"name": unit.name if unit else first.recipient_code, "code": first.recipient_code},
             "date": first.created_at.astimezone(rules.policy.tz).date(),
             "items": items,
+            # the 落款: the office(s) whose notices the digest gathers
+            "issuers": list(dict.fromkeys(item["issuer"] for item in items if item["issuer"])),
         }
         rendered = renderer.render("digest", context)
         key = f"digest-{first.recipient_code}-{context['date']}-{first.id}"

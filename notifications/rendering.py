@@ -46,6 +46,7 @@ __all__ = [
     "level_name",
     "office_title",
     "percent",
+    "place",
     "severity_name",
     "state_name",
 ]
@@ -92,8 +93,14 @@ class RenderedNotice:
     html: str
 
 
-def cn_date(value: date) -> str:
-    """`date(2025, 10, 13)` → "2025年10月13日". A datetime is taken as already local (aware or naive)."""
+def cn_date(value: date | str) -> str:
+    """`date(2025, 10, 13)` → "2025年10月13日". A datetime is taken as already local (aware or naive); an ISO date
+    ("2025-10-13", as stored figures carry dates) is read as that date."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise TypeError(f"cn_date expects a date or an ISO date, got {value!r}") from None
     if not isinstance(value, date):
         raise TypeError(f"cn_date expects a date or datetime, got {type(value).__name__}: {value!r}")
     return f"{value.year}年{value.month}月{value.day}日"
@@ -133,6 +140,22 @@ def office_title(unit_name: str) -> str:
     if name.endswith(_OFFICE_SUFFIXES):
         return name
     return name + _OFFICE_SUFFIX
+
+
+def place(parts: list[str | None]) -> str:
+    """A place named from the top down, each part once: ["越城区", "府山街道", "仓桥社区"] → "越城区府山街道仓桥社区",
+    but ["滨海新区", "绍兴滨海新区产业园"] → "绍兴滨海新区产业园": a name that already contains its parent's name
+    stands in for it."""
+    out: list[str] = []
+    for part in parts:
+        text = str(part or "").strip()
+        if not text:
+            continue
+        if out and out[-1] in text:
+            out[-1] = text
+        elif not out or text not in out[-1]:
+            out.append(text)
+    return "".join(out)
 
 
 def percent(value: float) -> str:
@@ -197,6 +220,7 @@ class NoticeRenderer:
             state_name=state_name,
             office_title=office_title,
             percent=percent,
+            place=place,
             clause=clause,
             nl2br=nl2br,
         )

@@ -40,7 +40,8 @@ def test_a_hazard_goes_through_its_whole_life(cli: Cli, tmp_path: Path) -> None:
         "verification.passed",
     ]
     kinds = sorted(n["kind"] for n in shown["notices"])
-    assert kinds == ["assignment", "clearance", "return"]
+    # each submission asks the verifier for a verification (核查通知)
+    assert kinds == ["assignment", "clearance", "return", "verification_request", "verification_request"]
     listed = cli.json("hazards", "--state", "cleared", now=NOW)
     assert [h["id"] for h in listed] == [shown["id"]]
     for key in (

@@ -51,6 +51,10 @@ def test_a_units_supervisions_of_one_day_arrive_as_one_mail(tmp_path: Path, monk
     message = email.message_from_bytes(digests[0].read_bytes(), policy=email_policy.default)
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "共有以下4件" in text and all(n["number"] in text for n in supervisions)
+    # dates in Chinese form, and the 落款 (issuing office, then the date) at the foot
+    assert "2025-03-" not in text and "整改期限：2025年3月12日" in text
+    foot = [line.strip("\u3000 ") for line in text.strip().splitlines()[-2:]]
+    assert foot == ["府山街道平安建设办公室", "2025年3月14日"]
     assert "xf@yc.sx.example.org" in str(message["To"])  # 越城区消防救援大队, the unit responsible
     assert len(list((tmp_path / "outbox").glob("supervision_*.eml"))) == 0
     assert len(list((tmp_path / "outbox").glob("assignment_*.eml"))) == 4

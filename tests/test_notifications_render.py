@@ -36,6 +36,8 @@ _PREFIXES = {
     "extension_decision": "延",
     "clearance": "销",
     "delisting": "摘",
+    "verification_request": "核",
+    "extension_request": "延申",
 }
 
 
@@ -97,6 +99,28 @@ def sample_context(kind: str, **overrides: Any) -> dict[str, Any]:
             cleared_at=datetime(2025, 10, 12, 16, 5, tzinfo=SHANGHAI),
             verifier_name="府山街道综治中心",
         )
+    elif kind == "verification_request":
+        context["hazard"] = sample_hazard(state="pending_verification", unit_name="越城区消防救援大队")
+        context.update(
+            issuer={"name": "越城区", "code": "SX-YC"},
+            recipient={"name": "府山街道", "code": "SX-YC-FS"},
+            number="越城平安核〔2025〕12号",
+            note="通道已清空并设置禁停标识",
+            evidence_count=2,
+            verify_by=date(2025, 10, 16),
+            verify_provisional=False,
+        )
+    elif kind == "extension_request":
+        context["hazard"] = sample_hazard(unit_name="越城区消防救援大队")
+        context.update(
+            issuer={"name": "越城区", "code": "SX-YC"},
+            recipient={"name": "府山街道", "code": "SX-YC-FS"},
+            number="越城平安延申〔2025〕12号",
+            days=5,
+            reason="涉及车棚改建，工期较长",
+            decide_by=date(2025, 10, 15),
+            decide_provisional=False,
+        )
     elif kind == "listing":
         context.update(
             hazard=None,
@@ -119,7 +143,8 @@ def sample_context(kind: str, **overrides: Any) -> dict[str, Any]:
             township=township,
             reason="交办的突出问题已全部整改到位，各项指标恢复正常",
             listed_on=date(2025, 9, 1),
-            actor_name="绍兴市平安办/张三",
+            actor_name="绍兴市",
+            actor_person="张三",
         )
     context.update(overrides)
     return context
@@ -380,9 +405,13 @@ def test_cn_date_formats_dates_and_datetimes_without_padding() -> None:
     assert cn_date(datetime(2025, 3, 1, 0, 5)) == "2025年3月1日"
 
 
-def test_cn_date_refuses_what_is_not_a_date() -> None:
+def test_cn_date_reads_iso_dates_and_refuses_what_is_not_a_date() -> None:
+    # stored figures carry ISO dates; prose must never show them as they are (2026-03-02发现)
+    assert cn_date("2026-03-02") == "2026年3月2日"
     with pytest.raises(TypeError, match="cn_date"):
-        cn_date("2025-10-13")  # type: ignore[arg-type]
+        cn_date("3月2日")
+    with pytest.raises(TypeError, match="cn_date"):
+        cn_date(20260302)  # type: ignore[arg-type]
 
 
 def test_cn_datetime_shows_local_hours_and_minutes() -> None:
