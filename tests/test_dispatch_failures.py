@@ -423,3 +423,25 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
 
     with app.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(NoticeArchiveRow.__table__)).scalar() == 2
+
+
+def test_a_requeued_notice_goes_to_the_address_mended_in_org_yaml(
+    mail_cli: Cli, tmp_path: Path, server: Server
+) -> None:
+    _detect(mail_cli, tmp_path, 1)
+    notice = _notices(mail_cli)[0]
+    wrong, cc = notice["to"][0], notice["cc"][0]
+    server.rcpt_replies[wrong] = ["550 5.1.1 no such mailbox"]
+    mail_cli.ok("dispatch", now=NOW)
+    assert _notices(mail_cli)[0]["status"] == "failed"
+
+    org = mail_cli.config / "org.yaml"
+    org.write_text(org.read_text(encoding="utf-8").replace(wrong, "duty@xf.yc.sx.example.org"), encoding="utf-8")
+    mail_cli.ok("init")  # loads the mended organisation
+    mail_cli.ok("notices", "requeue", str(notice["id"]), now=LATER)
+    mail_cli.ok("dispatch", now=LATER)
+
+    done = _notices(mail_cli)[0]
+    assert done["status"] == "sent" and done["to"] == ["duty@xf.yc.sx.example.org"]
+    assert server.messages[-1][0] == ["duty@xf.yc.sx.example.org"]  # the copy recipient had it already
+    assert len(server.received_by(cc)) == 1 and server.received_by(wrong) == []
