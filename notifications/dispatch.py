@@ -529,7 +529,7 @@ def _prepare(
         unit = rules.tree.units.get(row.recipient_code)
         reason = (
             f"{unit.name if unit else row.recipient_code} has no e-mail address in org.yaml; "
-            "add one and run `hazardloop notices requeue` to send it"
+            f"add one, run `hazardloop init`, then `hazardloop notices requeue {row.id}`"
         )
         return _Prepared(row, outcome, refusal=reason)
     if isinstance(attachment, Exception):
