@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from models.errors import InvalidInput, Problem, Refused
 from models.policy import NOTICE_KINDS
-from models.store import NoticeRow
+from models.store import NoticeRow, UnitRow
 
 _N = NoticeRow.__table__
+_U = UnitRow.__table__
 REQUEUEABLE = ("failed", "dead")
 
 
@@ -33,7 +34,9 @@ def requeue_notices(
 
     The notices are those with these ``ids`` (each must exist and be failed or dead: invalid input otherwise, or
     a refusal for one that is pending or sent), narrowed by ``kind`` and ``status`` (``failed``, ``dead`` or
-    both, the default). A recipient that has a notice already (``delivered_to``) does not get it again. With
+    both, the default). The notices are addressed anew from the units' current e-mails (``org.yaml`` as ``init``
+    last loaded it), so a mended address is used. A recipient that has a notice already (``delivered_to``) does
+    not get it again. With
     ``dry_run`` nothing is written. Nothing is written either when any id is refused.
     """
     id_list = list(dict.fromkeys(int(i) for i in ids or ()))
@@ -82,7 +85,34 @@ def requeue_notices(
             .where(*where)
             .values(status="pending", attempts=0, next_try_at=now, claimed_by=None, claimed_until=None)
         )
+        _readdress(conn, picked)
     return picked
+
+
+def _readdress(conn: Connection, ids: list[int]) -> None:
+    """The units' addresses as ``org.yaml`` gives them now (after ``init``): a notice failed for a wrong or missing
+    address goes to the mended one. The notice keeps its recipient units; only their addresses are read again."""
+    emails = {row.code: list(row.emails or []) for row in conn.execute(select(_U.c.code, _U.c.emails))}
+    changed = []
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        query = select(_N.c.id, _N.c.recipient_code, _N.c.cc_codes, _N.c.to_addrs, _N.c.cc_addrs).where(
+            _N.c.id.in_(part)
+        )
+        for row in conn.execute(query):
+            if row.recipient_code not in emails:
+                continue  # a unit no longer in org.yaml: keep what the notice was addressed to
+            to = list(dict.fromkeys(emails[row.recipient_code]))
+            cc = list(dict.fromkeys(a for code in row.cc_codes or () for a in emails.get(code, ()) if a not in to))
+            if to != list(row.to_addrs or []) or cc != list(row.cc_addrs or []):
+                changed.append({"b_id": row.id, "to_addrs": to, "cc_addrs": cc})
+    if changed:
+        conn.execute(
+            update(_N)
+            .where(_N.c.id == bindparam("b_id"))
+            .values(to_addrs=bindparam("to_addrs"), cc_addrs=bindparam("cc_addrs")),
+            changed,
+        )
 
 
 def _values(given: Sequence[str] | str | None) -> list[str]:

@@ -59,6 +59,7 @@ _ARCHIVE_COLUMNS = [c.name for c in _A.columns]
 MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
 LEASE = timedelta(minutes=10)
+RECORD_GROUP = 100  # outcomes written together where a resend is harmless (see `dispatch`)
 _DATE_KEYS = (
     "date",
     "deadline",
@@ -188,14 +189,19 @@ def dispatch(
                 except MailError as exc:
                     raise _server_down(engine, rules, worker, rows, exc, now, report) from exc
                 opened = True
-            recorder = _Recorder(engine, worker, report)
+            # A backend whose resend reaches nobody twice (a file rewritten in place) lets outcomes be written in
+            # groups; for mail, each is written before the next send.
+            group = RECORD_GROUP if getattr(backend, "resend_is_harmless", False) else 1
+            recorder = _Recorder(engine, worker, report, group)
             attachments = _report_attachments(engine, rules, rows, now)
             groups, singles = digest_groups(rows, rules)
             try:
                 _deliver_each(singles, rules, backend, renderer, sender, now, report, attachments, recorder.record)
-                for group in groups:
-                    _deliver_digest(group, rules, backend, renderer, sender, now, report, recorder.record)
+                for digest in groups:
+                    _deliver_digest(digest, rules, backend, renderer, sender, now, report, recorder.record)
+                recorder.flush()
             except _ServerLost as lost:
+                recorder.flush()
                 unrecorded = [r for r in rows if r.id not in recorder.recorded]
                 raise _server_down(engine, rules, worker, unrecorded, lost.error, now, report) from lost.error
             finally:
@@ -222,28 +228,32 @@ class _ServerLost(Exception):
 
 
 class _Recorder:
-    """Writes each outcome as soon as it is known, in its own short transaction, for the rows this dispatcher
-    still holds. A claim is lost only when a batch outlives its lease and another dispatcher takes the rows over;
+    """Writes each outcome as soon as it is known, in its own short transaction (or, with ``group``, every
+    ``group`` outcomes: for a backend where a resend reaches nobody twice), for the rows this dispatcher still
+    holds. A claim is lost only when a batch outlives its lease and another dispatcher takes the rows over;
     that one records them, so nothing is recorded (or archived) twice."""
 
-    def __init__(self, engine: Engine, worker: str, report: DispatchReport) -> None:
-        self.engine, self.worker, self.report = engine, worker, report
+    def __init__(self, engine: Engine, worker: str, report: DispatchReport, group: int = 1) -> None:
+        self.engine, self.worker, self.report, self.group = engine, worker, report, group
         self.recorded: set[int] = set()
         self.alerts: list[tuple[Any, dict[str, Any]]] = []  # (row, outcome) of notices failed or given up on
         self.lost = 0
+        self._waiting: list[tuple[Any, dict[str, Any]]] = []
 
     def record(self, done: list[tuple[Any, dict[str, Any]]]) -> None:
-        """Record the outcomes of one send (a digest's notices share one): all of them or none."""
-        held: list[tuple[Any, dict[str, Any]]] = []
+        """Take the outcomes of one send (a digest's notices share one); written at once, or with the group."""
+        self._waiting += done
+        if len(self._waiting) >= self.group:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the outcomes taken so far, all of them or none."""
+        done, self._waiting = self._waiting, []
+        if not done:
+            return
         with unit_of_work(self.engine) as conn:
-            for row, outcome in done:
-                archive = outcome.pop("archive", None)
-                # the claim in the WHERE clause is the check: an update that finds no row held by us writes nothing
-                if conn.execute(_MARK, {**outcome, "b_worker": self.worker}).rowcount == 1:
-                    held.append((row, outcome))
-                    if archive:
-                        bulk_insert(conn, _A, [archive], _ARCHIVE_COLUMNS)
-        ours = {row.id for row, _ in held}
+            ours = self._write(conn, done)
+        held = [(row, outcome) for row, outcome in done if row.id in ours]
         for row, outcome in done:
             self.recorded.add(row.id)
             if row.id not in ours:  # the dispatcher that took it over counts and records it, not this one
@@ -252,6 +262,26 @@ class _Recorder:
                 if counter:
                     setattr(self.report, counter, getattr(self.report, counter) - 1)
         self.alerts += [(row, outcome) for row, outcome in held if outcome["status"] in ("failed", "dead")]
+
+    def _write(self, conn: Any, done: list[tuple[Any, dict[str, Any]]]) -> set[int]:
+        """Mark the rows still claimed by this dispatcher and archive what they sent; returns their ids."""
+        archives = {row.id: outcome.pop("archive", None) for row, outcome in done}
+        if len(done) == 1:
+            # one row: the claim in the WHERE clause is the check (an update finding no row of ours writes nothing)
+            row, outcome = done[0]
+            ours = {row.id} if conn.execute(_MARK, {**outcome, "b_worker": self.worker}).rowcount == 1 else set()
+        else:
+            held = select(_N.c.id).where(_N.c.id.in_(list(archives)), _N.c.claimed_by == self.worker)
+            if conn.dialect.name == "postgresql":
+                held = held.with_for_update()
+            ours = {r[0] for r in conn.execute(held)}
+            marks = [{**outcome, "b_worker": self.worker} for row, outcome in done if row.id in ours]
+            if marks:
+                conn.execute(_MARK, marks)
+        archive = [a for row_id, a in archives.items() if a and row_id in ours]
+        if archive:
+            bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
+        return ours
 
     def tell_of_lost_claims(self) -> None:
         if not self.lost:
@@ -520,7 +550,7 @@ def _prepare(
         unit = rules.tree.units.get(row.recipient_code)
         reason = (
             f"{unit.name if unit else row.recipient_code} has no e-mail address in org.yaml; "
-            "add one and run `hazardloop notices requeue` to send it"
+            f"add one, run `hazardloop init`, then `hazardloop notices requeue {row.id}`"
         )
         return _Prepared(row, outcome, refusal=reason)
     if isinstance(attachment, Exception):

@@ -375,6 +375,9 @@ class SMTPBackend(BaseMailBackend):
 class FileBackend(BaseMailBackend):
     """Write each message to `{directory}/{message id}.eml`; the same id again replaces the file."""
 
+    #: sending a message again rewrites the same file: nobody receives it twice (the dispatcher may record in groups)
+    resend_is_harmless = True
+
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 

@@ -386,3 +386,65 @@ def test_a_server_lost_mid_batch_stops_the_batch_and_records_the_rest_as_attempt
     rows = _rows(str(app.engine.url.render_as_string(hide_password=False)))
     assert [(r.status, r.attempts, r.claimed_by) for r in rows] == [("sent", 1, None)] + [("pending", 1, None)] * 3
     assert all("mail.example.org:25" in r.last_error for r in rows[1:])
+
+
+def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took_to_it(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are rewritten in place, so their outcomes are written a group at a time; a group whose rows another
+    dispatcher took over (the first one's lease ran out) is recorded by that one only, once."""
+    from datetime import datetime, timedelta
+
+    import notifications.dispatch as dispatch_module
+    from models.intake import apply_lines
+    from notifications.dispatch import dispatch
+    from notifications.mailers import FileBackend
+
+    now = datetime.fromisoformat(NOW)
+    events = [json.dumps(detected(f"G-{i}", "2025-03-03T08:00:00+08:00"), ensure_ascii=False) for i in range(2)]
+    apply_lines(app.engine, app.rules, list(enumerate(events, 1)), source="t", now=now)
+    monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=-1))  # every claim has run out at once
+    real_send = FileBackend.send
+    overtaken: list[Any] = []
+
+    def send_then_be_overtaken(self: Any, message: Any, recipients: Any = None) -> None:
+        real_send(self, message, recipients)
+        if not overtaken:
+            overtaken.append(None)
+            overtaken[0] = dispatch(app.engine, app.rules, FileBackend(tmp_path / "b"), app.renderer, now)
+
+    monkeypatch.setattr(FileBackend, "send", send_then_be_overtaken)
+    first = dispatch(app.engine, app.rules, FileBackend(tmp_path / "a"), app.renderer, now)
+
+    assert overtaken[0].sent == 2 and first.sent == 0
+    assert first.errors and "another dispatcher has taken them over" in first.errors[0]
+    rows = _rows(str(app.engine.url.render_as_string(hide_password=False)))
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 1)]
+    from sqlalchemy import func
+
+    from models.store import NoticeArchiveRow
+
+    with app.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(NoticeArchiveRow.__table__)).scalar() == 2
+
+
+def test_a_requeued_notice_goes_to_the_address_mended_in_org_yaml(
+    mail_cli: Cli, tmp_path: Path, server: Server
+) -> None:
+    _detect(mail_cli, tmp_path, 1)
+    notice = _notices(mail_cli)[0]
+    wrong, cc = notice["to"][0], notice["cc"][0]
+    server.rcpt_replies[wrong] = ["550 5.1.1 no such mailbox"]
+    mail_cli.ok("dispatch", now=NOW)
+    assert _notices(mail_cli)[0]["status"] == "failed"
+
+    org = mail_cli.config / "org.yaml"
+    org.write_text(org.read_text(encoding="utf-8").replace(wrong, "duty@xf.yc.sx.example.org"), encoding="utf-8")
+    mail_cli.ok("init")  # loads the mended organisation
+    mail_cli.ok("notices", "requeue", str(notice["id"]), now=LATER)
+    mail_cli.ok("dispatch", now=LATER)
+
+    done = _notices(mail_cli)[0]
+    assert done["status"] == "sent" and done["to"] == ["duty@xf.yc.sx.example.org"]
+    assert server.messages[-1][0] == ["duty@xf.yc.sx.example.org"]  # the copy recipient had it already
+    assert len(server.received_by(cc)) == 1 and server.received_by(wrong) == []
