@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -140,8 +141,9 @@ def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
         book = load_workbook(path, read_only=True, data_only=False)
         try:
             sheet = book.worksheets[0]
-            # The sheet's declared size is the file's word, not a fact (A1:XFD1048576 would have every one of 17
-            # billion cells read): read the rows the file holds, up to the limits.
+            # The sheet's declared size is the file's word, not a fact (A1:XFD1048576 would make every row 16,384
+            # cells wide, to be matched against a header as wide): read the rows and cells the file holds, up to
+            # the limits.
             sheet.reset_dimensions()
             rows = sheet.iter_rows(max_row=MAX_LEDGER_ROWS + 2, max_col=MAX_LEDGER_COLUMNS + 1, values_only=True)
             for number, row in enumerate(rows, start=1):
@@ -166,13 +168,23 @@ def read_ledger(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> Ledger:
     first such value. What makes the whole file unreadable (no header, a column missing or given twice, no data
     row, the limits) is refused here, for the whole file."""
     by_name = {name: code for code, name in fields.items()}
-    lines: list[tuple[int, str]] = []
-    rows = _rows(path)
-    first = next(rows, None)
-    if first is None:
-        raise _refuse("the file is empty; a ledger needs a header row and one row per hazard", path)
-    columns = _columns(first[1], path)
-    rows_seen = 0
+    with closing(_rows(path)) as rows:  # a refusal half-way closes the workbook at once
+        first = next(rows, None)
+        if first is None:
+            raise _refuse("the file is empty; a ledger needs a header row and one row per hazard", path)
+        columns = _columns(first[1], path)
+        lines = list(_lines(rows, columns, tz, by_name, path))
+    if not lines:
+        raise _refuse("the ledger has a header row but no row of hazards; nothing to import", path)
+    header = [str(c).strip() if c is not None else "" for c in first[1]]
+    named = {("hazard." + key if key not in _TOP_LEVEL else key): header[i] for i, key in columns.items()}
+    return Ledger(lines, named)
+
+
+def _lines(
+    rows: Iterator[tuple[int, list[Any]]], columns: dict[int, str], tz: ZoneInfo, by_name: dict[str, str], path: Path
+) -> Iterator[tuple[int, str]]:
+    """(row number, event JSON) for each row after the header that is not blank, within the limits."""
     for number, row in rows:
         if number > MAX_LEDGER_ROWS + 1:
             raise _refuse(f"the ledger has more than {MAX_LEDGER_ROWS:,} rows of hazards; import it in parts", path)
@@ -181,15 +193,8 @@ def read_ledger(path: Path, tz: ZoneInfo, fields: dict[str, str]) -> Ledger:
                 f"the row has more than {MAX_LEDGER_COLUMNS} columns, more than a ledger may have", path, number
             )
         values = {key: row[i] for i, key in columns.items() if i < len(row)}
-        if all(v in (None, "") for v in values.values()):
-            continue
-        rows_seen += 1
-        lines.append((number, _event_json(number, values, tz, by_name, path)))
-    if not rows_seen:
-        raise _refuse("the ledger has a header row but no row of hazards; nothing to import", path)
-    header = [str(c).strip() if c is not None else "" for c in first[1]]
-    named = {("hazard." + key if key not in _TOP_LEVEL else key): header[i] for i, key in columns.items()}
-    return Ledger(lines, named)
+        if not all(v in (None, "") for v in values.values()):
+            yield number, _event_json(number, values, tz, by_name, path)
 
 
 _TOP_LEVEL = ("at", "actor", "event_id")
