@@ -53,6 +53,7 @@ class DetectedHazard(BaseModel):
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     source: ShortText | None = None
     campaign: ShortText | None = None
+    unit: ShortText | None = None  # the responsible unit, when the source names it (an indicator's); else routing
 
 
 class HazardDetected(_Event):

@@ -23,6 +23,7 @@ KIND_TITLES = {
     "clearance": "销号通知",
     "delisting": "摘牌通知",
     "report": "研判报告",
+    "indicator_warning": "指标预警通知",
 }
 
 

@@ -38,6 +38,7 @@ NOTICE_KINDS = (
     "clearance",
     "delisting",
     "report",
+    "indicator_warning",
 )
 
 
@@ -155,6 +156,7 @@ _DEFAULT_PREFIXES = {
     "clearance": "销",
     "delisting": "摘",
     "report": "研",
+    "indicator_warning": "预",
 }
 
 
