@@ -26,11 +26,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from models.bulk import bulk_insert, shared_conversions
 from models.collector import collector_paused
 from models.db import unit_of_work
 from models.errors import ConflictError, Problem, Rejections
@@ -46,6 +48,8 @@ CHUNK_READINGS = 20000
 SOURCE = "monitoring"
 _RETRIES = 5
 _R, _P, _E = ReadingRow.__table__, MonitoringPointRow.__table__, BreachEpisodeRow.__table__
+_BY_POINT_AND_TIME = attrgetter("point", "at")
+_READING_COLUMNS = ("point_code", "at", "value", "level", "indicator_code", "recorded_at")
 
 
 @dataclass
@@ -136,7 +140,7 @@ class _Chunk:
     def run(self, readings: list[Reading]) -> list[Problem]:
         if not readings:
             return []
-        readings.sort(key=lambda r: (r.point, r.at))
+        readings.sort(key=_BY_POINT_AND_TIME)
         fresh = self._fresh(readings)
         points = sorted({r.point for r in fresh})
         if not fresh:
@@ -159,7 +163,9 @@ class _Chunk:
                 continue
             self._step(r, point, ind, level, state, episodes, touched, warnings, events)
         self.report.readings += len(rows)
-        self.conn.execute(insert(_R), rows)
+        shared = shared_conversions()  # a chunk's readings share their instants: each converted once
+        for part in _chunks(rows, 5000):
+            bulk_insert(self.conn, _R, part, _READING_COLUMNS, shared)
         if events:
             self._apply_events(events, touched)
         self._write_effects(touched, warnings)

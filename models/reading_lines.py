@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,6 @@ from models.errors import Problem
 from models.indicators import IndicatorSet
 
 FIELDS = ("point", "instant", "value")
-_ISO_DATE_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
 @dataclass(slots=True)
@@ -43,6 +41,8 @@ class ReadingParser:
 
     def parse(self, lines: Sequence[tuple[int, str]], problems: list[Problem]) -> list[Reading]:
         out: list[Reading] = []
+        points, now, fromiso, isfinite = self.points, self.now, datetime.fromisoformat, math.isfinite
+        instants: dict[str, datetime] = {}
         for lineno, raw in lines:
             if not raw.strip():
                 continue
@@ -51,6 +51,22 @@ class ReadingParser:
                 if not self.is_json:
                     self._header(lineno, raw, problems)
                     continue
+            if not self.is_json and self.columns and '"' not in raw:
+                # the usual line, read in a few calls; anything odd about it goes the slow way, which names it
+                parts = raw.split(",")
+                try:
+                    point = parts[self.columns["point"]].strip()
+                    text = parts[self.columns["instant"]]
+                    at = instants.get(text)
+                    if at is None:  # the points of a file share their instants: one parse and one object each
+                        at = instants[text] = fromiso(text.strip())
+                    number = float(parts[self.columns["value"]])
+                except (IndexError, ValueError):
+                    pass
+                else:
+                    if point in points and at.tzinfo is not None and at <= now and isfinite(number):
+                        out.append(Reading(lineno, point, at, number))
+                        continue
             values = self._json(lineno, raw, problems) if self.is_json else self._csv(lineno, raw, problems)
             if values is not None:
                 reading = self._reading(lineno, *values, problems=problems)
@@ -79,7 +95,8 @@ class ReadingParser:
     def _csv(self, lineno: int, raw: str, problems: list[Problem]) -> tuple[object, object, object] | None:
         if not self.columns:
             return None  # the header was bad: reported once
-        row = next(csv.reader([raw]), [])
+        # most lines have no quoting: a plain split reads them several times faster than the csv module
+        row = raw.split(",") if '"' not in raw else next(csv.reader([raw]), [])
         if len(row) < len(self.columns) or len(row) <= max(self.columns.values()):
             self._problem(problems, lineno, None, f"expected {len(FIELDS)} columns (point, instant, value)")
             return None
@@ -118,7 +135,7 @@ class ReadingParser:
         return Reading(lineno, point.strip(), at, number)  # type: ignore[union-attr]
 
     def _instant(self, lineno: int, instant: object, problems: list[Problem]) -> datetime | None:
-        if not isinstance(instant, str) or not _ISO_DATE_AND_TIME.match(instant.strip()):
+        if not isinstance(instant, str) or not instant.strip()[:4].isdigit():
             self._problem(
                 problems,
                 lineno,
