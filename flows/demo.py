@@ -397,7 +397,7 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
     for kind, scopes in due:
         if first is None:  # nothing happened before the first simulated day
             continue
-        run = run_report(app.engine, app.rules, kind, morning, scopes=scopes)
+        run = run_report(app.engine, app.rules, kind, morning, scopes=scopes, indicators=app.indicators)
         result.reports.append(f"{kind} {run.period.label}")
 
 
@@ -408,7 +408,7 @@ def write_closing_reports(app: App, settings: DemoSettings, after: datetime, res
 
     written: list[Path] = []
     for kind in ("monthly", "quarterly"):
-        run = run_report(app.engine, app.rules, kind, after)
+        run = run_report(app.engine, app.rules, kind, after, indicators=app.indicators)
         if run.period.first < date(settings.year, 1, 1):
             continue
         result.reports.append(f"{kind} {run.period.label}")
