@@ -251,9 +251,7 @@ def build_and_queue(
     try:
         as_of = app.clock.now()
         with record_job(app.engine, f"{period}_report", as_of) as summary:
-            result = run_report(
-                app.engine, app.rules, period, as_of, label=label, indicators=app.indicators
-            ).as_dict()
+            result = run_report(app.engine, app.rules, period, as_of, label=label, indicators=app.indicators).as_dict()
             summary.update(result)
         return {"as_of": as_of.isoformat(), **result}
     finally:
