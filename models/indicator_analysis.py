@@ -176,4 +176,3 @@ def _indicator_row(
 
 def _local_day(at: datetime, tz: Any) -> str:
     return at.astimezone(tz).date().isoformat()
-
