@@ -196,3 +196,12 @@ def test_two_processes_reading_in_one_episode_at_once_raise_one_hazard(
     assert _count(pg_url, "SELECT count(*) FROM hazards WHERE ref LIKE 'MON-%'") == len(points)
     assert _count(pg_url, "SELECT count(*) FROM breach_episodes") == len(points)
     assert _count(pg_url, "SELECT count(*) FROM readings") == len(points) * 5
+
+
+def test_partial_keeps_the_good_lines_of_a_file_with_a_conflicting_reading(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("readings", _csv(tmp_path / "1.csv", [(POINT, _at(9), 40)]), now=NOW)
+    mixed = _csv(tmp_path / "2.csv", [(POINT, _at(9), 41), (POINT, _at(10), 61), ("MP002", _at(10), 62)])
+    report = json.loads(cli("readings", mixed, "--partial", "--json", now=NOW).stdout)
+    assert [(p["line"], p["field"]) for p in report["rejected"]] == [(2, "value")]
+    assert report["readings"] == 2 and len(report["hazards"]) == 2
+    assert _count(cli.db, "SELECT count(*) FROM readings") == 3
