@@ -33,7 +33,7 @@ from models.org_sync import sync_units
 from models.orgtree import OrgTree
 from models.policy import Org, Policy
 from models.rules import Rules
-from models.store import EventRow, HazardRow, NoticeRow, TransitionRow
+from models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow
 from models.sweep import sweep
 
 # what the comparison counts: the sweep's and the supervisors' escalation steps
@@ -54,6 +54,7 @@ METRIC_CN = {
 # notices that are not decisions of the policy over hazards: reports and indicator warnings are not replayed
 NOT_REPLAYED = ("report", "indicator_warning")
 _T, _H, _N, _EV = TransitionRow.__table__, HazardRow.__table__, NoticeRow.__table__, EventRow.__table__
+_L = ListingRow.__table__
 
 
 @dataclass
@@ -144,7 +145,12 @@ def replay(
     scratch = make_engine(scratch_url)
     upgrade(scratch)
     sync_units(scratch, org)
-    groups = _recorded_groups(real, warmup, end)
+    longest = max(
+        [other.deadlines.general, other.deadlines.major]
+        + [d for f in other.deadlines.by_field.values() for d in (f.general, f.major)]
+    )
+    groups = _recorded_groups(real, warmup, end, warmup - timedelta(days=2 * longest))
+    listings = _listings_at(real, warmup)
     sweeps = [
         _instant(warmup_day + timedelta(days=d), other, t)
         for d in range((last - warmup_day).days + 1)
@@ -155,8 +161,12 @@ def replay(
     timeline: list[tuple[datetime, int, Any]] = [(now, 1, lines) for now, lines in groups]
     timeline += [(s, 0, None) for s in sweeps]
     timeline.sort(key=lambda item: (item[0], item[1]))
+    seeded = False
     for now, kind, lines in timeline:
         if kind == 0:
+            if not seeded:  # the townships under listing when the warm-up starts, as they really were
+                _seed_listings(scratch, listings)
+                seeded = True
             sweep(scratch, rules, now)
             account.sweeps += 1
             continue
@@ -174,12 +184,20 @@ def replay(
     return account, scratch
 
 
-def _recorded_groups(real: Engine, warmup: datetime, end: datetime) -> list[tuple[datetime, list[Any]]]:
+def _recorded_groups(
+    real: Engine, warmup: datetime, end: datetime, reach: datetime
+) -> list[tuple[datetime, list[Any]]]:
     """The recorded events to replay, grouped by the ``now`` they were applied at, in their first order; each
     as (payload with the hazard named by its reference, type, reference)."""
     closed = func.coalesce(_H.c.closed_at, _H.c.cleared_at)
     with unit_of_work(real, write=False) as conn:
-        relevant = select(_H.c.id).where(_H.c.detected_at < end, (closed.is_(None)) | (closed >= warmup))
+        # a hazard counts for the replay's figures if it is still open at the warm-up, or its deadline falls after
+        # the warm-up's start (the listing's clearance rate goes by deadline), or it was detected recently enough
+        # for a longer deadline of the other policy to fall there
+        relevant = select(_H.c.id).where(
+            _H.c.detected_at < end,
+            (closed.is_(None)) | (closed >= warmup) | (_H.c.due_at >= warmup) | (_H.c.detected_at >= reach),
+        )
         refs = dict(conn.execute(select(_H.c.id, _H.c.ref).where(_H.c.id.in_(relevant))).all())
         # the order they were first applied in: by the ``now`` of their file, then (SQLite) the order they were
         # written, which is the file's; PostgreSQL keeps no insertion order, so by instant and id there
@@ -207,6 +225,39 @@ def _recorded_groups(real: Engine, warmup: datetime, end: datetime) -> list[tupl
                 data["hazard"] = ref  # the engine's ids are numbered afresh in the replay: name it by reference
             groups[applied_at].append((json.dumps(data, ensure_ascii=False), event_type, ref))
     return sorted(groups.items(), key=lambda item: item[0])
+
+
+def _listings_at(real: Engine, instant: datetime) -> list[dict[str, Any]]:
+    """The listings active at ``instant`` in the real database, with their problem hazards named by reference."""
+    with unit_of_work(real, write=False) as conn:
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(_L).where(_L.c.listed_at < instant, (_L.c.delisted_at.is_(None)) | (_L.c.delisted_at >= instant))
+            )
+        ]
+        ids = sorted({h for r in rows for h in (r["problem_hazards"] or [])})
+        refs = dict(conn.execute(select(_H.c.id, _H.c.ref).where(_H.c.id.in_(ids))).all()) if ids else {}
+    for r in rows:
+        r["problem_hazards"] = [refs[h] for h in r["problem_hazards"] or [] if h in refs]
+        if r["delist_proposed_at"] is not None and r["delist_proposed_at"] >= instant:
+            r["delist_proposed_at"] = None
+        r.update(delisted_at=None, delisted_by=None, delist_reason=None, active_key=r["township_code"])
+    return rows
+
+
+def _seed_listings(scratch: Engine, rows: list[dict[str, Any]]) -> None:
+    """A replay that starts at a warm-up starts from the listings then in force: those were decided before it,
+    by sweeps it does not replay. Their problem hazards are the scratch database's hazards of the same reference."""
+    if not rows:
+        return
+    with unit_of_work(scratch) as conn:
+        refs = sorted({ref for r in rows for ref in r["problem_hazards"]})
+        ids = dict(conn.execute(select(_H.c.ref, _H.c.id).where(_H.c.ref.in_(refs))).all()) if refs else {}
+        for r in rows:
+            conn.execute(
+                _L.insert().values(**{**r, "problem_hazards": [ids[ref] for ref in r["problem_hazards"] if ref in ids]})
+            )
 
 
 def compare(real: Outcome, what_if: Outcome, refused: list[dict[str, Any]]) -> dict[str, Any]:
