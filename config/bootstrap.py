@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from config.loading import load_org, load_policy
+from config.loading import load_indicators, load_org, load_policy
 from config.settings import Settings
 from models.db import make_engine
 from models.errors import ConfigError
+from models.indicators import IndicatorSet
 from models.orgtree import OrgTree
 from models.policy import Org, Policy
 from models.rules import Rules
@@ -50,6 +51,11 @@ class App:
     @cached_property
     def tree(self) -> OrgTree:
         return OrgTree(self.org)
+
+    @cached_property
+    def indicators(self) -> IndicatorSet:
+        """``indicators.yaml`` of the config folder, read when a command first needs it (exit 4 when bad)."""
+        return load_indicators(self.settings.config, self.policy, self.org)
 
     @cached_property
     def rules(self) -> Rules:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from models.errors import ConfigError
+from models.indicators import INDICATOR_FIELDS, INDICATOR_ORG, NO_INDICATORS, IndicatorSet
 from models.policy import PATTERN_RULES, POLICY_FIELDS, Org, Policy
 
 M = TypeVar("M", bound=BaseModel)
@@ -121,3 +122,15 @@ def load_org(config_dir: Path, policy: Policy | None = None) -> Org:
     # bad key, with its line.
     context = {POLICY_FIELDS: list(policy.fields)} if policy is not None else None
     return load_model(config_dir / "org.yaml", Org, context)
+
+
+INDICATORS_FILE = "indicators.yaml"
+
+
+def load_indicators(config_dir: Path, policy: Policy, org: Org) -> IndicatorSet:
+    """The indicator system beside the policy; a folder without ``indicators.yaml`` has no indicators (config
+    folders written before indicators existed keep working). Checked against the organisation and the policy."""
+    path = config_dir / INDICATORS_FILE
+    if not path.exists():
+        return NO_INDICATORS
+    return load_model(path, IndicatorSet, {INDICATOR_ORG: org, INDICATOR_FIELDS: list(policy.fields)})

@@ -26,6 +26,7 @@ from typing import Any
 
 from config.bootstrap import App
 from flows import demo_content as content
+from flows.demo_readings import ReadingFeed, raised
 from models.calendar import WorkingCalendar
 from models.intake import apply_lines
 from models.policy import Unit
@@ -67,6 +68,7 @@ class DemoResult:
     events: int = 0
     rejected: int = 0
     sweeps: int = 0
+    readings: int = 0
     mailed: int = 0
     counted: int = 0
     reports: list[str] = field(default_factory=list)
@@ -98,7 +100,8 @@ class Planner:
         fields = [f for f in content.FIELD_WEIGHTS if f in app.policy.fields]
         self.fields, self.field_weights = fields, [content.FIELD_WEIGHTS[f] for f in fields]
         self.campaigns = [c for c in content.campaign_plan(self.rng, settings.year) if c.field in app.policy.fields]
-        sources = list(content.SOURCES)
+        # with indicators configured, monitoring-point hazards come from the points' readings, not from people
+        sources = [s for s in content.SOURCES if s != "monitoring" or not app.indicators.points]
         self.sources, self.source_weights = sources, [content.SOURCE_WEIGHTS.get(s, 1.0) for s in sources]
         self.counter = 0
         # Detections a working day, so that the year (with campaigns) totals about hazards_per_year.
@@ -160,11 +163,19 @@ class Planner:
         self.add(detected_at, {"type": "hazard.detected", "actor": reporter, "hazard": hazard})
         self._plan_life(ref, township, field_code, severity, detected_at)
 
-    def _plan_life(self, ref: str, township: Unit, field_code: str, severity: str, detected_at: datetime) -> None:
+    def _plan_life(
+        self,
+        ref: str,
+        township: Unit,
+        field_code: str,
+        severity: str,
+        detected_at: datetime,
+        unit: Unit | None = None,  # who the hazard was assigned to, when not by routing (an indicator's unit)
+    ) -> None:
         rng, tree = self.rng, self.tree
         slow = township.code in self.slow and township.code not in self.listed
         day = detected_at.date()
-        unit = tree.route(field_code, township.code)
+        unit = unit or tree.route(field_code, township.code)
         county = tree.county_of(township.code)
         verifier = township if unit.code != township.code else (county or tree.city)
         if rng.random() < 0.02:
@@ -298,6 +309,7 @@ def simulate(
     first = date(settings.year, 1, 1)
     last = first + timedelta(days=settings.days - 1)
     files = FileBackend(mail_dir)
+    feed = ReadingFeed(app, settings.seed) if app.indicators.points else None
     for offset in range(settings.days):
         day = first + timedelta(days=offset)
         morning = planner.at(day, 8)
@@ -313,6 +325,13 @@ def simulate(
         if day.weekday() == 0:
             _confirm_delistings(app, planner, morning, result)
         planner.detections_for(day)
+        if feed is not None:  # the monitoring points' readings of the day; a breach's hazard is worked on too
+            read = feed.feed(day)
+            result.readings += read.readings
+            for h in raised(app, read.hazards):
+                township, unit = app.tree.get(h.township_code), app.tree.get(h.unit_code)
+                detected_at = h.detected_at.astimezone(app.policy.tz)
+                planner._plan_life(h.ref, township, h.field, h.severity, detected_at, unit)
         lines = planner.take(day)
         if lines:
             end = datetime.combine(day, time(23, 59, 59), tzinfo=app.policy.tz)
@@ -397,7 +416,7 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
     for kind, scopes in due:
         if first is None:  # nothing happened before the first simulated day
             continue
-        run = run_report(app.engine, app.rules, kind, morning, scopes=scopes)
+        run = run_report(app.engine, app.rules, kind, morning, scopes=scopes, indicators=app.indicators)
         result.reports.append(f"{kind} {run.period.label}")
 
 
@@ -408,7 +427,7 @@ def write_closing_reports(app: App, settings: DemoSettings, after: datetime, res
 
     written: list[Path] = []
     for kind in ("monthly", "quarterly"):
-        run = run_report(app.engine, app.rules, kind, after)
+        run = run_report(app.engine, app.rules, kind, after, indicators=app.indicators)
         if run.period.first < date(settings.year, 1, 1):
             continue
         result.reports.append(f"{kind} {run.period.label}")

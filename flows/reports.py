@@ -28,6 +28,8 @@ from flows.jobs import record_job
 from models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
 from models.db import unit_of_work
 from models.hazard import NoticeIntent
+from models.indicator_analysis import indicator_figures
+from models.indicators import IndicatorSet
 from models.notice_docs import KIND_TITLES, notice_row
 from models.repository import Counters, insert_notices
 from models.rules import Rules
@@ -121,9 +123,17 @@ def _existing_in(conn: Any, keys: list[str]) -> dict[str, Any]:
     return {r.key: r for r in rows}
 
 
-def build(engine: Engine, rules: Rules, period: Period, scopes: list[Scope]) -> dict[str, dict[str, Any]]:
+def build(
+    engine: Engine, rules: Rules, period: Period, scopes: list[Scope], indicators: IndicatorSet | None = None
+) -> dict[str, dict[str, Any]]:
     with unit_of_work(engine, write=False) as conn:
-        return build_figures(conn, rules, period, scopes)
+        figures = build_figures(conn, rules, period, scopes)
+        if indicators is not None and indicators.points:  # the indicator section (一指标一举措), when configured
+            for scope in scopes:
+                section = indicator_figures(conn, rules, indicators, period, scope)
+                if section is not None:
+                    figures[scope.code]["indicators"] = section
+        return figures
 
 
 def queue_reports(
@@ -133,6 +143,7 @@ def queue_reports(
     scopes: list[Scope],
     now: datetime,
     figures: dict[str, dict[str, Any]] | None = None,
+    indicators: IndicatorSet | None = None,
 ) -> ReportRun:
     """Build (unless ``figures`` are given) and queue the report of every scope not queued yet."""
     run = ReportRun(period)
@@ -141,7 +152,7 @@ def queue_reports(
     missing = [s for s in scopes if keys[s.code] not in found]
     if missing and figures is None:
         started = time.perf_counter()
-        figures = build(engine, rules, period, missing)
+        figures = build(engine, rules, period, missing, indicators)
         run.build_seconds = time.perf_counter() - started
     run.figures = dict(figures or {})
     for attempt in range(2):
@@ -193,11 +204,12 @@ def run_report(
     *,
     label: str | None = None,
     scopes: list[Scope] | None = None,
+    indicators: IndicatorSet | None = None,
 ) -> ReportRun:
     """The scheduled job: the last complete period of ``kind`` before ``now`` (or ``label``), queued for
     ``scopes`` (default: the city and every county)."""
     period = resolve_period(kind, now, rules.policy.tz, label)
-    return queue_reports(engine, rules, period, scopes or report_scopes(rules), now)
+    return queue_reports(engine, rules, period, scopes or report_scopes(rules), now, indicators=indicators)
 
 
 def stored_context(engine: Engine, key: str) -> dict[str, Any] | None:
@@ -238,7 +250,7 @@ def build_and_queue(
     try:
         as_of = app.clock.now()
         with record_job(app.engine, f"{period}_report", as_of) as summary:
-            result = run_report(app.engine, app.rules, period, as_of, label=label).as_dict()
+            result = run_report(app.engine, app.rules, period, as_of, label=label, indicators=app.indicators).as_dict()
             summary.update(result)
         return {"as_of": as_of.isoformat(), **result}
     finally:

@@ -193,7 +193,7 @@ def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) 
         if use_prefect:
             return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config))
         with record_job(app.engine, f"{period}_report", now) as summary:
-            summary.update(reports.run_report(app.engine, app.rules, period, now).as_dict())
+            summary.update(reports.run_report(app.engine, app.rules, period, now, indicators=app.indicators).as_dict())
         return summary
 
     return run

@@ -65,6 +65,7 @@ def _progress(total: int, label: str) -> Any:
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the schema and load the organisation from org.yaml (safe to run again)."""
     application = opts(ctx).app()
+    application.indicators  # noqa: B018  (a bad indicators.yaml fails here, before anything is written)
     before, after = upgrade(application.engine)
     sync = sync_units(application.engine, application.org)
     url = shown_url(application.engine.url)

@@ -54,6 +54,7 @@ def demo_figures(conn: Any) -> dict[str, Any]:
         "problems_handed_down": len(problems),
         "hazards_escalated": escalated or 0,
         "campaigns": campaigns or 0,
+        "from_monitoring_points": conn.execute(select(func.count()).where(h.c.source == "monitoring")).scalar() or 0,
         "reminders": conn.execute(select(func.count()).where(t.c.action == "reminded")).scalar() or 0,
         "supervisions": conn.execute(select(func.count()).where(t.c.action == "supervised")).scalar() or 0,
         "notices": conn.execute(select(func.count()).select_from(n)).scalar() or 0,

@@ -146,7 +146,7 @@ def report_cmd(
         if chosen.code not in {s.code for s in scopes}:
             scopes.append(chosen)
         with record_job(engine, f"{chosen_period.kind}_report", now) as summary:
-            run = queue_reports(engine, rules, chosen_period, scopes, now)
+            run = queue_reports(engine, rules, chosen_period, scopes, now, indicators=application.indicators)
             summary.update(run.as_dict())
         # --send mails now, through the outbox: only these reports, each at most once (one still pending from an
         # earlier run that could not send goes now too), with the outbox's retries if the mail server fails
@@ -159,9 +159,9 @@ def report_cmd(
     context = stored_context(engine, report_key(chosen_period, chosen.code)) if send else None
     if figures is None:
         if context is not None:  # queued earlier: show what was sent
-            figures = {k: context[k] for k in _FIGURE_KEYS}
+            figures = {k: context[k] for k in _FIGURE_KEYS if k in context}
         else:
-            figures = build(engine, rules, chosen_period, [chosen])[chosen.code]
+            figures = build(engine, rules, chosen_period, [chosen], application.indicators)[chosen.code]
     if out_dir is not None:
         if context is None:
             context = preview_context(rules, chosen_period, chosen, figures, now)
@@ -198,6 +198,7 @@ _FIGURE_KEYS = (
     "oldest_open",
     "comparisons",
     "trend",
+    "indicators",  # only when indicators.yaml has monitoring points in the scope
 )
 
 

@@ -81,6 +81,7 @@ class DetectedHazard(BaseModel):
     address: Address | None = None
     source: ShortText | None = None
     campaign: ShortText | None = None
+    unit: ShortText | None = None  # the responsible unit, when the source names it (an indicator's); else routing
 
 
 class HazardDetected(_Event):

@@ -26,6 +26,7 @@ KIND_TITLES = {
     "report": "研判报告",
     "verification_request": "核查通知",
     "extension_request": "延期申请",
+    "indicator_warning": "指标预警通知",
 }
 
 

@@ -42,6 +42,7 @@ NOTICE_KINDS = (
     "report",
     "verification_request",
     "extension_request",
+    "indicator_warning",
 )
 
 
@@ -160,6 +161,7 @@ _DEFAULT_PREFIXES = {
     "report": "研",
     "verification_request": "核",
     "extension_request": "延申",
+    "indicator_warning": "预",
 }
 
 

@@ -230,7 +230,11 @@ class Rules:
                 )
             ]
         )
-        if self.policy.routing.auto:
+        if d.unit is not None:  # the source names the responsible unit: assigned to it, whatever the routing
+            unit = self.tree.resolve_unit(d.unit, field="hazard.unit")
+            self._check_assignable(unit, h)
+            effects.extend(self._route(h, unit, event.at, "system", "routed", event.event_id, None))
+        elif self.policy.routing.auto:
             unit = self.tree.route(h.field, h.township_code)
             effects.extend(self._route(h, unit, event.at, "system", "routed", event.event_id, None))
         self.refresh_next_action(h)

@@ -302,3 +302,7 @@ class ListingMarkRow(Base):
     own_transitions: Mapped[int] = mapped_column(Integer, default=0)  # those it wrote itself, above that id
     in_flight: Mapped[list[Any]] = mapped_column(JSON, default=list)  # PostgreSQL writers it could not see yet
     fingerprint: Mapped[str] = mapped_column(String(64))  # listing policy, organisation, active listings
+
+
+# The indicator system's tables live in their own module; importing it here puts them in ``Base.metadata``.
+from models import readings_store  # noqa: E402,F401

@@ -24,6 +24,7 @@ CHART_TITLES: dict[str, str] = {
     "trend": "新发现与销号隐患趋势",
     "overdue_by_township": "期末逾期隐患（按乡镇街道）",
     "clearance_ranking": "隐患销号率排名（按乡镇街道）",
+    "indicators": "指标超限与数据中断（按项目）",
 }
 _SYSTEM_CJK = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei")
 _BLUE, _GREEN, _RED, _DARK_RED, _GREY = "#2f6db5", "#3a9a5b", "#d9534f", "#8b1a1a", "#888888"
@@ -53,8 +54,9 @@ def cjk_font() -> str:
 
 
 def chart_names(figures: Mapping[str, Any]) -> list[str]:
-    """The charts a report shows, in order (also the image ids in the HTML)."""
-    return list(CHART_TITLES)
+    """The charts a report shows, in order (also the image ids in the HTML); the indicator chart only when the
+    report has an indicator section."""
+    return [name for name in CHART_TITLES if name != "indicators" or figures.get("indicators")]
 
 
 def render_charts(context: Mapping[str, Any]) -> dict[str, bytes]:
@@ -190,8 +192,28 @@ def _ranking(fig: Any, figures: Mapping[str, Any]) -> None:
         ax.text(100, 9.5, f"（共{len(ranked)}个，中间略）", va="bottom", ha="right", fontsize=8, color=_GREY)
 
 
+def _indicators(fig: Any, figures: Mapping[str, Any]) -> None:
+    ax = fig.add_subplot()
+    ax.set_title(_heading(figures, "indicators"))
+    projects = (figures.get("indicators") or {}).get("by_project") or []
+    if not projects:
+        _empty(ax, "本期无监测点")
+        return
+    labels = [p["name"] for p in reversed(projects)]
+    breaches = [p["breaches"] for p in reversed(projects)]
+    silent = [p["silent"] for p in reversed(projects)]
+    ys = list(range(len(labels)))
+    ax.barh([y + 0.2 for y in ys], breaches, 0.4, color=_RED, label="本期超出报警阈值（次）")
+    ax.barh([y - 0.2 for y in ys], silent, 0.4, color=_GREY, label="本期未报送数据的监测点（个）")
+    ax.set_yticks(ys, labels)
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.set_xlim(right=max([*breaches, *silent, 1]) * 1.15 + 0.5)
+    ax.legend(loc="lower right", frameon=False)
+
+
 _DRAWERS: dict[str, Callable[[Any, Mapping[str, Any]], None]] = {
     "trend": _trend,
     "overdue_by_township": _overdue,
     "clearance_ranking": _ranking,
+    "indicators": _indicators,
 }

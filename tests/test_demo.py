@@ -43,6 +43,10 @@ def test_a_simulated_month_escalates_lists_and_reports_figures_that_match_the_da
     )
     assert summary["supervisions"] == one("select count(*) from transitions where action = 'supervised'") > 0
     assert summary["notices"] == one("select count(*) from notices")
+    # the monitoring points' readings are fed too: their breaches are among the sources, worked on like the rest
+    assert summary["from_monitoring_points"] == one("select count(*) from hazards where source = 'monitoring'") > 0
+    assert one("select count(*) from readings") > 100_000 * 30 // 365
+    assert one("select count(*) from hazards where source = 'monitoring' and state = 'cleared'") > 0
     on_time = one("select count(*) from hazards where state = 'cleared' and cleared_at <= due_at")
     assert summary["on_time_rate"] == pytest.approx(on_time / summary["cleared"])
     # every notice went out through the real dispatcher as a file; none failed

@@ -38,6 +38,7 @@ _PREFIXES = {
     "delisting": "摘",
     "verification_request": "核",
     "extension_request": "延申",
+    "indicator_warning": "预",
 }
 
 
@@ -145,6 +146,25 @@ def sample_context(kind: str, **overrides: Any) -> dict[str, Any]:
             listed_on=date(2025, 9, 1),
             actor_name="绍兴市",
             actor_person="张三",
+        )
+    elif kind == "indicator_warning":
+        context.update(
+            hazard=None,
+            issuer={"name": "绍兴市", "code": "SX"},
+            recipient={"name": "绍兴市应急管理局", "code": "SX-YJJ"},
+            number="绍兴平安预〔2025〕7号",
+            indicator={
+                "code": "I01",
+                "name": "重大危险源储罐温度",
+                "unit_of_measure": "℃",
+                "direction": "higher_is_worse",
+                "warning": 45.0,
+                "breach": 60.0,
+                "measure": "立即启动储罐喷淋降温，停止进出料作业",
+                "project": "安全生产风险防控",
+            },
+            point={"code": "MP001", "name": "塔山1号监测点", "township": "塔山街道"},
+            reading={"value": 52.5, "at": "2025-10-13T09:00:00+08:00", "at_cn": "2025年10月13日 09:00"},
         )
     context.update(overrides)
     return context

@@ -110,7 +110,8 @@ def test_the_report_is_mailed_once_with_its_charts_inline(cli: Cli, tmp_path: Pa
         msg = email.message_from_bytes(path.read_bytes(), policy=email_policy.default)
         related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
         images = {p["Content-ID"].strip("<>"): p for p in related.iter_parts() if p.get_content_maintype() == "image"}
-        assert set(images) == {"trend", "overdue_by_township", "clearance_ranking"}
+        # the default config ships indicators.yaml with monitoring points in every county: its chart comes too
+        assert set(images) == {"trend", "overdue_by_township", "clearance_ranking", "indicators"}
         for part in images.values():
             png = part.get_content()
             assert png.startswith(b"\x89PNG") and len(png) > 10_000
@@ -137,9 +138,10 @@ def test_report_out_writes_files_a_person_can_open(cli: Cli, tmp_path: Path) -> 
         "trend.png",
         "overdue_by_township.png",
         "clearance_ranking.png",
+        "indicators.png",  # the default config's indicators.yaml has points in the county
     }
     parsed = parse_html((out / "report.html").read_text(encoding="utf-8"))
-    assert sorted(parsed.images) == ["clearance_ranking.png", "overdue_by_township.png", "trend.png"]
+    assert sorted(parsed.images) == ["clearance_ranking.png", "indicators.png", "overdue_by_township.png", "trend.png"]
     body = "".join(parsed.text)
     assert "越城区2025年9月风险隐患月研判报告" in body
     assert "在全市" in body  # the county is ranked among its peers
@@ -156,6 +158,8 @@ def test_report_json_prints_the_figures_of_the_scope(cli: Cli, template_db: Path
     with unit_of_work(app.engine, write=False) as conn:
         direct = build_figures(conn, app.rules, Period.parse("weekly", "2025-W40"), [resolve_scope(app.rules, "SX-KQ")])
     app.close()
+    # the indicator section comes from indicators.yaml beside the policy (the default config ships one)
+    assert data.pop("indicators")["points"] > 0
     assert data == json.loads(json.dumps(direct["SX-KQ"]))
     sent = cli.json("report", "daily", "--send", now=NOW)
     assert sent["period"]["label"] == "2025-11-02"

@@ -1,7 +1,7 @@
 """the verifier's and the extension decider's deadlines; provisional listing deadlines
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 08:30:00.000000
 
 Hazards get a verification deadline (set at each submission) and a decision deadline for a pending extension
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
