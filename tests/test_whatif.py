@@ -94,10 +94,11 @@ def test_a_replay_under_the_recorded_policy_reproduces_what_happened(recorded: C
     totals = _totals(result)
     # what really happened, by hand: A (due Wed 19th, 7 working days) reminded on the 18th, supervised on the
     # 20th, which lists 府山街道 (one overdue hazard is over the threshold 0); its county elevation (3 working days
-    # overdue) falls on the 25th, after the period; C was cleared before its reminder; D's deadline moved on
+    # overdue) falls on the 25th, after the period; C was cleared before its reminder; D's deadline moved on;
+    # D's extension request (2 working days to decide, due Wed 12th) reminded 府山街道 on the 11th before it decided
     assert totals == {
         "deadlines_missed": (1, 1),
-        "reminders": (1, 1),
+        "reminders": (2, 2),
         "supervisions": (1, 1),
         "elevations": (0, 0),
         "townships_listed": (1, 1),
@@ -123,10 +124,12 @@ def test_a_stricter_policy_gives_the_counts_worked_out_by_hand(recorded: Cli, tm
     #   supervisions (the 14th): A, C (submitted only on the 17th) and D = 3; B was cleared on the 13th
     #   elevations to county (3 working days overdue, the 19th): A and D = 2; C was cleared on the 17th
     #   listing: 府山街道 once (on the 14th instead of the 20th)
-    # D's refused extension request and decision make D's +1 of each "from invalid events".
+    # D's refused extension request and decision make D's +1 of each "from invalid events"; for reminders D's
+    # real reminder (its extension request's, on the 11th) is replaced by its deadline's, so none of the
+    # difference comes from the invalid events.
     assert _totals(result) == {
         "deadlines_missed": (1, 3),
-        "reminders": (1, 4),
+        "reminders": (2, 4),
         "supervisions": (1, 3),
         "elevations": (0, 2),
         "townships_listed": (1, 1),
@@ -134,7 +137,7 @@ def test_a_stricter_policy_gives_the_counts_worked_out_by_hand(recorded: Cli, tm
     split = {m["metric"]: (m["from_policy"], m["from_invalid_events"]) for m in result["metrics"]}
     assert split == {
         "deadlines_missed": (1, 1),
-        "reminders": (2, 1),
+        "reminders": (2, 0),
         "supervisions": (1, 1),
         "elevations": (1, 1),
         "townships_listed": (0, 0),
@@ -142,7 +145,7 @@ def test_a_stricter_policy_gives_the_counts_worked_out_by_hand(recorded: Cli, tm
     assert result["refused"]["by_type"] == {"extension.decided": 1, "extension.requested": 1}
     assert {r["hazard"] for r in result["refused"]["events"]} == {"D"}
     notices = {n["kind"]: (n["real"], n["what_if"]) for n in result["notices"]}
-    assert notices["reminder"] == (1, 4) and notices["supervision"] == (1, 3) and notices["elevation"] == (0, 2)
+    assert notices["reminder"] == (2, 4) and notices["supervision"] == (1, 3) and notices["elevation"] == (0, 2)
     assert notices["extension_decision"] == (1, 0) and notices["listing"] == (1, 1)
     page = (tmp_path / "page" / "what-if.html").read_text(encoding="utf-8")
     assert "政策推演" in page and "extension.requested" in page
