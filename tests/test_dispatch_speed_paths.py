@@ -30,6 +30,7 @@ from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.text import one_line
 from notifications import messages, rendering
 from notifications.mail_errors import PermanentMailError, TransientMailError
 from notifications.mailers import MemoryBackend, SMTPBackend
@@ -53,7 +54,7 @@ def _reference(rendered: RenderedNotice, sender: str, to: Sequence[str], cc: Seq
         part.set_content(content, subtype=subtype, charset="utf-8", cte="base64")
         parts.append(part)
     message = EmailMessage()
-    message["Subject"] = rendered.subject
+    message["Subject"] = one_line(rendered.subject)  # every header is made one line, blanks at its ends trimmed
     message["From"] = sender
     message["To"] = ", ".join(to)
     if cc:
@@ -113,7 +114,7 @@ def test_a_built_message_reads_and_travels_like_one_built_the_slow_way(
     sent, reference = _received(fast), _received(slow)
     for name in HEADERS:  # and as a receiver parses them
         assert str(sent[name]) == str(reference[name]), name
-    assert str(sent["Subject"]) == subject
+    assert str(sent["Subject"]) == one_line(subject)  # blanks at its ends trimmed
     assert sent.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in sent.iter_parts()] == ["text/plain", "text/html"]
     assert [p.get_content() for p in sent.iter_parts()] == [rendered.text, rendered.html]
@@ -152,22 +153,23 @@ def test_any_subject_comes_back_exactly_from_the_wire(subject: str) -> None:
 
 
 @pytest.mark.parametrize("bad", ["a\rb", "a\nBcc: x@example.org", "a\x0bb", "a\u2028b", "主题\x85Bcc: x@example.org"])
-def test_a_line_break_in_a_header_value_is_refused_as_the_default_policy_refuses_it(bad: str) -> None:
+def test_a_line_break_in_a_header_value_never_reaches_the_header(bad: str) -> None:
     with pytest.raises(ValueError, match="linefeed or carriage return"):
-        EmailMessage()["Subject"] = bad  # the behaviour being kept
-    with pytest.raises(ValueError, match="linefeed or carriage return"):
-        build_message(
-            RenderedNotice(bad, "t\n", "h\n"),
-            sender="a@b.example.org",
-            to=["c@d.org"],
-            cc=[],
-            message_id="k",
-            date=DATE,
-        )
-    with pytest.raises(ValueError, match="linefeed or carriage return"):
-        build_message(
-            RenderedNotice("s", "t\n", "h\n"), sender="a@b.example.org", to=[bad], cc=[], message_id="k", date=DATE
-        )
+        EmailMessage()["Subject"] = bad  # what the standard library does with it: refuse
+    # the engine's writer is safe on its own: the line break becomes a blank, so no header is smuggled in (Bcc:)
+    # and one bad title (from an old database, or a unit's name) cannot stop its notice
+    message = build_message(
+        RenderedNotice(bad, "t\n", "h\n"), sender="a@b.example.org", to=["c@d.org"], cc=[], message_id="k", date=DATE
+    )
+    received = _received(message)
+    assert received["Subject"] == " ".join(bad.replace("\x85", " ").replace("\u2028", " ").split())
+    assert received["Bcc"] is None and received["To"] == "c@d.org"
+    for line in _wire(message).split(b"\r\n"):
+        assert b"\r" not in line and b"\n" not in line and not line.startswith(b"Bcc")
+    smuggled = build_message(
+        RenderedNotice("s", "t\n", "h\n"), sender="a@b.example.org", to=[bad], cc=[], message_id="k", date=DATE
+    )
+    assert _received(smuggled)["Bcc"] is None
 
 
 def test_nested_containers_have_distinct_boundaries_that_no_part_contains() -> None:
