@@ -76,6 +76,26 @@ class Decision(StrEnum):
     NOT_FOUND = "not_found"
 
 
+# How a refusal names each action.
+ACTION_WORDS: dict[Action, str] = {
+    Action.ACKNOWLEDGE: "acknowledge hazards (签收)",
+    Action.REQUEST_EXTENSION: "ask for extensions (申请延期)",
+    Action.DECIDE_EXTENSION: "decide extensions (审批延期)",
+    Action.SUBMIT: "submit rectifications (提交整改)",
+    Action.PASS: "verify hazards (核查通过)",
+    Action.FAIL: "return hazards for rework (退回整改)",
+    Action.ASSIGN: "assign hazards (交办)",
+    Action.REASSIGN: "reassign hazards (转办)",
+    Action.INVALIDATE: "close hazards as invalid (作废)",
+    Action.ESCALATE: "escalate hazards (提级)",
+    Action.DETECT: "report hazards (上报)",
+    Action.LIST: "list townships (挂牌督办)",
+    Action.DELIST: "delist townships (摘牌)",
+    Action.READ: "read",
+    Action.REQUEUE: "send notices again",
+    Action.MANAGE_ACCOUNTS: "manage accounts",
+}
+
 # The one table: what each role may do (within its jurisdiction). Every role reads.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.STAFF: frozenset({Action.READ, Action.ACKNOWLEDGE, Action.REQUEST_EXTENSION, Action.SUBMIT, Action.DETECT}),
@@ -335,6 +355,11 @@ def within(j: Jurisdiction, target: Target) -> bool:
             for code in (target.township_code, target.recipient_code, target.issuer_code)
         )
     return j.sees_unit(target.code)
+
+
+def role_refusal_words(principal: Principal, action: Action) -> str:
+    roles = ", ".join(sorted(principal.roles)) or "none"
+    return f"the account '{principal.login}' (roles: {roles}) may not {ACTION_WORDS[action]}"
 
 
 def decide(principal: Principal, action: Action, target: Target) -> Decision:

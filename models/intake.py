@@ -191,7 +191,6 @@ def _as_actor(raw: str, acting: str, source: str, lineno: int, problems: list[Pr
                 source=source,
                 line=lineno,
                 field="actor",
-                refused=True,
             )
         )
         return None

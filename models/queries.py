@@ -4,16 +4,20 @@ notices and listings. Read-only; one query per list."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
-from models.errors import InvalidInput, Problem
+from models.authz import Jurisdiction
+from models.errors import NotFound, Problem
 from models.lifecycle import CLOCK_RUNNING
 from models.rules import Rules
-from models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow, UnitRow
+from models.store import EventRow, HazardRow, ListingRow, NoticeArchiveRow, NoticeRow, TransitionRow, UnitRow
 
+_NA = NoticeArchiveRow.__table__
 _H, _T, _N, _L, _U, _E = (
     HazardRow.__table__,
     TransitionRow.__table__,
@@ -75,6 +79,78 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
     }
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def hazards_within(j: Jurisdiction | None) -> ColumnElement[bool] | None:
+    """The jurisdiction as a WHERE clause on ``hazards`` (``models.authz`` says what it means); None: everything."""
+    if j is None or j.everything:
+        return None
+    conds: list[ColumnElement[bool]] = []
+    if j.townships:
+        conds.append(_H.c.township_code.in_(sorted(j.townships)))
+    if j.units:
+        conds.append(_H.c.unit_code.in_(sorted(j.units)))
+    if j.fields and j.field_townships:
+        conds.append(and_(_H.c.field.in_(sorted(j.fields)), _H.c.township_code.in_(sorted(j.field_townships))))
+    if j.village is not None:
+        conds.append(and_(_H.c.township_code == j.village[0], _H.c.village == j.village[1]))
+    conds.append(_H.c.reporter == j.unit_code)
+    conds.append(_H.c.reporter.like(_like_escaped(j.unit_code) + "/%", escape="\\"))
+    return or_(*conds)
+
+
+def notices_within(j: Jurisdiction | None) -> ColumnElement[bool] | None:
+    """A notice is within when its hazard is, or its township, recipient or issuing office is."""
+    if j is None or j.everything:
+        return None
+    hazards = hazards_within(j)
+    units = sorted(j.units | j.townships)
+    return or_(
+        _N.c.hazard_id.in_(select(_H.c.id).where(hazards)) if hazards is not None else _N.c.hazard_id.is_not(None),
+        _N.c.township_code.in_(units),
+        _N.c.recipient_code.in_(units),
+        _N.c.issuer_code.in_(units),
+    )
+
+
+def hazard_filters(
+    rules: Rules,
+    now: datetime,
+    *,
+    state: str | None = None,
+    township: str | None = None,
+    unit: str | None = None,
+    field: str | None = None,
+    overdue: bool = False,
+    level: str | None = None,
+    q: str | None = None,
+    option: Callable[[str], str] = lambda name: f"--{name}",
+) -> list[ColumnElement[bool]]:
+    """The ``hazards`` filters as WHERE clauses (names or codes resolved; unknown ones are invalid input, named by
+    ``option``: the command line's ``--township``, the API's ``township``)."""
+    where: list[ColumnElement[bool]] = []
+    if state:
+        where.append(_H.c.state.in_(state.split(",")))
+    if township:
+        where.append(_H.c.township_code == rules.tree.resolve_township(township, field=option("township")).code)
+    if unit:
+        where.append(_H.c.unit_code == rules.tree.resolve_unit(unit, field=option("unit")).code)
+    if field:
+        where.append(_H.c.field.in_(field.split(",")))
+    if level:
+        where.append(_H.c.level.in_(level.split(",")))
+    if overdue:
+        where.append(and_(_H.c.state.in_([str(s) for s in CLOCK_RUNNING]), _H.c.due_at < now))
+    if q:
+        pattern = "%" + _like_escaped(q.strip()) + "%"
+        where.append(
+            or_(_H.c.title.like(pattern, escape="\\"), _H.c.ref.like(pattern, escape="\\"), _H.c.id == q.strip())
+        )
+    return where
+
+
 def list_hazards(
     conn: Connection,
     rules: Rules,
@@ -86,27 +162,48 @@ def list_hazards(
     overdue: bool = False,
     level: str | None = None,
     limit: int | None = None,
+    field: str | None = None,
+    q: str | None = None,
+    within: Jurisdiction | None = None,
+    after: tuple[datetime, str] | None = None,
+    option: Callable[[str], str] = lambda name: f"--{name}",
 ) -> list[dict[str, Any]]:
+    """Hazards in detection order. ``within`` scopes them to a jurisdiction and ``after`` continues a page after
+    ``(detected_at, id)`` (keyset pagination), both in SQL."""
     stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
-    if state:
-        stmt = stmt.where(_H.c.state.in_(state.split(",")))
-    if township:
-        stmt = stmt.where(_H.c.township_code == rules.tree.resolve_township(township, field="--township").code)
-    if unit:
-        stmt = stmt.where(_H.c.unit_code == rules.tree.resolve_unit(unit, field="--unit").code)
-    if level:
-        stmt = stmt.where(_H.c.level == level)
-    if overdue:
-        stmt = stmt.where(_H.c.state.in_([str(s) for s in CLOCK_RUNNING]), _H.c.due_at < now)
+    for clause in hazard_filters(
+        rules,
+        now,
+        state=state,
+        township=township,
+        unit=unit,
+        field=field,
+        overdue=overdue,
+        level=level,
+        q=q,
+        option=option,
+    ):
+        stmt = stmt.where(clause)
+    scope = hazards_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(or_(_H.c.detected_at > at, and_(_H.c.detected_at == at, _H.c.id > last_id)))
     if limit:
         stmt = stmt.limit(limit)
     return [hazard_view(r, rules, now) for r in conn.execute(stmt)]
 
 
-def find_hazard(conn: Connection, key: str, field: str = "HAZARD") -> Any:
-    row = conn.execute(select(_H).where((_H.c.id == key) | (_H.c.ref == key))).first()
+def find_hazard(conn: Connection, key: str, field: str = "HAZARD", within: Jurisdiction | None = None) -> Any:
+    """The hazard by id or source reference; outside ``within`` it does not exist (``NotFound``)."""
+    stmt = select(_H).where((_H.c.id == key) | (_H.c.ref == key))
+    scope = hazards_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    row = conn.execute(stmt).first()
     if row is None:
-        raise InvalidInput([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
+        raise NotFound([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
     return row
 
 
@@ -122,6 +219,8 @@ def transition_view(row: Any, rules: Rules) -> dict[str, Any]:
         "event_id": row.event_id,
         "reason": row.reason,
         "details": row.details or {},
+        "via": row.principal_via,
+        "account_id": row.principal_account,
         "hazard": row.hazard_id,
         "township": row.township_code,
     }
@@ -150,8 +249,15 @@ def notice_view(row: Any, rules: Rules) -> dict[str, Any]:
     }
 
 
-def show_hazard(conn: Connection, rules: Rules, now: datetime, key: str) -> dict[str, Any]:
-    row = find_hazard(conn, key)
+def show_hazard(
+    conn: Connection,
+    rules: Rules,
+    now: datetime,
+    key: str,
+    within: Jurisdiction | None = None,
+    field: str = "HAZARD",
+) -> dict[str, Any]:
+    row = find_hazard(conn, key, field=field, within=within)
     view = hazard_view(row, rules, now)
     history = conn.execute(select(_T).where(_T.c.hazard_id == row.id).order_by(_T.c.at, _T.c.id))
     view["history"] = [transition_view(t, rules) for t in history]
@@ -168,14 +274,22 @@ def list_notices(
     kind: str | None = None,
     hazard: str | None = None,
     limit: int | None = None,
+    within: Jurisdiction | None = None,
+    after: int | None = None,
+    hazard_field: str = "--hazard",
 ) -> list[dict[str, Any]]:
     stmt = select(_N).order_by(_N.c.id)
+    scope = notices_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if after is not None:
+        stmt = stmt.where(_N.c.id > after)
     if status:
         stmt = stmt.where(_N.c.status.in_(status.split(",")))
     if kind:
         stmt = stmt.where(_N.c.kind.in_(kind.split(",")))
     if hazard:
-        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field="--hazard").id)
+        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field=hazard_field, within=within).id)
     if limit:
         stmt = stmt.limit(limit)
     return [notice_view(r, rules) for r in conn.execute(stmt)]
@@ -203,8 +317,28 @@ def listing_view(row: Any, rules: Rules) -> dict[str, Any]:
     }
 
 
-def list_listings(conn: Connection, rules: Rules, *, active_only: bool = False) -> list[dict[str, Any]]:
+def find_notice(conn: Connection, notice_id: int, within: Jurisdiction | None = None) -> Any:
+    stmt = select(_N).where(_N.c.id == notice_id)
+    scope = notices_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound([Problem(f"there is no notice {notice_id}", field="id")])
+    return row
+
+
+def archived_document(conn: Connection, notice_id: int) -> Any:
+    """The notice as it was sent (subject, text, html), or None when it has not been sent."""
+    return conn.execute(select(_NA).where(_NA.c.notice_id == notice_id)).first()
+
+
+def list_listings(
+    conn: Connection, rules: Rules, *, active_only: bool = False, township: str | None = None
+) -> list[dict[str, Any]]:
     stmt = select(_L).order_by(_L.c.listed_at, _L.c.id)
+    if township is not None:
+        stmt = stmt.where(_L.c.township_code == township)
     if active_only:
         stmt = stmt.where(_L.c.delisted_at.is_(None))
     return [listing_view(r, rules) for r in conn.execute(stmt)]

@@ -31,7 +31,8 @@ def _console_present() -> bool:
     return spec is not None and spec.origin is not None
 
 
-def create_app(application: App) -> FastAPI:
+def create_app(application: App, *, console: bool = True) -> FastAPI:
+    """``console=False`` serves the API alone."""
     settings = application.settings
     public = settings.public_url or ""
     web = FastAPI(
@@ -76,7 +77,7 @@ def create_app(application: App) -> FastAPI:
 
     # ---- the web console (issue 17) -------------------------------------------------------------------------
     # The console's router lives in hazardloop/web/console/ (its own engineer's); it is included when present.
-    if _console_present():
+    if console and _console_present():
         from hazardloop.web.console import router as console_router
 
         web.include_router(console_router)

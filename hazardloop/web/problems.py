@@ -20,7 +20,16 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.errors import ConfigError, ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
+from models.errors import (
+    ConfigError,
+    ConflictError,
+    HazardloopError,
+    InvalidInput,
+    NotFound,
+    Problem,
+    Refused,
+    Rejections,
+)
 
 log = logging.getLogger("hazardloop.web")
 PROBLEM_JSON = "application/problem+json"
@@ -138,7 +147,15 @@ def _words(p: Problem) -> str:
     return f"{', '.join(where)}: {p.message}" if where else p.message
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "。", "!", "?")) else text + "."
+
+
 def response_for(exc: HazardloopError) -> JSONResponse:
+    if isinstance(exc, NotFound):
+        first = exc.problems[0] if exc.problems else Problem("not found")
+        return problem_response(404, first.message, field=first.field)
     if isinstance(exc, Rejections | InvalidInput):
         problems = exc.problems
         status = status_of(problems) if isinstance(exc, Rejections) else 422
@@ -152,7 +169,7 @@ def response_for(exc: HazardloopError) -> JSONResponse:
         )
     if isinstance(exc, Refused):
         status = 403 if exc.field == "actor" else 409
-        return problem_response(status, f"{exc} Nothing was written.", field=exc.field)
+        return problem_response(status, f"{_sentence(str(exc))} Nothing was written.", field=exc.field)
     if isinstance(exc, ConflictError):
         return problem_response(409, str(exc))
     if isinstance(exc, ConfigError):
@@ -165,8 +182,9 @@ def response_for(exc: HazardloopError) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, field=exc.field, line=exc.line, headers=exc.headers,
-                                title=exc.title)  # fmt: skip
+        return problem_response(
+            exc.status, exc.detail, field=exc.field, line=exc.line, headers=exc.headers, title=exc.title
+        )
 
     @app.exception_handler(HazardloopError)
     async def _engine_error(_request: Request, exc: HazardloopError) -> JSONResponse:

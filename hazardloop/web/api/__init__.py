@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hazardloop.web.api import me
+from hazardloop.web.api import events, hazards, me, notices, reports, townships
 
 router = APIRouter()
-router.include_router(me.router)
+for _module in (me, events, hazards, townships, notices, reports):
+    router.include_router(_module.router)
