@@ -109,7 +109,15 @@ def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
     return path, list(enumerate(text.splitlines(), start=1))
 
 
-from hazardloop import commands_admin, commands_core, commands_demo, commands_report, commands_serve  # noqa: E402,F401  (registers the commands)
+from hazardloop import (  # noqa: E402,F401  (registers the commands)
+    commands_admin,
+    commands_core,
+    commands_demo,
+    commands_report,
+    commands_serve,
+    commands_users,
+    commands_web,
+)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from models.authz import Jurisdiction, Principal, Role
 from models.db import unit_of_work
 from models.lifecycle import CLOCK_RUNNING, OPEN
 from models.listing import breaches, township_figures
-from models.queries import hazard_view, listing_view
+from models.queries import hazard_view, hazards_within, listing_view
 from models.store import HazardRow, ListingRow
 
 _H, _L = HazardRow.__table__, ListingRow.__table__
@@ -25,24 +25,9 @@ BOX_ROWS = 50
 
 
 def hazard_scope(j: Jurisdiction) -> ColumnElement[bool]:
-    """The jurisdiction rule of ``models.authz.Jurisdiction.sees_hazard`` as a WHERE clause on hazards."""
-    if j.everything:
-        return true()
-    terms: list[ColumnElement[bool]] = []
-    if j.townships:
-        terms.append(_H.c.township_code.in_(sorted(j.townships)))
-    if j.units:
-        terms.append(_H.c.unit_code.in_(sorted(j.units)))
-    if j.fields and j.field_townships:
-        terms.append(and_(_H.c.field.in_(sorted(j.fields)), _H.c.township_code.in_(sorted(j.field_townships))))
-    if j.village is not None:
-        terms.append(and_(_H.c.township_code == j.village[0], _H.c.village == j.village[1]))
-    terms.append(or_(_H.c.reporter == j.unit_code, _H.c.reporter.like(_escape_like(j.unit_code) + "/%", escape="\\")))
-    return or_(*terms) if terms else false()
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """The jurisdiction as a WHERE clause on hazards (``models.queries.hazards_within``; true for everything)."""
+    clause = hazards_within(j)
+    return true() if clause is None else clause
 
 
 @dataclass

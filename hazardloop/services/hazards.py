@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -94,18 +94,24 @@ def check_levels(level: str | None, field_name: str) -> None:
             raise InvalidInput([Problem(f"unknown level(s) {bad}; levels are {list(known)}", field=field_name)])
 
 
-def list_page(app: App, principal: Principal, flt: HazardFilter) -> HazardPage:
-    """One page of hazards within the principal's jurisdiction, in detection order (keyset: never loads the rest)."""
-    check_states(flt.state, "state")
-    check_levels(flt.level, "level")
-    limit = max(1, min(flt.limit, MAX_PAGE))
+def list_rows(
+    app: App,
+    principal: Principal,
+    flt: HazardFilter,
+    *,
+    limit: int | None,
+    option: Callable[[str], str] = lambda name: name,
+) -> list[dict[str, Any]]:
+    """Hazards within the principal's jurisdiction matching ``flt``, in detection order from ``flt.cursor``, at most
+    ``limit`` (None: all, for the command line's ``hazards``). ``option`` names the filters in problems."""
+    check_states(flt.state, option("state"))
+    check_levels(flt.level, option("level"))
     after = decode_cursor(flt.cursor) if flt.cursor else None
-    now = app.clock.now()
     with unit_of_work(app.engine, write=False) as conn:
-        rows = list_hazards(
+        return list_hazards(
             conn,
             app.rules,
-            now,
+            app.clock.now(),
             state=flt.state,
             township=flt.township,
             unit=flt.unit,
@@ -113,11 +119,17 @@ def list_page(app: App, principal: Principal, flt: HazardFilter) -> HazardPage:
             overdue=flt.overdue,
             level=flt.level,
             q=flt.q,
-            limit=limit + 1,
+            limit=limit,
             within=principal.jurisdiction,
             after=after,
-            option=lambda name: name,
+            option=option,
         )
+
+
+def list_page(app: App, principal: Principal, flt: HazardFilter) -> HazardPage:
+    """One page of hazards within the principal's jurisdiction, in detection order (keyset: never loads the rest)."""
+    limit = max(1, min(flt.limit, MAX_PAGE))
+    rows = list_rows(app, principal, flt, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = None
@@ -131,10 +143,10 @@ def _utc_iso(local_iso: str) -> str:
     return datetime.fromisoformat(local_iso).isoformat()
 
 
-def show(app: App, principal: Principal, key: str) -> dict[str, Any]:
+def show(app: App, principal: Principal, key: str, field_name: str = "hazard") -> dict[str, Any]:
     """One hazard with its history and notices; ``NotFound`` outside the jurisdiction."""
     with unit_of_work(app.engine, write=False) as conn:
-        return show_hazard(conn, app.rules, app.clock.now(), key, within=principal.jurisdiction, field="hazard")
+        return show_hazard(conn, app.rules, app.clock.now(), key, within=principal.jurisdiction, field=field_name)
 
 
 # --- changes ----------------------------------------------------------------------------------------------------
@@ -313,13 +325,6 @@ def record_manual(app: App, principal: Principal, payload: dict[str, Any]) -> Ap
     )
 
 
-@dataclass
-class BatchResult:
-    report: ApplyReport
-    lines: int
-    problems: list[Problem] = field(default_factory=list)
-
-
 def apply_events(
     app: App,
     principal: Principal,
@@ -327,6 +332,7 @@ def apply_events(
     *,
     source: str,
     partial: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ApplyReport:
     """A batch of contract events (``apply``'s code path, chunked, all-or-nothing unless ``partial``). For a proven
     principal every event acts as the account: an event naming another actor is refused (its line named)."""
@@ -337,6 +343,7 @@ def apply_events(
         source=source,
         now=app.clock.now(),
         partial=partial,
+        progress=progress,
         principal=principal.audit(),
         acting=principal.actor if principal.proven else None,
         guard=guard_for(app, principal) if principal.proven else None,

@@ -47,7 +47,7 @@ def list_page(
         if not cursor.isdigit():
             raise InvalidInput([Problem("the cursor is not one this server gave out", field="cursor")])
         after = int(cursor)
-    size = max(1, min(limit, MAX_PAGE)) if limit else None
+    size = max(1, limit) if limit else None  # the API caps it at MAX_PAGE; the command line may ask for more
     with unit_of_work(app.engine, write=False) as conn:
         rows = list_notices(
             conn,

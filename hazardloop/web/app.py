@@ -93,3 +93,10 @@ def create_app(application: App, *, console: bool = True) -> FastAPI:
         )
     web.add_middleware(Hardening, limit=settings.body_limit, hsts=public.startswith("https://"))
     return web
+
+
+def from_environment() -> FastAPI:
+    """The app of a ``web --workers N`` process, wired from the environment (``HAZARDLOOP_*``)."""
+    from config.bootstrap import bootstrap
+
+    return create_app(bootstrap())
