@@ -167,10 +167,20 @@ def list_hazards(
     within: Jurisdiction | None = None,
     after: tuple[datetime, str] | None = None,
     option: Callable[[str], str] = lambda name: f"--{name}",
+    detected_from: datetime | None = None,
+    detected_before: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Hazards in detection order. ``within`` scopes them to a jurisdiction and ``after`` continues a page after
-    ``(detected_at, id)`` (keyset pagination), both in SQL."""
-    stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
+    """Hazards in detection order (``newest_first``: the reverse). ``within`` scopes them to a jurisdiction and
+    ``after`` continues a page after ``(detected_at, id)`` (keyset pagination), both in SQL."""
+    if newest_first:
+        stmt = select(_H).order_by(_H.c.detected_at.desc(), _H.c.id.desc())
+    else:
+        stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
+    if detected_from is not None:
+        stmt = stmt.where(_H.c.detected_at >= detected_from)
+    if detected_before is not None:
+        stmt = stmt.where(_H.c.detected_at < detected_before)
     for clause in hazard_filters(
         rules,
         now,
@@ -189,7 +199,10 @@ def list_hazards(
         stmt = stmt.where(scope)
     if after is not None:
         at, last_id = after
-        stmt = stmt.where(or_(_H.c.detected_at > at, and_(_H.c.detected_at == at, _H.c.id > last_id)))
+        if newest_first:
+            stmt = stmt.where(or_(_H.c.detected_at < at, and_(_H.c.detected_at == at, _H.c.id < last_id)))
+        else:
+            stmt = stmt.where(or_(_H.c.detected_at > at, and_(_H.c.detected_at == at, _H.c.id > last_id)))
     if limit:
         stmt = stmt.limit(limit)
     return [hazard_view(r, rules, now) for r in conn.execute(stmt)]

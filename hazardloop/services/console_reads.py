@@ -178,6 +178,13 @@ def overview(
         )
     lines.sort(key=lambda t: ({"bad": 0, "warn": 1}.get(t.cue, 2), -t.overdue, t.code))
     rows = [r for r in sweep_preview(app.engine, rules, now, preview_days) if j.sees_township(str(r["township"]))]
+    shown = rows[:preview_rows]
+    if shown:  # the hazards' supervision levels now, so the page offers only escalations that go upwards
+        with unit_of_work(app.engine, write=False) as conn:
+            ids = sorted({str(r["hazard"]) for r in shown})
+            levels = dict(conn.execute(select(_H.c.id, _H.c.level).where(_H.c.id.in_(ids))).all())
+        for r in shown:
+            r["current_level"] = levels.get(str(r["hazard"]), "none")
     totals_open = sum(t.open for t in lines)
     due = sum(f.due_in_window for f in figures.values())
     cleared_due = sum(f.cleared_of_due for f in figures.values())
@@ -188,7 +195,7 @@ def overview(
         "clearance_rate": cleared_due / due if due else None,
         "on_time_rate": sum(o for _, o in cleared.values()) / all_cleared if all_cleared else None,
     }
-    return Overview(lines, listings, rows[:preview_rows], max(0, len(rows) - preview_rows), totals, lim.window_days)
+    return Overview(lines, listings, shown, max(0, len(rows) - preview_rows), totals, lim.window_days)
 
 
 def possible_duplicates(

@@ -12,7 +12,7 @@ import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -55,6 +55,9 @@ class HazardFilter:
     q: str | None = None
     limit: int = 50
     cursor: str | None = None
+    since: date | None = None  # detected on or after this day (the policy's time zone)
+    until: date | None = None  # detected on or before this day
+    newest_first: bool = False
 
 
 @dataclass
@@ -123,7 +126,14 @@ def list_rows(
             within=principal.jurisdiction,
             after=after,
             option=option,
+            detected_from=_day_start(app, flt.since),
+            detected_before=_day_start(app, flt.until + timedelta(days=1) if flt.until else None),
+            newest_first=flt.newest_first,
         )
+
+
+def _day_start(app: App, day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=app.policy.tz) if day is not None else None
 
 
 def list_page(app: App, principal: Principal, flt: HazardFilter) -> HazardPage:
@@ -307,6 +317,25 @@ def _earlier(app: App, principal: Principal, event_id: str, event_type: str, haz
             ]
         )
     return ActionResult(show(app, principal, hazard_id), event_id, duplicate=True)
+
+
+def detect(app: App, principal: Principal, hazard: dict[str, Any], event_id: str | None = None) -> ActionResult:
+    """Report a hazard (``hazard.detected``) as ``principal``, in its area; ``event_id`` for a safe retry (the same id
+    again answers with the hazard it created)."""
+    eid = event_id or f"{principal.via}:{uuid.uuid4()}"
+    payload = {"type": "hazard.detected", "actor": principal.actor, "hazard": hazard, "event_id": eid}
+    report = record_manual(app, principal, payload)
+    with unit_of_work(app.engine, write=False) as conn:
+        hazard_id = report.created[0] if report.created else None
+        if hazard_id is None:  # a duplicate: the event, or the source reference, was seen before
+            stored = stored_events(conn, [eid]).get(eid)
+            hazard_id = stored[1] if stored else find_hazard(conn, str(hazard.get("ref")), field="hazard.ref").id
+    return ActionResult(
+        show(app, principal, hazard_id),
+        eid,
+        duplicate=not report.created,
+        notices=report.notices,
+    )
 
 
 def record_manual(app: App, principal: Principal, payload: dict[str, Any]) -> ApplyReport:
