@@ -53,6 +53,11 @@ class DetectedHazard(BaseModel):
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     source: ShortText | None = None
     campaign: ShortText | None = None
+    # added to the contract: photos or documents of the report (``sha256:<hex>`` of stored files, as a
+    # submission's evidence) and where the reporter stood (WGS 84 degrees)
+    evidence: list[ShortText] = Field(default_factory=list, max_length=50)
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
 
 
 class HazardDetected(_Event):
