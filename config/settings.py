@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (none: CORS off)")
     session_hours: float = Field(12, gt=0, le=24 * 30, description="how long a console session lasts")
+    console: bool = Field(True, description="serve the web console beside the API (false: the API alone)")
     evidence_dir: Path | None = Field(None, description="folder of evidence files (default: beside the SQLite file)")
 
     @field_validator("database_url")

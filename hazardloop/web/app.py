@@ -31,8 +31,8 @@ def _console_present() -> bool:
     return spec is not None and spec.origin is not None
 
 
-def create_app(application: App, *, console: bool = True) -> FastAPI:
-    """``console=False`` serves the API alone."""
+def create_app(application: App, *, console: bool | None = None) -> FastAPI:
+    """``console`` (default: the ``console`` setting, on) serves the web console beside the API."""
     settings = application.settings
     public = settings.public_url or ""
     web = FastAPI(
@@ -77,7 +77,7 @@ def create_app(application: App, *, console: bool = True) -> FastAPI:
 
     # ---- the web console (issue 17) -------------------------------------------------------------------------
     # The console's router lives in hazardloop/web/console/ (its own engineer's); it is included when present.
-    if console and _console_present():
+    if (settings.console if console is None else console) and _console_present():
         from hazardloop.web.console import router as console_router
 
         web.include_router(console_router)
