@@ -26,7 +26,6 @@ _BODY = {
     "'actor' out: every event acts as the signed-in account (an event naming another actor is refused).",
     "content": {
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
     },
 }
 
