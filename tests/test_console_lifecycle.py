@@ -187,3 +187,83 @@ def test_a_phone_completes_the_units_steps(console: Console, browser: Any) -> No
     screenshot(phone, "phone-hazard")
     phone.goto(console.base + "/")
     screenshot(phone, "phone-worklist")
+
+
+def test_the_list_filters_searches_sorts_pages_and_exports(console: Console, browser: Any) -> None:
+    now = datetime.now().astimezone()
+    events = []
+    for n in range(60):
+        township = "SX-YC-BH" if n % 3 == 0 else "SX-YC-TS"
+        events.append(
+            {
+                "type": "hazard.detected",
+                "event_id": f"list-{n}",
+                "at": (now - timedelta(days=60 - n, minutes=n)).isoformat(timespec="seconds"),
+                "actor": "SX-YC",
+                "hazard": {
+                    "ref": f"LIST-{n:03d}",
+                    "title": f"{'桥梁护栏' if n % 2 else '路灯'}损坏{n:03d}号",
+                    "description": "列表测试。",
+                    "field": "other",
+                    "severity": "major" if n == 7 else "general",
+                    "township": township,
+                },
+            }
+        )
+    path = console.workdir / "list.jsonl"
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8")
+    console.cli.ok("apply", str(path))
+    page = console.login(browser, "chengang")
+    page.goto(console.base + "/hazards?q=LIST-")
+    titles = page.locator("table.cards tbody tr td:nth-child(2) a")
+    assert titles.count() == 50 and titles.first.inner_text() == "桥梁护栏损坏059号"  # newest first, 50 a page
+    page.get_by_role("link", name="下一页").first.click()
+    assert page.locator("table.cards tbody tr").count() == 10
+    assert "第2页" in page.locator(".pager").first.inner_text()
+    page.goto(console.base + "/hazards")
+    page.fill("#q", "桥梁护栏")
+    page.select_option("#township", "SX-YC-BH")
+    page.select_option("#sort", "oldest")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_load_state()
+    shown = page.locator("table.cards tbody tr td:nth-child(2) a").all_inner_texts()
+    expected = [f"桥梁护栏损坏{n:03d}号" for n in range(60) if n % 2 and n % 3 == 0]
+    assert shown == expected
+    page.goto(console.base + "/hazards?q=LIST-007")  # the source reference finds it too
+    assert page.locator("table.cards tbody tr").count() == 1 and "重大隐患" in page.locator("tbody").inner_text()
+    day = (now - timedelta(days=5)).date().isoformat()
+    page.goto(console.base + f"/hazards?q=LIST-&since={day}")
+    assert page.locator("table.cards tbody tr").count() == 5
+    page.goto(console.base + "/hazards?q=桥梁护栏&township=SX-YC-BH")
+    export = page.locator("a", has_text="导出Excel台账").get_attribute("href")
+    assert export is not None and "township=SX-YC-BH" in export
+    answer = page.request.get(console.base + export)
+    assert answer.status == 200 and answer.body()[:2] == b"PK"
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    rows = [
+        r for ws in load_workbook(BytesIO(answer.body())).worksheets for r in ws.iter_rows(min_row=2, values_only=True)
+    ]
+    assert len(rows) == len(expected)
+
+
+def test_reporting_what_repeats_an_open_hazard_warns_before_creating_it(console: Console, browser: Any) -> None:
+    first = _detect(console, "府山路路灯不亮")
+    grid = console.login(browser, "wangfang")
+    grid.goto(console.base + "/report")
+    grid.fill("#title", "府山路路灯不亮")
+    grid.select_option("#field", "other")
+    grid.select_option("#township", "SX-YC-FS")
+    grid.fill("#description", "夜间无照明。")
+    grid.fill("#address", "府山路1号")
+    grid.click("form[action='/report'] button[type=submit]")
+    grid.wait_for_load_state()
+    warning = grid.locator("#duplicates")
+    assert warning.get_by_role("link", name=re.compile(first)).count() == 1
+    before = len(console.cli.json("hazards"))
+    grid.check("input[name=confirm_duplicate]")
+    grid.click("form[action='/report'] button[type=submit]")
+    grid.wait_for_url(re.compile(r".*/hazards/HZ-.*"))
+    assert _hazard_id(grid) != first and len(console.cli.json("hazards")) == before + 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import fields as dataclass_fields
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -106,21 +105,19 @@ def _day(text: str) -> date | None:
 
 
 def _hazard_filter(f: dict[str, str], cursor: str | None) -> hazards.HazardFilter:
-    known = {fl.name for fl in dataclass_fields(hazards.HazardFilter)}
-    values: dict[str, Any] = {
-        "state": f["state"] or None,
-        "township": f["township"] or None,
-        "field": f["field"] or None,
-        "level": f["level"] or None,
-        "overdue": f["overdue"] in ("1", "true", "on"),
-        "q": f["q"] or None,
-        "limit": PAGE_SIZE,
-        "cursor": cursor,
-    }
-    # the date range and the order, where the hazards service offers them
-    optional = {"since": _day(f["since"]), "until": _day(f["until"]), "newest_first": f["sort"] != "oldest"}
-    values.update({k: v for k, v in optional.items() if k in known})
-    return hazards.HazardFilter(**values)
+    return hazards.HazardFilter(
+        state=f["state"] or None,
+        township=f["township"] or None,
+        field=f["field"] or None,
+        level=f["level"] or None,
+        overdue=f["overdue"] in ("1", "true", "on"),
+        q=f["q"] or None,
+        limit=PAGE_SIZE,
+        cursor=cursor,
+        since=_day(f["since"]),
+        until=_day(f["until"]),
+        newest_first=f["sort"] != "oldest",
+    )
 
 
 def _pickers(app: App, viewer: Viewer) -> dict[str, Any]:
@@ -389,8 +386,10 @@ async def report_submit(request: Request, viewer: Me) -> Response:
         if (lat is None) != (lon is None):
             raise InvalidInput("经纬度需要同时填写，或都不填")
         evidence = _store_all(app, await _read_files(form))
-        if ref is None:
-            ref = f"WEB-{app.rules.local_day(app.clock.now()):%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
+        event_id = str(form.get("event_id") or "")[:100] or None
+        if ref is None:  # made from the form's event id, so the same form sent twice is the same report
+            seed = re.sub(r"[^0-9a-f]", "", (event_id or uuid.uuid4().hex).lower())[-12:] or uuid.uuid4().hex[:12]
+            ref = f"WEB-{seed.upper()}"
         hazard: dict[str, Any] = {
             "ref": ref,
             "title": values["title"],
@@ -406,14 +405,12 @@ async def report_submit(request: Request, viewer: Me) -> Response:
                 hazard[key] = values[key]
         if lat is not None:
             hazard["latitude"], hazard["longitude"] = lat, lon
-        report = hazards.record_manual(
-            app, viewer.principal, {"type": "hazard.detected", "actor": viewer.principal.actor, "hazard": hazard}
-        )
+        result = hazards.detect(app, viewer.principal, hazard, event_id=event_id)
     except (InvalidInput, Rejections, Refused) as exc:
         return _report_page(request, viewer, values, [("error", "上报未能完成：" + _problem_text(exc))], [], 422)
-    created = report.created[0] if report.created else None
-    if created is None:
-        return redirect("/hazards", flash=("warn", "该来源编号的隐患已上报过，本次未重复登记。"))
+    created = result.hazard["id"]
+    if result.duplicate:
+        return redirect(f"/hazards/{created}", flash=("warn", f"该隐患已上报过（{created}），本次未重复登记。"))
     return redirect(f"/hazards/{created}", flash=("ok", f"已上报：{created}"))
 
 
