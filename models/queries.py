@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from models.authz import Jurisdiction
 from models.errors import NotFound, Problem
 from models.lifecycle import CLOCK_RUNNING
-from models.rules import Rules
+from models.rules import Rules, memoised
 from models.store import EventRow, HazardRow, ListingRow, NoticeArchiveRow, NoticeRow, TransitionRow, UnitRow
 
 _NA = NoticeArchiveRow.__table__
@@ -30,6 +30,15 @@ _H, _T, _N, _L, _U, _E = (
 
 def _iso(value: datetime | None, rules: Rules) -> str | None:
     return rules.local_iso(value)
+
+
+def _overdue_days(rules: Rules, due_at: datetime, now: datetime) -> int:
+    # a page of hazards mostly shares a handful of deadlines: count each one's working days once
+    return memoised(
+        rules.overdue_counts,
+        (due_at, now),
+        lambda: rules.calendar.working_days_between(rules.local_day(due_at), rules.local_day(now)),
+    )
 
 
 def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
@@ -62,9 +71,7 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
         "due_at": _iso(row.due_at, rules),
         "deadline_provisional": bool(row.deadline_provisional),
         "overdue": overdue,
-        "overdue_days": rules.calendar.working_days_between(rules.local_day(row.due_at), rules.local_day(now))
-        if overdue
-        else 0,
+        "overdue_days": _overdue_days(rules, row.due_at, now) if overdue else 0,
         "rework_count": row.rework_count,
         "extension_count": row.extension_count,
         "pending_extension_days": row.pending_extension_days,
