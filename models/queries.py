@@ -297,13 +297,14 @@ def list_notices(
     within: Jurisdiction | None = None,
     after: int | None = None,
     hazard_field: str = "--hazard",
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    stmt = select(_N).order_by(_N.c.id)
+    stmt = select(_N).order_by(_N.c.id.desc() if newest_first else _N.c.id)
     scope = notices_within(within)
     if scope is not None:
         stmt = stmt.where(scope)
     if after is not None:
-        stmt = stmt.where(_N.c.id > after)
+        stmt = stmt.where(_N.c.id < after if newest_first else _N.c.id > after)
     if status:
         stmt = stmt.where(_N.c.status.in_(status.split(",")))
     if kind:

@@ -246,10 +246,15 @@ def test_the_audit_row_records_the_account_the_token_and_the_real_clock(pair: Pa
     assert row.principal_credential == pair.token.split(".")[0]
     assert (row.principal_via, event.principal_via) == ("token", "token")
     assert row.principal_client == "127.0.0.1"
-    recorded = row.recorded_at.replace(tzinfo=UTC) if row.recorded_at.tzinfo is None else row.recorded_at
+    recorded, at = _utc(row.recorded_at), _utc(row.at)
     assert recorded >= before - timedelta(seconds=1)
-    at = row.at.replace(tzinfo=UTC) if row.at.tzinfo is None else row.at
     assert at <= recorded  # the event happened earlier than it was recorded, never later
+
+
+def _utc(value: Any) -> datetime:
+    """A stored instant as read raw: naive UTC (text on SQLite, a datetime on PostgreSQL)."""
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
 
 
 def test_the_command_line_records_a_declared_cli_principal(sqlite_cli: Cli) -> None:

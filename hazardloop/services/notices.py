@@ -40,6 +40,7 @@ def list_page(
     limit: int | None = None,
     cursor: str | None = None,
     names: tuple[str, str, str] = ("--status", "--kind", "--hazard"),
+    newest_first: bool = False,
 ) -> NoticePage:
     check_filters(status, kind, names[:2])
     after = None
@@ -59,6 +60,7 @@ def list_page(
             within=principal.jurisdiction,
             after=after,
             hazard_field=names[2],
+            newest_first=newest_first,
         )
     more = size is not None and len(rows) > size
     rows = rows[:size] if size else rows
