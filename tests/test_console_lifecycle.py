@@ -139,7 +139,6 @@ def test_one_hazard_lives_its_whole_life_through_four_accounts(console: Console,
     unit.goto(console.base + "/")
     screenshot(unit, "worklist-unit")
     copy_to_docs("hazard-detail", "console-hazard.png")
-    copy_to_docs("worklist-unit", "console-worklist.png")
 
 
 def _detect(

@@ -24,7 +24,67 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         running.add_account("chengang", "SX-YC", "supervisor", "陈刚")
         running.add_account("yc-admin", "SX-YC", "admin", "刘洋")
         running.add_account("zhou", "SX", "supervisor,viewer", "周明")
+        _seed(running)
         yield running
+
+
+SEED_TITLES = (
+    "窨井盖破损",
+    "消防通道堵塞",
+    "广告牌松动",
+    "电动车楼道充电",
+    "河道护栏缺失",
+    "路灯损坏",
+    "违章搭建",
+    "燃气管道老化",
+)
+
+
+def _seed(console: Console) -> None:
+    """Some work of 越城区 (not 府山街道, which the tests watch): hazards of several ages, some overdue, one asking for
+    an extension, so that the county's pages have something to show."""
+    now = datetime.now().astimezone()
+    towns = ("SX-YC-TS", "SX-YC-BH", "SX-YC-CN", "SX-YC-JS", "SX-YC-DD")
+    events: list[dict[str, Any]] = []
+    for n in range(24):
+        events.append(
+            {
+                "type": "hazard.detected",
+                "event_id": f"seed-{n}",
+                "at": (now - timedelta(days=1 + n, hours=n % 5)).isoformat(timespec="seconds"),
+                "actor": "SX-YC",
+                "hazard": {
+                    "ref": f"SEED-{n:02d}",
+                    "title": f"{towns[n % 5][-2:]}{SEED_TITLES[n % len(SEED_TITLES)]}",
+                    "description": "排查发现。",
+                    "field": "other",
+                    "severity": "major" if n % 7 == 3 else "general",
+                    "township": towns[n % 5],
+                },
+            }
+        )
+    at = now.isoformat(timespec="seconds")
+    events += [
+        {
+            "type": "hazard.acknowledged",
+            "event_id": "seed-ack",
+            "at": at,
+            "actor": "SX-YC-CN/吴强",
+            "hazard": "SEED-02",
+        },
+        {
+            "type": "extension.requested",
+            "event_id": "seed-ext",
+            "at": at,
+            "actor": "SX-YC-CN/吴强",
+            "hazard": "SEED-02",
+            "days": 5,
+            "reason": "需协调产权单位共同整改",
+        },
+    ]
+    path = console.workdir / "seed.jsonl"
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8")
+    console.cli.ok("apply", str(path))
 
 
 def _detect_overdue(console: Console, ref: str, title: str, days_ago: int, township: str = "SX-YC-FS") -> str:
@@ -61,6 +121,10 @@ def test_a_supervisor_escalates_from_the_overview_and_lists_a_township_whose_not
     assert overdue.count() == 1
     assert "逾期" in overdue.locator(".overdue").last.inner_text()
     assert overdue.locator(".overdue").last.evaluate("e => getComputedStyle(e).color") == "rgb(192, 28, 40)"
+
+    assert page.locator("#extensions").get_by_text("SEED-02").count() == 1
+    screenshot(page, "worklist-county")
+    copy_to_docs("worklist-county", "console-worklist.png")
 
     page.click("nav >> text=督办总览")
     row = page.locator("#township-SX-YC-FS")
