@@ -193,3 +193,32 @@ def test_the_session_cookie_is_httponly_and_same_site_and_pages_need_it(console:
     page.context.add_cookies([cookie])
     page.goto(console.base + "/")
     assert page.url.startswith(console.base + "/login")
+
+
+def test_changing_the_password_ends_the_other_sessions(console: Console, browser: Any) -> None:
+    console.add_account("pw-change", "SX-YC-FS", "viewer", "改密")
+    elsewhere = console.login(browser, "pw-change")
+    page = console.login(browser, "pw-change")
+    page.goto(console.base + "/password")
+    page.fill("#current", "not-the-password")
+    page.fill("#new", "a-new-password-1")
+    page.fill("#again", "a-new-password-1")
+    page.get_by_role("button", name="保存新密码").click()
+    page.wait_for_load_state()
+    assert "当前密码不正确" in page.locator(".flash.error").inner_text()
+    page.fill("#current", PASSWORD)
+    page.fill("#new", "a-new-password-1")
+    page.fill("#again", "a-new-password-2")
+    page.get_by_role("button", name="保存新密码").click()
+    page.wait_for_load_state()
+    assert "不一致" in page.locator(".flash.error").inner_text()
+    page.fill("#current", PASSWORD)
+    page.fill("#new", "a-new-password-1")
+    page.fill("#again", "a-new-password-1")
+    page.get_by_role("button", name="保存新密码").click()
+    page.wait_for_url(console.base + "/")
+    assert "密码已修改" in page.locator(".flash").inner_text()
+    page.goto(console.base + "/hazards")
+    assert page.url == console.base + "/hazards"  # this browser stays signed in
+    elsewhere.goto(console.base + "/hazards")
+    assert elsewhere.url.startswith(console.base + "/login")  # the other session has ended

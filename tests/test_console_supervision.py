@@ -224,3 +224,37 @@ def test_an_operator_sends_a_dead_notice_again(console: Console, browser: Any) -
     assert "已重新排队" in page.locator(".flash").first.inner_text()
     statuses = {n["id"]: n["status"] for n in console.cli.json("notices")}
     assert statuses[notice] == "pending"
+
+
+def test_a_supervisor_decides_an_extension_reassigns_and_closes_a_report_as_invalid(
+    console: Console, browser: Any
+) -> None:
+    before = console.show("SEED-02")
+    assert before["pending_extension_days"] == 5
+    page = console.login(browser, "chengang")
+    page.locator("#extensions").get_by_role("link", name=before["id"]).click()
+    assert "需协调产权单位共同整改" in page.locator("#actions").inner_text()
+    page.fill("#dec-reason", "同意延期5个工作日。")
+    page.get_by_role("button", name="同意延期").click()
+    page.wait_for_load_state()
+    after = console.show("SEED-02")
+    assert after["pending_extension_days"] is None and after["due_at"] > before["due_at"]
+    decided = [t for t in after["history"] if t["action"] == "extension.decided"][-1]
+    assert decided["details"]["approved"] is True and decided["actor"] == "SX-YC/陈刚"
+
+    other = console.show("SEED-03")
+    page.goto(console.base + f"/hazards/{other['id']}")
+    page.locator("summary", has_text="转办").click()
+    page.select_option("#re-unit", "SX-YC-XF")
+    page.fill("#re-reason", "属消防领域，转消防救援大队。")
+    page.get_by_role("button", name="转办", exact=True).click()
+    page.wait_for_load_state()
+    assert console.show("SEED-03")["unit"] == "SX-YC-XF"
+
+    page.locator("summary", has_text="作废").click()
+    page.fill("#inv-reason", "经核实与SEED-04重复。")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="作废", exact=True).click()
+    page.wait_for_load_state()
+    assert console.show("SEED-03")["state"] == "invalid"
+    assert page.locator("#actions button").count() == 0  # nothing is left to do on a closed hazard

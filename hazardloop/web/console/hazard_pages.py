@@ -202,7 +202,11 @@ def _detail(
         viewer,
         "hazards",
         h["title"],
-        h={**views.hazard_view(h), "reporter_name": views.actor_name(h.get("reporter") or "", app.tree)},
+        h={
+            **views.hazard_view(h),
+            "reporter_name": views.actor_name(h.get("reporter") or "", app.tree),
+            "pending_extension_reason": views.pending_extension_reason(h),
+        },
         actions=actions,
         timeline=steps,
         loose_notices=loose,

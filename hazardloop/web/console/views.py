@@ -144,3 +144,11 @@ def evidence_of(h: dict[str, Any]) -> list[str]:
             if digest and digest not in found:
                 found.append(digest)
     return found
+
+
+def pending_extension_reason(h: dict[str, Any]) -> str | None:
+    """The reason of the extension request waiting for a decision (the latest request in the history)."""
+    if h.get("pending_extension_days") is None:
+        return None
+    asked = [t for t in h.get("history", []) if t["action"] == "extension.requested"]
+    return asked[-1].get("reason") if asked else None
