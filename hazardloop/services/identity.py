@@ -39,16 +39,30 @@ def cli_principal(app: App, actor: str | None = None) -> Principal:
     return declared_principal(app.tree, "cli", who[:200], actor)
 
 
-def authenticate_token(app: App, token: str, client: str | None) -> Principal | None:
+def check_token(app: App, token: str, client: str | None) -> tuple[Principal, str | None] | None:
+    """The principal a token proves (a read only), and the token id whose last-used time is due to be written."""
     now = app.clock.now()
     with unit_of_work(app.engine, write=False) as conn:
         found = accounts.authenticate_token(conn, token, now)
     if found is None:
         return None
-    if found.last_used_at is None or now - found.last_used_at >= accounts.LAST_USED_EVERY:
-        with unit_of_work(app.engine) as conn:
-            accounts.touch_token(conn, found.credential_id, now)
-    return principal_of(app, found, "token", client)
+    due = found.last_used_at is None or now - found.last_used_at >= accounts.LAST_USED_EVERY
+    return principal_of(app, found, "token", client), (found.credential_id if due else None)
+
+
+def touch_token(app: App, token_id: str) -> None:
+    with unit_of_work(app.engine) as conn:
+        accounts.touch_token(conn, token_id, app.clock.now())
+
+
+def authenticate_token(app: App, token: str, client: str | None) -> Principal | None:
+    checked = check_token(app, token, client)
+    if checked is None:
+        return None
+    principal, due = checked
+    if due is not None:
+        touch_token(app, due)
+    return principal
 
 
 @dataclass(frozen=True)

@@ -106,10 +106,16 @@ async def current_principal(request: Request) -> Principal:
         wait = state.limiter.retry_after(client)
         if wait:
             raise _too_many(wait)
-        principal = await run_in_threadpool(identity.authenticate_token, state.app, token.strip(), client)
-        if principal is None:
+        # One indexed read, never waiting on a lock: done on the event loop, which saves a thread hand-off per
+        # request; the occasional last-used write (once a minute per token) may wait for a writer, so it goes to a
+        # worker thread.
+        checked = identity.check_token(state.app, token.strip(), client)
+        if checked is None:
             state.limiter.failed(client)
             raise _unauthorised("the token is unknown, expired or revoked, or its account is disabled")
+        principal, due = checked
+        if due is not None:
+            await run_in_threadpool(identity.touch_token, state.app, due)
         request.state.principal = principal
         return principal
     session = await session_principal(request)

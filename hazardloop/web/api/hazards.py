@@ -64,7 +64,8 @@ async def list_hazards(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     flt = service.HazardFilter(**filters.values, limit=limit, cursor=cursor)
-    page = await run_in_threadpool(service.list_page, application(request), principal, flt)
+    # reads never wait on a lock (SQLite WAL, PostgreSQL MVCC): on the event loop, without a thread hand-off
+    page = service.list_page(application(request), principal, flt)
     return json_response({"items": page.items, "next_cursor": page.next_cursor})
 
 
@@ -79,7 +80,7 @@ async def show_hazard(
     principal: Who,
     hazard: Annotated[str, Path(max_length=200, description="the engine's id or the source reference")],
 ) -> Response:
-    view = await run_in_threadpool(service.show, application(request), principal, hazard)
+    view = service.show(application(request), principal, hazard)
     return json_response(view)
 
 
