@@ -301,3 +301,13 @@ def test_two_clients_racing_on_one_hazard_exactly_one_wins(
             assert sorted(statuses) == [200, 409], statuses
             acks = [t for t in cli.json("show", hazard)["history"] if t["action"] == "hazard.acknowledged"]
             assert len(acks) == 1
+
+
+def test_a_source_reference_with_a_slash_names_its_hazard_in_the_path(pair: Pair) -> None:
+    with pair.server.client(pair.token) as client:
+        created = client.post("/api/v1/events", json=[detection("12345/2025", at=_at(1))])
+        shown = client.get("/api/v1/hazards/12345%2F2025")
+        acted = client.post("/api/v1/hazards/12345/2025/acknowledge")
+    assert created.status_code == 200
+    assert shown.status_code == 200 and shown.json()["ref"] == "12345/2025"
+    assert acted.status_code == 200 and acted.json()["hazard"]["state"] == "rectifying"

@@ -70,7 +70,7 @@ async def list_hazards(
 
 
 @router.get(
-    "/hazards/{hazard}",
+    "/hazards/{hazard:path}",
     summary="one hazard with its history and notices",
     response_model=HazardDetail,
     responses=problems(*COMMON, 404),
@@ -100,7 +100,7 @@ class ActionBody(BaseModel):
 
 
 @router.post(
-    "/hazards/{hazard}/{action}",
+    "/hazards/{hazard:path}/{action}",
     summary="act on a hazard as the signed-in account",
     response_model=ActionOutcome,
     responses=problems(*COMMON, 403, 404, 409),
