@@ -42,6 +42,7 @@ def notice_list(request: Request, viewer: Me, status: str = "", kind: str = "", 
             limit=PAGE_SIZE,
             cursor=cursor,
             names=("status", "kind", "hazard"),
+            newest_first=True,
         )
         rows, next_cursor = found.items, found.next_cursor
     except InvalidInput as exc:
