@@ -5,6 +5,7 @@ headers are on every answer; no secret reaches the server's log; ``web`` stays o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,16 @@ def test_a_session_cookie_needs_its_csrf_token_for_a_change(setup: Setup) -> Non
 
 def test_a_body_above_the_limit_answers_413_and_writes_nothing(setup: Setup) -> None:
     big = [detection(f"BIG-{n}", title_pad="x") for n in range(200)]
+    body = json.dumps(big).encode()
     with setup.server.client(setup.accounts.tokens["fs"]) as client:
         response = client.post("/api/v1/events", json=big)
+        # sent in chunks without a declared length: refused as soon as it passes the limit
+        chunked = client.post(
+            "/api/v1/events",
+            content=(body[i : i + 4096] for i in range(0, len(body), 4096)),
+            headers={"Content-Type": "application/json"},
+        )
+    assert chunked.status_code == 413
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")
     assert setup.cli.json("hazards") == []
