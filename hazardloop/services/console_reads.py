@@ -64,10 +64,7 @@ def worklist(app: App, principal: Principal, now: datetime) -> Worklist:
 
     with unit_of_work(app.engine, write=False) as conn:
         if Role.STAFF in principal.roles:
-            mine = _H.c.unit_code == unit.code
-            box(conn, "acknowledge", "待签收", and_(mine, _H.c.state == "assigned"))
-            box(conn, "returned", "退回整改", and_(mine, _H.c.state == "rectifying", _H.c.rework_count > 0), True)
-            box(conn, "rectify", "待整改", and_(mine, _H.c.state == "rectifying", _H.c.rework_count == 0))
+            _unit_boxes(conn, rules, now, unit.code, result)
         if Role.VERIFIER in principal.roles:
             if unit.level in ("township", "area"):
                 # the township verifies its hazards, except where it is itself the responsible unit (the county does)
@@ -94,6 +91,32 @@ def worklist(app: App, principal: Principal, now: datetime) -> Worklist:
                 result.boxes.append(Box("delisting", "摘牌建议待确认", listings, len(listings), kind="listings"))
             box(conn, "overdue", "辖区逾期隐患", and_(scope, late), True, more="/hazards?overdue=1")
     return result
+
+
+_UNIT_BOXES = (("acknowledge", "待签收", False), ("returned", "退回整改", True), ("rectify", "待整改", False))
+
+
+def _unit_boxes(conn: Any, rules: Any, now: datetime, unit_code: str, result: Worklist) -> None:
+    """A responsible unit's three boxes from two statements over its open work (one grouped count, one read of the
+    newest deadlines), instead of a count and a read per box: a city department answers for thousands of hazards,
+    and each statement walks its index entries."""
+    mine = and_(_H.c.unit_code == unit_code, _H.c.state.in_(_RUNNING))
+    which = case((_H.c.state == "assigned", "acknowledge"), (_H.c.rework_count > 0, "returned"), else_="rectify").label(
+        "box"
+    )
+    counts = dict(conn.execute(select(which, func.count()).where(mine).group_by(which)).all())
+    rows: dict[str, list[dict[str, Any]]] = {key: [] for key, _label, _alarm in _UNIT_BOXES}
+    if counts:
+        stmt = select(_H, which).where(mine).order_by(_H.c.due_at.is_(None), _H.c.due_at.desc(), _H.c.id.desc())
+        for r in conn.execute(stmt.limit(BOX_ROWS * len(_UNIT_BOXES) * 4)):
+            if len(rows[r.box]) < BOX_ROWS:
+                rows[r.box].append(hazard_view(r, rules, now))
+        for key, shown in rows.items():  # a box crowded out by the others' newer deadlines is read on its own
+            if len(shown) < min(BOX_ROWS, counts.get(key, 0)):
+                own = conn.execute(stmt.where(which == key).limit(BOX_ROWS))
+                rows[key] = [hazard_view(r, rules, now) for r in own]
+    for key, label, alarm in _UNIT_BOXES:
+        result.boxes.append(Box(key, label, rows[key], int(counts.get(key, 0)), alarm))
 
 
 @dataclass
