@@ -164,13 +164,15 @@ class WebServer:
         )
         import httpx
 
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
-                time.sleep(0.3)
+                pass
+            time.sleep(0.3)
+        self.stop()
         raise SystemExit("the server did not start")
 
     def cpu_seconds(self) -> float:

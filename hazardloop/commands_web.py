@@ -66,6 +66,9 @@ def web(
         workers=workers,
         log_level="warning",
         server_header=False,
+        # a worker imports the whole engine before it answers the supervisor's first ping: on a busy machine that
+        # takes longer than uvicorn's 5 s, and the supervisor would restart it for ever
+        timeout_worker_healthcheck=120,
     )
 
 
