@@ -442,7 +442,8 @@ def evidence_file(request: Request, key: str, digest: str, viewer: Me) -> Respon
         path,
         media_type=media,
         filename=f"{hazard_id}-{digest[:12]}{ext}",
-        content_disposition_type="inline",
+        # a photo opens in the browser; a PDF is downloaded (no document of an uploader's runs in this site's pages)
+        content_disposition_type="inline" if media.startswith("image/") else "attachment",
         headers={"Cache-Control": "private, max-age=86400", "Content-Security-Policy": "default-src 'none'; sandbox"},
     )
 
