@@ -188,7 +188,7 @@ def overview(
             TownshipLine(
                 unit.code,
                 unit.name,
-                county.name if county and county.code != unit.code else None,
+                county.name if county and county.code != unit.code and j.everything else None,
                 f.open if f else 0,
                 overdue,
                 n_cleared,
