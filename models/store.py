@@ -123,6 +123,8 @@ class HazardRow(Base):
         Index("ix_hazards_township_state", "township_code", "state"),
         # the sweep's batch order: hazards due on the same day share one instant (migration 0004)
         Index("ix_hazards_next_action", "next_action_at", "id"),
+        # the API's and the console's pages, keyset in detection order (migration 0007)
+        Index("ix_hazards_detected", "detected_at", "id"),
     )
 
 

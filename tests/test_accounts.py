@@ -124,3 +124,42 @@ def test_bad_account_details_are_named(app: Any) -> None:
             assert raised.value.problems[0].field == field
     with pytest.raises(InvalidInput, match="'boss' is not a role"):
         accounts.parse_roles("staff,boss")
+
+
+def test_the_migration_keeps_the_audit_trail_of_a_database_that_holds_data(db_url: str) -> None:
+    """0005 → 0007 on a database with transitions and events: they stay, with no principal (NULL)."""
+    from alembic import command
+
+    from models.db import _alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO transitions (hazard_id, action, at, recorded_at, actor, details) "
+                    "VALUES ('HZ-2025-000001', 'hazard.detected', :at, :at, 'SX-YC-FS/张三', '{}')"
+                ),
+                {"at": datetime(2025, 3, 3, 1, 0)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO events (event_id, type, at, actor, digest, outcome, applied_at, payload) "
+                    "VALUES ('e-1', 'hazard.detected', :at, 'SX-YC-FS/张三', 'd', 'applied', :at, '{}')"
+                ),
+                {"at": datetime(2025, 3, 3, 1, 0)},
+            )
+        before, after = upgrade(engine)
+        assert (before, after) == ("0005", "0007")
+        with engine.connect() as conn:
+            kept = conn.execute(text("SELECT actor, principal_via FROM transitions")).all()
+            events = conn.execute(text("SELECT event_id, principal_account FROM events")).all()
+            assert conn.execute(text("SELECT count(*) FROM accounts")).scalar_one() == 0
+        assert [tuple(r) for r in kept] == [("SX-YC-FS/张三", None)]
+        assert [tuple(r) for r in events] == [("e-1", None)]
+    finally:
+        engine.dispose()

@@ -8,6 +8,10 @@ People act as themselves (HTTP API): an account belongs to one unit and has role
 are stored only as SHA-256 hashes of their secrets. Every transition and event records the principal that caused
 it: the account, the credential (token or session id), how it came in (token, session, cli, flow) and the client
 address (or the operator's OS user for the command line). Rows written before this revision keep NULL there.
+
+``ix_hazards_detected`` (detected_at, id) serves the API's and the console's hazard pages, which are keyset pages in
+detection order: without it every page sorts every hazard of the scope. A hazard's detection instant never changes,
+so the index costs one entry per new hazard and nothing on the updates the sweep makes.
 """
 
 from __future__ import annotations
@@ -78,9 +82,11 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             for name, kind in _PRINCIPAL:
                 batch.add_column(sa.Column(name, kind, nullable=True))
+    op.create_index("ix_hazards_detected", "hazards", ["detected_at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_hazards_detected", table_name="hazards")
     for table in ("events", "transitions"):
         with op.batch_alter_table(table) as batch:
             for name, _kind in reversed(_PRINCIPAL):
