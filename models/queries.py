@@ -184,6 +184,11 @@ def list_hazards(
         stmt = select(_H).order_by(_H.c.detected_at.desc(), _H.c.id.desc())
     else:
         stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
+    if conn.dialect.name == "sqlite" and not (township or unit):
+        # Without statistics SQLite prefers an equality index (state, field) and sorts every match; walking the
+        # detection-order index and filtering is orders faster for a page (measured: 132 ms → 0.8 ms on the demo
+        # year). A township or unit filter is selective and keeps its own index.
+        stmt = stmt.with_hint(_H, "INDEXED BY ix_hazards_detected", "sqlite")
     if detected_from is not None:
         stmt = stmt.where(_H.c.detected_at >= detected_from)
     if detected_before is not None:
