@@ -231,6 +231,15 @@ class ActionResult:
     notices: int = 0
 
 
+def one_event_error(exc: Rejections) -> Exception:
+    """One action, one event: its refusal as ``Refused`` (403/409) or its problems as ``InvalidInput`` (422),
+    without the synthetic 'line 1'."""
+    problems = _single(exc.problems)
+    if len(problems) == 1 and problems[0].refused:
+        return Refused(problems[0].message, field=problems[0].field)
+    return InvalidInput(problems) if any(not p.refused for p in problems) else Rejections(problems)
+
+
 def _single(problems: Sequence[Problem], field_names: dict[str, str] | None = None) -> list[Problem]:
     """One action, one event: its problems without the synthetic 'line 1'."""
     names = field_names or {}
@@ -289,10 +298,7 @@ def act(
             guard=guard_for(app, principal),
         )
     except Rejections as exc:
-        problems = _single(exc.problems)
-        if len(problems) == 1 and problems[0].refused:
-            raise Refused(problems[0].message, field=problems[0].field) from None
-        raise InvalidInput(problems) if any(not p.refused for p in problems) else Rejections(problems) from None
+        raise one_event_error(exc) from None
     view = show(app, principal, row.id)
     return ActionResult(view, eid, duplicate=report.duplicates > 0 and report.applied == 0, notices=report.notices)
 
@@ -324,7 +330,10 @@ def detect(app: App, principal: Principal, hazard: dict[str, Any], event_id: str
     again answers with the hazard it created)."""
     eid = event_id or f"{principal.via}:{uuid.uuid4()}"
     payload = {"type": "hazard.detected", "actor": principal.actor, "hazard": hazard, "event_id": eid}
-    report = record_manual(app, principal, payload)
+    try:
+        report = record_manual(app, principal, payload)
+    except Rejections as exc:
+        raise one_event_error(exc) from None
     with unit_of_work(app.engine, write=False) as conn:
         hazard_id = report.created[0] if report.created else None
         if hazard_id is None:  # a duplicate: the event, or the source reference, was seen before

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.bootstrap import App
-from hazardloop.services.hazards import record_manual
+from hazardloop.services.hazards import one_event_error, record_manual
 from models.authz import Action, Decision, Principal, TownshipTarget, decide, role_refusal_words
 from models.db import unit_of_work
-from models.errors import NotFound, Problem, Refused
+from models.errors import NotFound, Problem, Refused, Rejections
 from models.queries import list_listings
 
 
@@ -52,7 +52,10 @@ def change_listing(
     }
     if action is Action.DELIST and force:
         payload["force"] = True
-    report = record_manual(app, principal, payload)
+    try:
+        report = record_manual(app, principal, payload)
+    except Rejections as exc:
+        raise one_event_error(exc) from None
     return TownshipResult(
         {"code": township.code, "name": township.name}, _latest_listing(app, township.code), report.notices
     )
