@@ -193,8 +193,10 @@ def screenshot(page: Any, name: str) -> Path:
 
 
 def copy_to_docs(name: str, target: str) -> None:
-    """A screenshot the README shows (docs/ is in the repository; the screenshots folder is not)."""
-    shutil.copyfile(SCREENSHOTS / f"{name}.png", REPO / "docs" / target)
+    """A screenshot the README shows, copied into docs/ when ``HAZARDLOOP_UPDATE_DOCS=1`` (docs/ is in the
+    repository: an ordinary test run leaves it alone; the screenshots folder is not)."""
+    if os.environ.get("HAZARDLOOP_UPDATE_DOCS") == "1":
+        shutil.copyfile(SCREENSHOTS / f"{name}.png", REPO / "docs" / target)
 
 
 def jpeg_bytes(colour: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (640, 480)) -> bytes:
