@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-output
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench bench-console browser install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,26 @@ demo: $(STAMP)
 	cd $(DEMO_DIR) && HAZARDLOOP_MAIL_DIR=outbox HAZARDLOOP_REPORT_DIR=reports \
 		../$(BIN)/hazardloop --db sqlite:///demo.db demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The web console's browser tests drive Debian's chromium through Playwright (Playwright's own browser download is
+# not reachable everywhere), with a Chinese font for the screenshots. Installed once, only where apt-get is at hand;
+# elsewhere the browser tests are skipped and the pytest header says why.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium and a Chinese font for the console's browser tests (apt-get)"; \
+			$(SUDO) apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null || \
+			echo "!!! chromium could not be installed: the console's browser tests will be SKIPPED"; \
+		else \
+			echo "!!! no $(CHROMIUM) and no apt-get: the console's browser tests will be SKIPPED"; \
+		fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,6 +52,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle.py --hazards 10000
+
+bench-console: $(STAMP)
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build dist *.egg-info

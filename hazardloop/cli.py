@@ -138,8 +138,16 @@ def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
     return source, numbered_lines(text)
 
 
-import hazardloop.commands_monitoring  # noqa: E402,F401  (the indicator system's commands)
-from hazardloop import commands_admin, commands_core, commands_demo, commands_report, commands_serve  # noqa: E402,F401  (registers the commands)
+from hazardloop import (  # noqa: E402,F401  (registers the commands)
+    commands_admin,
+    commands_core,
+    commands_demo,
+    commands_monitoring,
+    commands_report,
+    commands_serve,
+    commands_users,
+    commands_web,
+)
 
 
 def main() -> None:

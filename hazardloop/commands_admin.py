@@ -11,7 +11,6 @@ from rich.table import Table
 from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
 from models.db import unit_of_work
-from models.errors import InvalidInput, Problem
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 
@@ -39,16 +38,14 @@ def notices(
     """List notices; `notices requeue` sends failed or dead ones again."""
     if ctx.invoked_subcommand is not None:
         return
-    from models.policy import NOTICE_KINDS
-    from models.queries import list_notices
+    from hazardloop.services.identity import cli_principal
+    from hazardloop.services.notices import check_filters, list_page
 
-    for option, given, known in (("--status", status, NOTICE_STATUSES), ("--kind", kind, NOTICE_KINDS)):
-        bad = [v for v in (given or "").split(",") if given and v not in known]
-        if bad:
-            raise InvalidInput([Problem(f"unknown value(s) {bad}; use {', '.join(known)}", field=option)])
+    check_filters(status, kind)
     application = ready(ctx)
-    with unit_of_work(application.engine, write=False) as conn:
-        rows = list_notices(conn, application.rules, status=status, kind=kind, hazard=hazard, limit=limit)
+    rows = list_page(
+        application, cli_principal(application), status=status, kind=kind, hazard=hazard, limit=limit
+    ).items
     if as_json:
         print_json(rows)
         return

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,11 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
+from hazardloop.services.hazards import apply_events, record_manual
+from hazardloop.services.identity import cli_principal
 from hazardloop.terminal import styled
 from models.db import schema_is_current, unit_of_work, upgrade
 from models.errors import ConfigError, InvalidInput, Problem, Rejections
-from models.events import EVENT_ADAPTER
-from models.intake import ApplyReport, apply_event, apply_lines
+from models.intake import ApplyReport
 from models.org_sync import sync_units
 from models.url_text import shown_url
 
@@ -126,12 +126,11 @@ def _apply(
     try:
         with _progress(len(lines), "applying") as bar:
             task = bar.add_task("apply", total=len(lines)) if bar else None
-            report = apply_lines(
-                application.engine,
-                application.rules,
+            report = apply_events(
+                application,
+                cli_principal(application),
                 lines,
                 source=source,
-                now=application.clock.now(),
                 partial=partial,
                 progress=(lambda n: bar.advance(task, n)) if bar else None,
             )
@@ -252,28 +251,12 @@ def hazards(
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
 ) -> None:
     """List hazards."""
-    from models.lifecycle import State
-    from models.queries import list_hazards
+    from hazardloop.services.hazards import HazardFilter, check_states, list_rows
 
-    if state:
-        bad = [s for s in state.split(",") if s not in {str(x) for x in State}]
-        if bad:
-            raise InvalidInput(
-                [Problem(f"unknown state(s) {bad}; states are {[str(s) for s in State]}", field="--state")]
-            )
+    check_states(state, "--state")
     application = ready(ctx)
-    with unit_of_work(application.engine, write=False) as conn:
-        rows = list_hazards(
-            conn,
-            application.rules,
-            application.clock.now(),
-            state=state,
-            township=township,
-            unit=unit,
-            overdue=overdue,
-            level=level,
-            limit=limit,
-        )
+    flt = HazardFilter(state=state, township=township, unit=unit, overdue=overdue, level=level)
+    rows = list_rows(application, cli_principal(application), flt, limit=limit, option=lambda name: f"--{name}")
     if as_json:
         print_json(rows)
         return
@@ -289,11 +272,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One hazard with its whole history."""
-    from models.queries import show_hazard
+    from hazardloop.services.hazards import show as show_one
 
     application = ready(ctx)
-    with unit_of_work(application.engine, write=False) as conn:
-        view = show_hazard(conn, application.rules, application.clock.now(), hazard)
+    view = show_one(application, cli_principal(application), hazard, field_name="HAZARD")
     if as_json:
         print_json(view)
         return
@@ -362,22 +344,12 @@ _OPTION_OF = {"actor": "--by", "to": "--to", "reason": "--reason", "type": None}
 
 
 def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
+    """One event of a manual command, recorded as the operator declares it (``--by``): a ``cli`` principal."""
     application = ready(ctx)
-    now = application.clock.now()
-    payload = {"event_id": f"cli:{uuid.uuid4()}", "at": now.isoformat(), **payload}
     try:
-        event = EVENT_ADAPTER.validate_python(payload)
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        from models.validation import problems_from
-
-        if isinstance(exc, ValidationError):
-            problems = problems_from(exc, source=None, line=None)
-            raise InvalidInput([_in_option_terms(p) for p in problems]) from None
-        raise
-    try:
-        apply_event(application.engine, application.rules, event, now=now)
+        record_manual(application, cli_principal(application, payload.get("actor")), payload)
+    except InvalidInput as exc:
+        raise InvalidInput([_in_option_terms(p) for p in exc.problems]) from None
     except Rejections as exc:
         # One command, one event: report the problem without the synthetic "line 1", naming the command's own
         # option rather than the event's field.

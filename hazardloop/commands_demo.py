@@ -114,7 +114,9 @@ def demo(
         figures = demo_figures(conn)
     if as_json:
         from hazardloop.cli import print_json
+        from hazardloop.demo_accounts import create_demo_accounts
 
+        made = create_demo_accounts(application)
         print_json(
             {
                 **figures,
@@ -124,6 +126,9 @@ def demo(
                 "mailed": result.mailed,
                 "reports": result.reports,
                 "seconds": round(elapsed, 1),
+                "accounts": [
+                    {"login": a.login, "password": a.password, "unit": a.unit_code, "roles": a.roles} for a in made
+                ],
             }
         )
         return
@@ -175,3 +180,20 @@ def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: 
     for cmd in ("hazards --overdue", "listings", "notices --status sent --limit 20", "preview --days 7"):
         out.print(f"  hazardloop --db {db} {cmd}", highlight=False)
     out.print("  the Prefect UI, if a server runs: prefect server start, then http://127.0.0.1:4200", highlight=False)
+    _print_console(application)
+
+
+def _print_console(application: Any) -> None:
+    """How to open the web console on this database, with a ready account per role (passwords shown once)."""
+    from hazardloop.demo_accounts import create_demo_accounts
+
+    made = create_demo_accounts(application)
+    db = application.settings.database_url
+    out.print("The web console on this database (Ctrl+C stops it):", highlight=False)
+    out.print(f"  hazardloop --db {db} web    then open http://127.0.0.1:8000/", highlight=False)
+    table = Table(title="demo accounts (the passwords are shown only now)", header_style="bold")
+    for column in ("login", "password", "unit", "role", "what it shows"):
+        table.add_column(column, overflow="fold")
+    for a in made:
+        table.add_row(a.login, a.password, a.unit_name, a.roles, a.seat)
+    out.print(table)

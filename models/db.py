@@ -39,6 +39,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             "(sqlite:///file.db, postgresql+psycopg://user@host:5432/name)"
         )
     if parsed.get_backend_name() == "sqlite":
+        _render_sqlite_table_hints()
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -62,6 +63,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _render_sqlite_table_hints() -> None:
+    """SQLAlchemy's SQLite compiler drops table hints (``with_hint(..., "sqlite")``) without a word. SQLite's one
+    table hint, ``INDEXED BY``, follows the table name, which is where SQLAlchemy puts a hint's text: render it.
+    The hazard list needs it, since SQLite without statistics sorts every match of an equality index instead of
+    walking the detection-order index (132 ms against 0.8 ms for a page of the demo year)."""
+    from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+
+    SQLiteCompiler.get_from_hint_text = _hint_text  # type: ignore[method-assign]
+
+
+def _hint_text(_compiler: Any, _table: Any, text: str) -> str:
+    return text
 
 
 class DriverCursor:

@@ -48,6 +48,10 @@ class InvalidInput(HazardloopError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class NotFound(InvalidInput):
+    """What is named does not exist, or not for this account (outside its jurisdiction): exit 2, HTTP 404."""
+
+
 class Refused(HazardloopError):
     """The input is valid but the action is not allowed now or not by this actor (exit 3)."""
 

@@ -82,6 +82,11 @@ class DetectedHazard(BaseModel):
     source: ShortText | None = None
     campaign: ShortText | None = None
     unit: ShortText | None = None  # the responsible unit, when the source names it (an indicator's); else routing
+    # added to the contract: photos or documents of the report (``sha256:<hex>`` of stored files, as a
+    # submission's evidence) and where the reporter stood (WGS 84 degrees)
+    evidence: list[ShortText] = Field(default_factory=list, max_length=50)
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
 
 
 class HazardDetected(_Event):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -27,11 +28,12 @@ from models.db import unit_of_work
 from models.duplicates import same_event
 from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
 from models.event_json import duplicate_key, keys_given, lone_surrogate
-from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
+from models.events import EVENT_ADAPTER, Event, HazardDetected, HazardEvent, TownshipDelisted, TownshipListed
 from models.hazard import Effects, Hazard, Transition, hazard_id_for
 from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
 from models.queries import ambiguous_reference
 from models.repository import (
+    NO_PRINCIPAL,
     Counters,
     insert_events,
     insert_hazards,
@@ -71,8 +73,9 @@ class _Parsed:
 class EffectWriter:
     """Collects what a batch decided and writes it in one go; numbers notices as they are decided."""
 
-    def __init__(self, conn: Connection, rules: Rules, now: datetime) -> None:
+    def __init__(self, conn: Connection, rules: Rules, now: datetime, principal: dict[str, Any] | None = None) -> None:
         self.conn, self.rules, self.now = conn, rules, now
+        self.principal = principal or NO_PRINCIPAL  # the audit columns of whoever caused this batch
         self.counters = Counters(conn)
         self.new: dict[str, Hazard] = {}
         self.dirty: dict[str, Hazard] = {}
@@ -115,7 +118,7 @@ class EffectWriter:
         shared = shared_conversions()
         insert_hazards(self.conn, list(self.new.values()), self.now, shared)
         update_hazards(self.conn, list(self.dirty.values()), self.now, shared)
-        insert_transitions(self.conn, self.transitions, self.now, shared)
+        insert_transitions(self.conn, self.transitions, self.now, shared, self.principal)
         insert_events(self.conn, self.event_rows, shared)
         insert_notices(self.conn, self.notice_rows, shared)
         self.counters.flush()
@@ -134,11 +137,24 @@ def prefer_indexes(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
 
 
-def parse_lines(lines: Iterable[tuple[int, str]], source: str, now: datetime, problems: list[Problem]) -> list[_Parsed]:
+def parse_lines(
+    lines: Iterable[tuple[int, str]],
+    source: str,
+    now: datetime,
+    problems: list[Problem],
+    acting: str | None = None,
+) -> list[_Parsed]:
+    """``acting``: the proven actor of every event (the HTTP API's account). An event that names nobody acts as
+    it; one that names someone else is refused (an actor in a request body is never believed)."""
     parsed: list[_Parsed] = []
     for lineno, raw in lines:
         if not raw.strip():
             continue
+        original = raw  # as sent: a key given twice is told from this, before the account's actor is put in
+        if acting is not None:
+            raw = _as_actor(raw, acting, source, lineno, problems)
+            if raw is None:
+                continue
         try:
             event = EVENT_ADAPTER.validate_json(raw)
         except ValidationError as exc:
@@ -150,7 +166,7 @@ def parse_lines(lines: Iterable[tuple[int, str]], source: str, now: datetime, pr
             else:
                 problems.extend(problems_from(exc, source=source, line=lineno))
             continue
-        repeated = duplicate_key(raw, keys_given(event))
+        repeated = duplicate_key(original, keys_given(event) if original is raw else None)
         if repeated:
             problems.append(
                 Problem(
@@ -178,6 +194,35 @@ def parse_lines(lines: Iterable[tuple[int, str]], source: str, now: datetime, pr
     return parsed
 
 
+def _as_actor(raw: str, acting: str, source: str, lineno: int, problems: list[Problem]) -> str | None:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw  # the parser names what is wrong with it, as for any line
+    if not isinstance(data, dict):
+        return raw
+    named = data.get("actor")
+    if named is not None and named != acting:
+        problems.append(
+            Problem(
+                f"events sent with an account act as that account ({acting}); this one names another actor "
+                f"({str(named)[:200]}). Leave 'actor' out",
+                source=source,
+                line=lineno,
+                field="actor",
+            )
+        )
+        return None
+    data["actor"] = acting
+    return orjson.dumps(data).decode()
+
+
+# A check of each event against the hazard it names (None for detections and township events), run once the
+# hazard is loaded and locked: the HTTP API's jurisdiction and role table. Raises ``InvalidInput`` (not found)
+# or ``Refused`` (not allowed).
+Guard = Callable[[Event, Hazard | None], None]
+
+
 class _Batch:
     """Applies one chunk of parsed events on one connection."""
 
@@ -188,13 +233,17 @@ class _Batch:
         now: datetime,
         source: str,
         report: ApplyReport,
+        principal: dict[str, Any] | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.conn, self.rules, self.now, self.source, self.report = conn, rules, now, source, report
+        self.principal = principal or NO_PRINCIPAL
+        self.guard = guard
         # event_id -> (digest, event, its hazard's id) for this chunk; events of earlier chunks are in the events
         # table by now (written in this transaction, or committed in partial mode), and the inbox read finds them:
         # nothing file-long is kept
         self.seen: dict[str, tuple[str, Event, str | None]] = {}
-        self.writer = EffectWriter(conn, rules, now)
+        self.writer = EffectWriter(conn, rules, now, principal)
         self.by_id: dict[str, Hazard] = {}
         # a detection repeats a hazard only if it repeats the reference within the same source
         self.by_source_ref: dict[tuple[str, str], Hazard] = {}
@@ -292,6 +341,8 @@ class _Batch:
         if self._duplicate(item, stored):
             return
         outcome, hazard_id, township = "applied", None, None
+        if self.guard is not None and not isinstance(event, HazardEvent):
+            self.guard(event, None)
         if isinstance(event, HazardDetected):
             existing = self.by_source_ref.get((event.hazard.source or "", event.hazard.ref))
             if existing is not None:
@@ -311,6 +362,8 @@ class _Batch:
                 raise InvalidInput(
                     [Problem(f"no hazard has the id or source reference '{event.hazard}'", field="hazard")]
                 )
+            if self.guard is not None:
+                self.guard(event, h)
             effects = self.rules.apply(h, event)
             self.writer.touch(h)
             self.writer.record(effects, self.by_id)
@@ -328,6 +381,7 @@ class _Batch:
                 "outcome": outcome,
                 "applied_at": self.now,
                 "payload": item.payload,
+                **self.principal,
             }
         )
         self.report.applied += outcome == "applied"
@@ -375,12 +429,17 @@ def apply_lines(
     partial: bool = False,
     chunk_lines: int = CHUNK_LINES,
     progress: Callable[[int], None] | None = None,
+    principal: dict[str, Any] | None = None,
+    acting: str | None = None,
+    guard: Guard | None = None,
 ) -> ApplyReport:
     """Apply event lines ``(line number, text)``. All-or-nothing raises ``Rejections`` naming every bad
-    line and writes nothing; ``partial`` commits the good lines and returns the bad ones in the report."""
+    line and writes nothing; ``partial`` commits the good lines and returns the bad ones in the report.
+    ``principal`` (the audit columns), ``acting`` and ``guard`` are the HTTP API's: see ``parse_lines``, ``Guard``."""
+    who = _Who(principal, acting, guard)
     for attempt in range(_RETRIES):
         try:
-            return _apply_once(engine, rules, lines, source, now, partial, chunk_lines, progress)
+            return _apply_once(engine, rules, lines, source, now, partial, chunk_lines, progress, who)
         except Exception as exc:
             if attempt + 1 < _RETRIES and retryable(exc):
                 continue
@@ -393,6 +452,13 @@ def apply_lines(
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class _Who:
+    principal: dict[str, Any] | None = None
+    acting: str | None = None
+    guard: Guard | None = None
+
+
 def _apply_once(
     engine: Engine,
     rules: Rules,
@@ -402,6 +468,7 @@ def _apply_once(
     partial: bool,
     chunk_lines: int,
     progress: Callable[[int], None] | None,
+    who: _Who,
 ) -> ApplyReport:
     report = ApplyReport(lines=len(lines))
     problems: list[Problem] = []
@@ -409,10 +476,11 @@ def _apply_once(
         for start in range(0, len(lines), chunk_lines):
             part = lines[start : start + chunk_lines]
             with collector_paused():
-                parsed = parse_lines(part, source, now, problems)  # before the transaction: no lock held meanwhile
+                # parsed before the transaction: no lock held meanwhile
+                parsed = parse_lines(part, source, now, problems, who.acting)
                 with unit_of_work(engine) as conn:
                     prefer_indexes(conn)
-                    problems.extend(_Batch(conn, rules, now, source, report).run(parsed))
+                    problems.extend(_Batch(conn, rules, now, source, report, who.principal, who.guard).run(parsed))
             if progress:
                 progress(len(part))
         report.rejected = sorted(problems, key=lambda p: p.line or 0)
@@ -422,8 +490,8 @@ def _apply_once(
         for start in range(0, len(lines), chunk_lines):
             part = lines[start : start + chunk_lines]
             with collector_paused():
-                parsed = parse_lines(part, source, now, problems)
-                problems.extend(_Batch(conn, rules, now, source, report).run(parsed))
+                parsed = parse_lines(part, source, now, problems, who.acting)
+                problems.extend(_Batch(conn, rules, now, source, report, who.principal, who.guard).run(parsed))
             if progress:
                 progress(len(part))
         if problems:
@@ -431,7 +499,16 @@ def _apply_once(
     return report
 
 
-def apply_event(engine: Engine, rules: Rules, event: Event, *, now: datetime, source: str = "command") -> ApplyReport:
-    """One event in its own transaction (the manual commands)."""
+def apply_event(
+    engine: Engine,
+    rules: Rules,
+    event: Event,
+    *,
+    now: datetime,
+    source: str = "command",
+    principal: dict[str, Any] | None = None,
+    guard: Guard | None = None,
+) -> ApplyReport:
+    """One event in its own transaction (the manual commands, the HTTP API's actions)."""
     payload = EVENT_ADAPTER.dump_json(event).decode()
-    return apply_lines(engine, rules, [(1, payload)], source=source, now=now)
+    return apply_lines(engine, rules, [(1, payload)], source=source, now=now, principal=principal, guard=guard)

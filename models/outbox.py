@@ -89,6 +89,15 @@ def requeue_notices(
     return picked
 
 
+def requeue(conn: Connection, notice_id: int, now: datetime) -> bool:
+    """One notice back to ``pending`` for the next dispatch (the HTTP API's and the console's requeue); False when
+    it is not failed or dead (pending and sent notices are left alone)."""
+    try:
+        return bool(requeue_notices(conn, ids=[notice_id], now=now))
+    except Refused:
+        return False
+
+
 def _readdress(conn: Connection, ids: list[int]) -> None:
     """The units' addresses as ``org.yaml`` gives them now (after ``init``): a notice failed for a wrong or missing
     address goes to the mended one. The notice keeps its recipient units; only their addresses are read again."""

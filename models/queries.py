@@ -4,18 +4,21 @@ notices and listings. Read-only; one query per list."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
-from models.errors import InvalidInput, Problem
+from models.authz import Jurisdiction
+from models.errors import InvalidInput, NotFound, Problem
 from models.lifecycle import CLOCK_RUNNING, State
 from models.policy import LEVEL_RANK
 from models.rules import Rules
-from models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow, UnitRow
+from models.store import EventRow, HazardRow, ListingRow, NoticeArchiveRow, NoticeRow, TransitionRow, UnitRow
 
+_NA = NoticeArchiveRow.__table__
 _H, _T, _N, _L, _U, _E = (
     HazardRow.__table__,
     TransitionRow.__table__,
@@ -83,6 +86,85 @@ def hazard_view(row: Any, rules: Rules, now: datetime) -> dict[str, Any]:
     }
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def hazards_within(j: Jurisdiction | None) -> ColumnElement[bool] | None:
+    """The jurisdiction as a WHERE clause on ``hazards`` (``models.authz`` says what it means); None: everything."""
+    if j is None or j.everything:
+        return None
+    conds: list[ColumnElement[bool]] = []
+    if j.townships:
+        conds.append(_H.c.township_code.in_(sorted(j.townships)))
+    if j.units:
+        conds.append(_H.c.unit_code.in_(sorted(j.units)))
+    if j.fields and j.field_townships:
+        conds.append(and_(_H.c.field.in_(sorted(j.fields)), _H.c.township_code.in_(sorted(j.field_townships))))
+    if j.village is not None:
+        conds.append(and_(_H.c.township_code == j.village[0], _H.c.village == j.village[1]))
+    conds.append(_H.c.reporter == j.unit_code)
+    conds.append(_H.c.reporter.like(_like_escaped(j.unit_code) + "/%", escape="\\"))
+    return or_(*conds)
+
+
+def notices_within(j: Jurisdiction | None) -> ColumnElement[bool] | None:
+    """A notice is within when its hazard is, or its township, recipient or issuing office is."""
+    if j is None or j.everything:
+        return None
+    hazards = hazards_within(j)
+    units = sorted(j.units | j.townships)
+    return or_(
+        _N.c.hazard_id.in_(select(_H.c.id).where(hazards)) if hazards is not None else _N.c.hazard_id.is_not(None),
+        _N.c.township_code.in_(units),
+        _N.c.recipient_code.in_(units),
+        _N.c.issuer_code.in_(units),
+    )
+
+
+def hazard_filters(
+    rules: Rules,
+    now: datetime,
+    *,
+    state: str | None = None,
+    township: str | None = None,
+    unit: str | None = None,
+    field: str | None = None,
+    overdue: bool = False,
+    level: str | None = None,
+    q: str | None = None,
+    option: Callable[[str], str] = lambda name: f"--{name}",
+) -> list[ColumnElement[bool]]:
+    """The ``hazards`` filters as WHERE clauses (names or codes resolved; unknown ones are invalid input, named by
+    ``option``: the command line's ``--township``, the API's ``township``)."""
+    where: list[ColumnElement[bool]] = []
+    if state:
+        where.append(_H.c.state.in_(state.split(",")))
+    if township:
+        where.append(_H.c.township_code == rules.tree.resolve_township(township, field=option("township")).code)
+    if unit:
+        where.append(_H.c.unit_code == rules.tree.resolve_unit(unit, field=option("unit")).code)
+    if field:
+        where.append(_H.c.field.in_(field.split(",")))
+    if level:
+        levels = level.split(",")
+        unknown = [x for x in levels if x not in LEVEL_RANK]
+        if unknown:
+            known = ", ".join(LEVEL_RANK)
+            raise InvalidInput(
+                [Problem(f"'{unknown[0]}' is not a supervision level; the levels are {known}", field=option("level"))]
+            )
+        where.append(_H.c.level.in_(levels))
+    if overdue:
+        where.append(and_(_H.c.state.in_([str(s) for s in CLOCK_RUNNING]), _H.c.due_at < now))
+    if q:
+        pattern = "%" + _like_escaped(q.strip()) + "%"
+        where.append(
+            or_(_H.c.title.like(pattern, escape="\\"), _H.c.ref.like(pattern, escape="\\"), _H.c.id == q.strip())
+        )
+    return where
+
+
 def list_hazards(
     conn: Connection,
     rules: Rules,
@@ -94,22 +176,53 @@ def list_hazards(
     overdue: bool = False,
     level: str | None = None,
     limit: int | None = None,
+    field: str | None = None,
+    q: str | None = None,
+    within: Jurisdiction | None = None,
+    after: tuple[datetime, str] | None = None,
+    option: Callable[[str], str] = lambda name: f"--{name}",
+    detected_from: datetime | None = None,
+    detected_before: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    check_limit(limit)
-    if level and level not in LEVEL_RANK:
-        known = ", ".join(LEVEL_RANK)
-        raise InvalidInput([Problem(f"'{level}' is not a supervision level; the levels are {known}", field="--level")])
-    stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
-    if state:
-        stmt = stmt.where(_H.c.state.in_(state.split(",")))
-    if township:
-        stmt = stmt.where(_H.c.township_code == rules.tree.resolve_township(township, field="--township").code)
-    if unit:
-        stmt = stmt.where(_H.c.unit_code == rules.tree.resolve_unit(unit, field="--unit").code)
-    if level:
-        stmt = stmt.where(_H.c.level == level)
-    if overdue:
-        stmt = stmt.where(_H.c.state.in_([str(s) for s in CLOCK_RUNNING]), _H.c.due_at < now)
+    check_limit(limit, field=option("limit"))
+    """Hazards in detection order (``newest_first``: the reverse). ``within`` scopes them to a jurisdiction and
+    ``after`` continues a page after ``(detected_at, id)`` (keyset pagination), both in SQL."""
+    if newest_first:
+        stmt = select(_H).order_by(_H.c.detected_at.desc(), _H.c.id.desc())
+    else:
+        stmt = select(_H).order_by(_H.c.detected_at, _H.c.id)
+    if conn.dialect.name == "sqlite" and not (township or unit):
+        # Without statistics SQLite prefers an equality index (state, field) and sorts every match; walking the
+        # detection-order index and filtering is orders faster for a page (measured: 132 ms → 0.8 ms on the demo
+        # year). A township or unit filter is selective and keeps its own index.
+        stmt = stmt.with_hint(_H, "INDEXED BY ix_hazards_detected", "sqlite")
+    if detected_from is not None:
+        stmt = stmt.where(_H.c.detected_at >= detected_from)
+    if detected_before is not None:
+        stmt = stmt.where(_H.c.detected_at < detected_before)
+    for clause in hazard_filters(
+        rules,
+        now,
+        state=state,
+        township=township,
+        unit=unit,
+        field=field,
+        overdue=overdue,
+        level=level,
+        q=q,
+        option=option,
+    ):
+        stmt = stmt.where(clause)
+    scope = hazards_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if after is not None:
+        at, last_id = after
+        if newest_first:
+            stmt = stmt.where(or_(_H.c.detected_at < at, and_(_H.c.detected_at == at, _H.c.id < last_id)))
+        else:
+            stmt = stmt.where(or_(_H.c.detected_at > at, and_(_H.c.detected_at == at, _H.c.id > last_id)))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [hazard_view(r, rules, now) for r in conn.execute(stmt)]
@@ -136,15 +249,26 @@ def ambiguous_reference(key: str, hazards: Sequence[Any], rules: Rules, *, field
     )
 
 
-def find_hazard(conn: Connection, key: str, field: str = "HAZARD", rules: Rules | None = None) -> Any:
-    """The hazard with this id, or else with this source reference. A reference that several sources share names
-    none of them: invalid input listing the candidates (id, source, township), so the operator can give the id."""
-    rows = conn.execute(select(_H).where((_H.c.id == key) | (_H.c.ref == key)).order_by(_H.c.id)).all()
+def find_hazard(
+    conn: Connection,
+    key: str,
+    field: str = "HAZARD",
+    rules: Rules | None = None,
+    within: Jurisdiction | None = None,
+) -> Any:
+    """The hazard with this id, or else with this source reference; outside ``within`` it does not exist
+    (``NotFound``). A reference that several sources share names none of them: invalid input listing the
+    candidates (id, source, township), so the operator can give the id."""
+    stmt = select(_H).where((_H.c.id == key) | (_H.c.ref == key)).order_by(_H.c.id)
+    scope = hazards_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    rows = conn.execute(stmt).all()
     by_id = [r for r in rows if r.id == key]
     if by_id:
         return by_id[0]
     if not rows:
-        raise InvalidInput([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
+        raise NotFound([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
     if len(rows) > 1:
         if rules is None:
             raise InvalidInput(
@@ -152,6 +276,14 @@ def find_hazard(conn: Connection, key: str, field: str = "HAZARD", rules: Rules 
             )
         raise InvalidInput([ambiguous_reference(key, rows, rules, field=field)])
     return rows[0]
+
+
+def hazard_id_of(conn: Connection, source: str | None, ref: str) -> str:
+    """The id of the hazard a source gave this reference (a missing source is stored as '')."""
+    row = conn.execute(select(_H.c.id).where(_H.c.ref == ref, _H.c.source == (source or ""))).first()
+    if row is None:
+        raise NotFound([Problem(f"no hazard has the source reference '{ref}'", field="hazard.ref")])
+    return str(row.id)
 
 
 def transition_view(row: Any, rules: Rules) -> dict[str, Any]:
@@ -166,6 +298,8 @@ def transition_view(row: Any, rules: Rules) -> dict[str, Any]:
         "event_id": row.event_id,
         "reason": row.reason,
         "details": row.details or {},
+        "via": row.principal_via,
+        "account_id": row.principal_account,
         "hazard": row.hazard_id,
         "township": row.township_code,
     }
@@ -195,8 +329,15 @@ def notice_view(row: Any, rules: Rules) -> dict[str, Any]:
     }
 
 
-def show_hazard(conn: Connection, rules: Rules, now: datetime, key: str) -> dict[str, Any]:
-    row = find_hazard(conn, key, rules=rules)
+def show_hazard(
+    conn: Connection,
+    rules: Rules,
+    now: datetime,
+    key: str,
+    within: Jurisdiction | None = None,
+    field: str = "HAZARD",
+) -> dict[str, Any]:
+    row = find_hazard(conn, key, field=field, rules=rules, within=within)
     view = hazard_view(row, rules, now)
     history = conn.execute(select(_T).where(_T.c.hazard_id == row.id).order_by(_T.c.at, _T.c.id))
     view["history"] = [transition_view(t, rules) for t in history]
@@ -213,15 +354,26 @@ def list_notices(
     kind: str | None = None,
     hazard: str | None = None,
     limit: int | None = None,
+    within: Jurisdiction | None = None,
+    after: int | None = None,
+    hazard_field: str = "--hazard",
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
     check_limit(limit)
-    stmt = select(_N).order_by(_N.c.id)
+    stmt = select(_N).order_by(_N.c.id.desc() if newest_first else _N.c.id)
+    scope = notices_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if after is not None:
+        stmt = stmt.where(_N.c.id < after if newest_first else _N.c.id > after)
     if status:
         stmt = stmt.where(_N.c.status.in_(status.split(",")))
     if kind:
         stmt = stmt.where(_N.c.kind.in_(kind.split(",")))
     if hazard:
-        stmt = stmt.where(_N.c.hazard_id == find_hazard(conn, hazard, field="--hazard", rules=rules).id)
+        stmt = stmt.where(
+            _N.c.hazard_id == find_hazard(conn, hazard, field=hazard_field, rules=rules, within=within).id
+        )
     if limit is not None:
         stmt = stmt.limit(limit)
     return [notice_view(r, rules) for r in conn.execute(stmt)]
@@ -250,8 +402,28 @@ def listing_view(row: Any, rules: Rules) -> dict[str, Any]:
     }
 
 
-def list_listings(conn: Connection, rules: Rules, *, active_only: bool = False) -> list[dict[str, Any]]:
+def find_notice(conn: Connection, notice_id: int, within: Jurisdiction | None = None) -> Any:
+    stmt = select(_N).where(_N.c.id == notice_id)
+    scope = notices_within(within)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound([Problem(f"there is no notice {notice_id}", field="id")])
+    return row
+
+
+def archived_document(conn: Connection, notice_id: int) -> Any:
+    """The notice as it was sent (subject, text, html), or None when it has not been sent."""
+    return conn.execute(select(_NA).where(_NA.c.notice_id == notice_id)).first()
+
+
+def list_listings(
+    conn: Connection, rules: Rules, *, active_only: bool = False, township: str | None = None
+) -> list[dict[str, Any]]:
     stmt = select(_L).order_by(_L.c.listed_at, _L.c.id)
+    if township is not None:
+        stmt = stmt.where(_L.c.township_code == township)
     if active_only:
         stmt = stmt.where(_L.c.delisted_at.is_(None))
     return [listing_view(r, rules) for r in conn.execute(stmt)]

@@ -165,11 +165,25 @@ def _changed_columns(hazards: Sequence[Hazard], now: datetime) -> list[int]:
     return sorted(changed)
 
 
+NO_PRINCIPAL: dict[str, Any] = {
+    "principal_account": None,
+    "principal_credential": None,
+    "principal_via": None,
+    "principal_client": None,
+}
+
+
 def insert_transitions(
-    conn: Connection, transitions: Sequence[Transition], recorded_at: datetime, shared: Conversions | None = None
+    conn: Connection,
+    transitions: Sequence[Transition],
+    recorded_at: datetime,
+    shared: Conversions | None = None,
+    principal: dict[str, Any] | None = None,
 ) -> None:
+    """``principal`` is ``Principal.audit()`` of who caused them (none for the engine's own steps)."""
     if not transitions:
         return
+    audit = principal or NO_PRINCIPAL
     rows = [
         {
             "hazard_id": t.hazard_id,
@@ -185,6 +199,7 @@ def insert_transitions(
             "reason": t.reason,
             "cause_key": t.cause_key,
             "details": t.details,
+            **audit,
         }
         for t in transitions
     ]

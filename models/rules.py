@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from models.calendar import WorkingCalendar, calendar_for, end_of_day, full_working_days_overdue, local_date
 from models.errors import InvalidInput, Problem, Refused
 from models.events import (
+    DetectedHazard,
     ExtensionDecided,
     ExtensionRequested,
     HazardAcknowledged,
@@ -227,6 +228,7 @@ class Rules:
                     event.at,
                     actor.raw,
                     event_id=event.event_id,
+                    details=_report_details(d),
                 )
             ]
         )
@@ -692,3 +694,13 @@ class Rules:
 
     def level_rank(self, level: str) -> int:
         return LEVEL_RANK[level]
+
+
+def _report_details(d: DetectedHazard) -> dict[str, object]:
+    """What a report adds to its detection's audit row: its evidence files and where it was made."""
+    details: dict[str, object] = {}
+    if d.evidence:
+        details["evidence"] = list(d.evidence)
+    if d.latitude is not None and d.longitude is not None:
+        details["location"] = {"latitude": d.latitude, "longitude": d.longitude}
+    return details

@@ -145,6 +145,8 @@ class HazardRow(Base):
         Index("ix_hazards_township_state", "township_code", "state"),
         # the sweep's batch order: hazards due on the same day share one instant (migration 0004)
         Index("ix_hazards_next_action", "next_action_at", "id"),
+        # the API's and the console's pages, keyset in detection order (migration 0007)
+        Index("ix_hazards_detected", "detected_at", "id"),
     )
 
 
@@ -163,6 +165,11 @@ class EventRow(Base):
     outcome: Mapped[str] = mapped_column(String(200))
     applied_at: Mapped[datetime]
     payload: Mapped[str] = mapped_column(Text)
+    # the principal that caused it (migration 0007): account, token or session id, token|session|cli|flow, client
+    principal_account: Mapped[int | None] = mapped_column(Integer)
+    principal_credential: Mapped[str | None] = mapped_column(String(64))
+    principal_via: Mapped[str | None] = mapped_column(String(16))
+    principal_client: Mapped[str | None] = mapped_column(String(200))
 
 
 class TransitionRow(Base):
@@ -184,6 +191,11 @@ class TransitionRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     cause_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the principal that caused it (migration 0007): account, token or session id, token|session|cli|flow, client
+    principal_account: Mapped[int | None] = mapped_column(Integer)
+    principal_credential: Mapped[str | None] = mapped_column(String(64))
+    principal_via: Mapped[str | None] = mapped_column(String(16))
+    principal_client: Mapped[str | None] = mapped_column(String(200))
 
 
 class NoticeRow(Base):
@@ -302,6 +314,54 @@ class ListingMarkRow(Base):
     own_transitions: Mapped[int] = mapped_column(Integer, default=0)  # those it wrote itself, above that id
     in_flight: Mapped[list[Any]] = mapped_column(JSON, default=list)  # PostgreSQL writers it could not see yet
     fingerprint: Mapped[str] = mapped_column(String(64))  # listing policy, organisation, active listings
+
+
+class AccountRow(Base):
+    """A person's account (migration 0007): one unit, one or more roles (comma-separated), an Argon2 hash."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_code: Mapped[str] = mapped_column(String(64), ForeignKey("units.code"))
+    roles: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    changed_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """An API token: its public id (``tok_…``) and the SHA-256 of its secret, never the secret itself."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, ForeignKey("accounts.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    """A console session: the cookie carries ``id.secret``; the row keeps the secret's SHA-256 and the CSRF token."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, ForeignKey("accounts.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    client: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None]
 
 
 # The indicator system's tables live in their own module; importing it here puts them in ``Base.metadata``.

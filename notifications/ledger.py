@@ -73,6 +73,7 @@ class LedgerFilter:
     county: str | None = None
     states: tuple[str, ...] = ()
     closed_since: datetime | None = None  # open hazards and those closed since this instant only
+    where: tuple[Any, ...] = ()  # further SQL conditions on hazards (the API's filters and the caller's jurisdiction)
 
 
 def resolve_filter(
@@ -128,6 +129,8 @@ def _query(flt: LedgerFilter) -> Any:
         stmt = stmt.where(_H.c.state.in_(flt.states))
     if flt.closed_since is not None:
         stmt = stmt.where(or_(_H.c.closed_at.is_(None), _H.c.closed_at >= flt.closed_since))
+    for clause in flt.where:
+        stmt = stmt.where(clause)
     return stmt
 
 

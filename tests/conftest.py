@@ -33,10 +33,22 @@ def _pg_available() -> str | None:
 _PG_DOWN = _pg_available()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from tests.console_browser import browser_header
+
     if _PG_DOWN:
-        return f"!!! PostgreSQL at 127.0.0.1:5432 is NOT reachable; PostgreSQL tests will be SKIPPED: {_PG_DOWN}"
-    return "PostgreSQL at 127.0.0.1:5432: reachable"
+        pg = f"!!! PostgreSQL at 127.0.0.1:5432 is NOT reachable; PostgreSQL tests will be SKIPPED: {_PG_DOWN}"
+    else:
+        pg = "PostgreSQL at 127.0.0.1:5432: reachable"
+    return [pg, browser_header()]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One chromium for the whole session (tests/console_browser.py); skipped loudly where there is none."""
+    from tests.console_browser import launch_browser
+
+    yield from launch_browser()
 
 
 @pytest.fixture

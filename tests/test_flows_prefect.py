@@ -27,6 +27,13 @@ def harness() -> Iterator[None]:
         yield
 
 
+def test_the_supervisors_forms_name_no_database_configuration_or_instant() -> None:
+    from flows.supervision import delist, escalate, supervise
+
+    for form in (escalate, supervise, delist):
+        assert not {"db", "config", "now"} & set(form.parameters.properties), form.name
+
+
 def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(
     harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -43,6 +50,9 @@ def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(
 
     db = f"sqlite:///{tmp_path / 'flows.db'}"
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
+    # the supervisors' forms name no database or instant: the run uses the worker's environment and the real time
+    monkeypatch.setenv("HAZARDLOOP_DATABASE_URL", db)
+    monkeypatch.setenv("HAZARDLOOP_CONFIG", str(CONFIG_DIR))
     assert CliRunner().invoke(app, ["--db", db, "--config", str(CONFIG_DIR), "init"]).exit_code == 0
     events = [json.dumps(detected(f"PF-{i}", "2025-03-03T08:00:00+08:00"), ensure_ascii=False) for i in range(20)]
     detected_at = datetime.fromisoformat("2025-03-03T12:00:00+08:00")
@@ -51,16 +61,8 @@ def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(
         applied = await intake(events=events, source_name="test", db=db, config=str(CONFIG_DIR), now=detected_at)
         late = datetime.fromisoformat("2025-03-14T09:00:00+08:00")
         swept = await escalation_sweep(now=late, db=db, config=str(CONFIG_DIR))
-        raised = await escalate(
-            hazard="PF-0",
-            to="city",
-            reason="市级重点督办",
-            actor="SX/市平安办",
-            db=db,
-            config=str(CONFIG_DIR),
-            now=late,
-        )
-        sent = await dispatch_notices(now=late, db=db, config=str(CONFIG_DIR))
+        raised = await escalate(hazard="PF-0", to="city", reason="市级重点督办", actor="SX/市平安办")
+        sent = await dispatch_notices(db=db, config=str(CONFIG_DIR))
         return applied, swept, raised, sent
 
     applied, swept, raised, sent = asyncio.run(scenario())
@@ -78,9 +80,20 @@ def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(
             return sorted({r.state_name for r in flow_runs if r.state_name})
 
     assert asyncio.run(runs()) == ["Completed"]
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        via, client = conn.execute(
+            text("SELECT principal_via, principal_client FROM transitions WHERE action = 'hazard.escalated'")
+        ).one()
+    engine.dispose()
+    assert via == "flow" and client.startswith("flow-run:") and client != "flow-run:local"
 
 
-def test_a_refused_escalation_fails_the_flow_run_with_the_reason(harness: None, tmp_path: Path) -> None:
+def test_a_refused_escalation_fails_the_flow_run_with_the_reason(
+    harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import datetime
 
     from typer.testing import CliRunner
@@ -90,6 +103,8 @@ def test_a_refused_escalation_fails_the_flow_run_with_the_reason(harness: None, 
     from hazardloop.cli import app
 
     db = f"sqlite:///{tmp_path / 'refused.db'}"
+    monkeypatch.setenv("HAZARDLOOP_DATABASE_URL", db)
+    monkeypatch.setenv("HAZARDLOOP_CONFIG", str(CONFIG_DIR))
     assert CliRunner().invoke(app, ["--db", db, "--config", str(CONFIG_DIR), "init"]).exit_code == 0
     at = datetime.fromisoformat("2025-03-03T12:00:00+08:00")
     events = [json.dumps(detected("PF-R", "2025-03-03T08:00:00+08:00"), ensure_ascii=False)]
@@ -97,7 +112,7 @@ def test_a_refused_escalation_fails_the_flow_run_with_the_reason(harness: None, 
     async def scenario() -> None:
         await intake(events=events, db=db, config=str(CONFIG_DIR), now=at)
         # 柯桥区 has no jurisdiction over 府山街道 (越城区)
-        await escalate(hazard="PF-R", to="county", reason="越权", actor="SX-KQ", db=db, config=str(CONFIG_DIR), now=at)
+        await escalate(hazard="PF-R", to="county", reason="越权", actor="SX-KQ")
 
     with pytest.raises(Exception, match="no jurisdiction"):
         asyncio.run(scenario())

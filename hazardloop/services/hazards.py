@@ -1,0 +1,392 @@
+"""Use cases on hazards: list and show them within the caller's jurisdiction, act on one, report (detect) one, and
+apply a batch of events. The command line, the HTTP API and the console call these.
+
+Every change goes through ``models.intake`` (the one code path of ``apply``), with the principal's audit columns
+and a guard that applies the authorisation decision (``models.authz.decide``) to each event once its hazard is
+loaded and locked, so a hazard that moved out of reach in between is judged as it is now."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from config.bootstrap import App
+from models.authz import (
+    EVENT_ACTIONS,
+    HAZARD_ACTION_EVENTS,
+    Action,
+    AreaTarget,
+    Decision,
+    HazardTarget,
+    Principal,
+    Target,
+    TownshipTarget,
+    decide,
+    role_refusal_words,
+)
+from models.db import unit_of_work
+from models.errors import InvalidInput, NotFound, Problem, Refused, Rejections
+from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
+from models.hazard import Hazard
+from models.intake import ApplyReport, Guard, apply_event, apply_lines
+from models.lifecycle import State
+from models.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
+from models.repository import stored_events
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class HazardFilter:
+    state: str | None = None
+    township: str | None = None
+    unit: str | None = None
+    field: str | None = None
+    overdue: bool = False
+    level: str | None = None
+    q: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+    since: date | None = None  # detected on or after this day (the policy's time zone)
+    until: date | None = None  # detected on or before this day
+    newest_first: bool = False
+
+
+@dataclass
+class HazardPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(detected_at: str, hazard_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([detected_at, hazard_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, field_name: str = "cursor") -> tuple[datetime, str]:
+    try:
+        at, hazard_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), str(hazard_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidInput(
+            [Problem("the cursor is not one this server gave out; start again without it", field=field_name)]
+        ) from None
+
+
+def check_states(state: str | None, field_name: str) -> None:
+    if state:
+        bad = [s for s in state.split(",") if s not in {str(x) for x in State}]
+        if bad:
+            raise InvalidInput(
+                [Problem(f"unknown state(s) {bad}; states are {[str(s) for s in State]}", field=field_name)]
+            )
+
+
+def check_levels(level: str | None, field_name: str) -> None:
+    if level:
+        known = ("none", "township", "county", "city")
+        bad = [v for v in level.split(",") if v not in known]
+        if bad:
+            raise InvalidInput([Problem(f"unknown level(s) {bad}; levels are {list(known)}", field=field_name)])
+
+
+def list_rows(
+    app: App,
+    principal: Principal,
+    flt: HazardFilter,
+    *,
+    limit: int | None,
+    option: Callable[[str], str] = lambda name: name,
+) -> list[dict[str, Any]]:
+    """Hazards within the principal's jurisdiction matching ``flt``, in detection order from ``flt.cursor``, at most
+    ``limit`` (None: all, for the command line's ``hazards``). ``option`` names the filters in problems."""
+    check_states(flt.state, option("state"))
+    check_levels(flt.level, option("level"))
+    after = decode_cursor(flt.cursor) if flt.cursor else None
+    with unit_of_work(app.engine, write=False) as conn:
+        return list_hazards(
+            conn,
+            app.rules,
+            app.clock.now(),
+            state=flt.state,
+            township=flt.township,
+            unit=flt.unit,
+            field=flt.field,
+            overdue=flt.overdue,
+            level=flt.level,
+            q=flt.q,
+            limit=limit,
+            within=principal.jurisdiction,
+            after=after,
+            option=option,
+            detected_from=_day_start(app, flt.since),
+            detected_before=_day_start(app, flt.until + timedelta(days=1) if flt.until else None),
+            newest_first=flt.newest_first,
+        )
+
+
+def _day_start(app: App, day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=app.policy.tz) if day is not None else None
+
+
+def list_page(app: App, principal: Principal, flt: HazardFilter) -> HazardPage:
+    """One page of hazards within the principal's jurisdiction, in detection order (keyset: never loads the rest)."""
+    limit = max(1, min(flt.limit, MAX_PAGE))
+    rows = list_rows(app, principal, flt, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = encode_cursor(_utc_iso(last["detected_at"]), last["id"])
+    return HazardPage(rows, cursor)
+
+
+def _utc_iso(local_iso: str) -> str:
+    return datetime.fromisoformat(local_iso).isoformat()
+
+
+def show(app: App, principal: Principal, key: str, field_name: str = "hazard") -> dict[str, Any]:
+    """One hazard with its history and notices; ``NotFound`` outside the jurisdiction."""
+    with unit_of_work(app.engine, write=False) as conn:
+        return show_hazard(conn, app.rules, app.clock.now(), key, within=principal.jurisdiction, field=field_name)
+
+
+# --- changes ----------------------------------------------------------------------------------------------------
+
+
+def _target_of(h: Hazard | Any) -> HazardTarget:
+    return HazardTarget(h.township_code, h.unit_code, h.field, h.reporter, h.village)
+
+
+def _role_refusal(principal: Principal, action: Action) -> Refused:
+    return Refused(role_refusal_words(principal, action), field="actor")
+
+
+def guard_for(app: App, principal: Principal) -> Guard:
+    """Each event judged against the principal: outside the jurisdiction the hazard (or township) does not exist;
+    inside, the role table decides."""
+    tree = app.tree
+
+    def guard(event: Event, h: Hazard | None) -> None:
+        action = EVENT_ACTIONS[event.type]
+        target: Target | None = None
+        if h is not None:
+            target = _target_of(h)
+        elif isinstance(event, HazardDetected):
+            township = tree.find(event.hazard.township)
+            if township is None:
+                return  # the rules name the unknown township
+            target = AreaTarget(township.code)
+        elif isinstance(event, TownshipListed | TownshipDelisted):
+            township = tree.find(event.township)
+            if township is None:
+                return
+            target = TownshipTarget(township.code)
+        if target is None:
+            return
+        decision = decide(principal, action, target)
+        if decision is Decision.ALLOWED:
+            return
+        if decision is Decision.FORBIDDEN:
+            raise _role_refusal(principal, action)
+        if h is not None:
+            raise InvalidInput(
+                [Problem(f"no hazard has the id or source reference '{getattr(event, 'hazard', '')}'", field="hazard")]
+            )
+        if isinstance(event, HazardDetected):
+            raise InvalidInput(
+                [
+                    Problem(
+                        f"'{event.hazard.township}' is not in the area of {tree.units[principal.unit_code].name}, "
+                        "so this account may not report a hazard there",
+                        field="hazard.township",
+                    )
+                ]
+            )
+        raise InvalidInput(
+            [
+                Problem(
+                    f"'{getattr(event, 'township', '')}' is not a township in this account's jurisdiction",
+                    field="township",
+                )
+            ]
+        )
+
+    return guard
+
+
+@dataclass
+class ActionResult:
+    hazard: dict[str, Any]
+    event_id: str
+    duplicate: bool
+    notices: int = 0
+
+
+def one_event_error(exc: Rejections) -> Exception:
+    """One action, one event: its refusal as ``Refused`` (403/409) or its problems as ``InvalidInput`` (422),
+    without the synthetic 'line 1'."""
+    problems = _single(exc.problems)
+    if len(problems) == 1 and problems[0].refused:
+        return Refused(problems[0].message, field=problems[0].field)
+    return InvalidInput(problems) if any(not p.refused for p in problems) else Rejections(problems)
+
+
+def _single(problems: Sequence[Problem], field_names: dict[str, str] | None = None) -> list[Problem]:
+    """One action, one event: its problems without the synthetic 'line 1'."""
+    names = field_names or {}
+    return [Problem(p.message, field=names.get(p.field or "", p.field), refused=p.refused) for p in problems]
+
+
+def _validated(payload: dict[str, Any]) -> Event:
+    try:
+        return EVENT_ADAPTER.validate_python(payload)
+    except ValidationError as exc:
+        from models.validation import problems_from
+
+        raise InvalidInput(problems_from(exc, source=None, line=None)) from None
+
+
+def act(
+    app: App,
+    principal: Principal,
+    key: str,
+    action: Action,
+    fields: dict[str, Any],
+    event_id: str | None = None,
+) -> ActionResult:
+    """``action`` on the hazard ``key`` (id or source reference) by ``principal``, with the event's own ``fields``.
+    ``event_id`` makes a retry safe: the same id again is answered as a duplicate, changing nothing."""
+    event_type = HAZARD_ACTION_EVENTS.get(action)
+    if event_type is None:
+        raise InvalidInput([Problem(f"'{action}' is not an action on a hazard", field="action")])
+    now = app.clock.now()
+    with unit_of_work(app.engine, write=False) as conn:
+        row = find_hazard(conn, key, field="hazard", rules=app.rules, within=principal.jurisdiction)
+    if decide(principal, action, _target_of(row)) is Decision.FORBIDDEN:
+        raise _role_refusal(principal, action)
+    if event_id is not None:
+        earlier = _earlier(app, principal, event_id, event_type, row.id)
+        if earlier is not None:
+            return earlier
+    eid = event_id or f"api:{uuid.uuid4()}"
+    payload = {
+        **fields,
+        "type": event_type,
+        "event_id": eid,
+        "at": now.isoformat(),
+        "actor": principal.actor,
+        "hazard": row.id,
+    }
+    event = _validated(payload)
+    try:
+        report = apply_event(
+            app.engine,
+            app.rules,
+            event,
+            now=now,
+            source="request",
+            principal=principal.audit(),
+            guard=guard_for(app, principal),
+        )
+    except Rejections as exc:
+        raise one_event_error(exc) from None
+    view = show(app, principal, row.id)
+    return ActionResult(view, eid, duplicate=report.duplicates > 0 and report.applied == 0, notices=report.notices)
+
+
+def _earlier(app: App, principal: Principal, event_id: str, event_type: str, hazard_id: str) -> ActionResult | None:
+    """A retry: the event_id was applied before. The same action by the same account on the same hazard is answered
+    with the first outcome (nothing changes); anything else under that id is refused as a reused event_id."""
+    with unit_of_work(app.engine, write=False) as conn:
+        stored = stored_events(conn, [event_id]).get(event_id)
+    if stored is None:
+        return None
+    payload, stored_hazard = stored
+    first = orjson.loads(payload)
+    if first.get("type") != event_type or first.get("actor") != principal.actor or stored_hazard != hazard_id:
+        raise InvalidInput(
+            [
+                Problem(
+                    f"event_id '{event_id}' was already used for a different event; an event_id may identify one "
+                    "event only",
+                    field="event_id",
+                )
+            ]
+        )
+    return ActionResult(show(app, principal, hazard_id), event_id, duplicate=True)
+
+
+def detect(app: App, principal: Principal, hazard: dict[str, Any], event_id: str | None = None) -> ActionResult:
+    """Report a hazard (``hazard.detected``) as ``principal``, in its area; ``event_id`` for a safe retry (the same id
+    again answers with the hazard it created)."""
+    eid = event_id or f"{principal.via}:{uuid.uuid4()}"
+    payload = {"type": "hazard.detected", "actor": principal.actor, "hazard": hazard, "event_id": eid}
+    try:
+        report = record_manual(app, principal, payload)
+    except Rejections as exc:
+        raise one_event_error(exc) from None
+    with unit_of_work(app.engine, write=False) as conn:
+        hazard_id = report.created[0] if report.created else None
+        if hazard_id is None:  # a duplicate: the event, or the source reference, was seen before
+            stored = stored_events(conn, [eid]).get(eid)
+            hazard_id = stored[1] if stored else hazard_id_of(conn, hazard.get("source"), str(hazard.get("ref")))
+    return ActionResult(
+        show(app, principal, hazard_id),
+        eid,
+        duplicate=not report.created,
+        notices=report.notices,
+    )
+
+
+def record_manual(app: App, principal: Principal, payload: dict[str, Any]) -> ApplyReport:
+    """A manual command's one event (``escalate``, ``supervise``, ``delist`` of the command line, the API's
+    township actions): stamped now, applied with the principal's audit columns and guard."""
+    now = app.clock.now()
+    payload = {"event_id": f"{principal.via}:{uuid.uuid4()}", "at": now.isoformat(), **payload}
+    event = _validated(payload)
+    return apply_event(
+        app.engine,
+        app.rules,
+        event,
+        now=now,
+        principal=principal.audit(),
+        guard=guard_for(app, principal),
+    )
+
+
+def apply_events(
+    app: App,
+    principal: Principal,
+    lines: Sequence[tuple[int, str]],
+    *,
+    source: str,
+    partial: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ApplyReport:
+    """A batch of contract events (``apply``'s code path, chunked, all-or-nothing unless ``partial``). For a proven
+    principal every event acts as the account: an event naming another actor is refused (its line named)."""
+    return apply_lines(
+        app.engine,
+        app.rules,
+        lines,
+        source=source,
+        now=app.clock.now(),
+        partial=partial,
+        progress=progress,
+        principal=principal.audit(),
+        acting=principal.actor if principal.proven else None,
+        guard=guard_for(app, principal) if principal.proven else None,
+    )
+
+
+def not_found(message: str, field_name: str) -> NotFound:
+    return NotFound([Problem(message, field=field_name)])

@@ -1,0 +1,99 @@
+"""Notices within a principal's jurisdiction: list them, read one as the document it is, send one again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.bootstrap import App
+from models.authz import Action, Principal, role_refusal_words
+from models.db import unit_of_work
+from models.errors import InvalidInput, Problem, Refused
+from models.outbox import REQUEUEABLE, requeue
+from models.policy import NOTICE_KINDS
+from models.queries import archived_document, find_notice, list_notices, notice_view
+
+NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
+MAX_PAGE = 500
+
+
+def check_filters(status: str | None, kind: str | None, names: tuple[str, str] = ("--status", "--kind")) -> None:
+    for option, given, known in ((names[0], status, NOTICE_STATUSES), (names[1], kind, NOTICE_KINDS)):
+        bad = [v for v in (given or "").split(",") if given and v not in known]
+        if bad:
+            raise InvalidInput([Problem(f"unknown value(s) {bad}; use {', '.join(known)}", field=option)])
+
+
+@dataclass
+class NoticePage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def list_page(
+    app: App,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    hazard: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    names: tuple[str, str, str] = ("--status", "--kind", "--hazard"),
+    newest_first: bool = False,
+) -> NoticePage:
+    check_filters(status, kind, names[:2])
+    after = None
+    if cursor:
+        if not cursor.isdigit():
+            raise InvalidInput([Problem("the cursor is not one this server gave out", field="cursor")])
+        after = int(cursor)
+    size = max(1, limit) if limit else None  # the API caps it at MAX_PAGE; the command line may ask for more
+    with unit_of_work(app.engine, write=False) as conn:
+        rows = list_notices(
+            conn,
+            app.rules,
+            status=status,
+            kind=kind,
+            hazard=hazard,
+            limit=size + 1 if size else None,
+            within=principal.jurisdiction,
+            after=after,
+            hazard_field=names[2],
+            newest_first=newest_first,
+        )
+    more = size is not None and len(rows) > size
+    rows = rows[:size] if size else rows
+    return NoticePage(rows, str(rows[-1]["id"]) if more and rows else None)
+
+
+def document(app: App, principal: Principal, notice_id: int) -> dict[str, Any]:
+    """The notice with its document: as sent (the archived text), or rendered now from its stored context."""
+    with unit_of_work(app.engine, write=False) as conn:
+        row = find_notice(conn, notice_id, within=principal.jurisdiction)
+        archived = archived_document(conn, notice_id)
+    view = notice_view(row, app.rules)
+    if archived is not None:
+        doc = {"subject": archived.subject, "text": archived.text, "html": archived.html, "as_sent": True}
+    else:
+        from notifications.dispatch import document_context
+
+        rendered = app.renderer.render(row.kind, document_context(row.context, app.rules))
+        doc = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "as_sent": False}
+    return {**view, "document": doc}
+
+
+def send_again(app: App, principal: Principal, notice_id: int) -> dict[str, Any]:
+    """A failed or dead notice back to pending (the next dispatch sends it); others are refused."""
+    with unit_of_work(app.engine) as conn:
+        row = find_notice(conn, notice_id, within=principal.jurisdiction)
+        if not principal.may(Action.REQUEUE):
+            raise Refused(role_refusal_words(principal, Action.REQUEUE), field="actor")
+        if not requeue(conn, notice_id, app.clock.now()):
+            raise Refused(
+                f"notice {notice_id} is {row.status}; only a notice that is {' or '.join(REQUEUEABLE)} can be "
+                "sent again",
+                field="status",
+            )
+        row = find_notice(conn, notice_id)
+        return notice_view(row, app.rules)

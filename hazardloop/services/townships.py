@@ -1,0 +1,61 @@
+"""Listing a township for elevated supervision (挂牌督办) and delisting it (摘牌), by a principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.bootstrap import App
+from hazardloop.services.hazards import one_event_error, record_manual
+from models.authz import Action, Decision, Principal, TownshipTarget, decide, role_refusal_words
+from models.db import unit_of_work
+from models.errors import NotFound, Problem, Refused, Rejections
+from models.queries import list_listings
+
+
+@dataclass
+class TownshipResult:
+    township: dict[str, Any]
+    listing: dict[str, Any] | None
+    notices: int
+
+
+def resolve(app: App, principal: Principal, key: str, field: str = "township") -> Any:
+    """The township by code or name; outside the principal's jurisdiction it does not exist."""
+    unit = app.tree.find(key)
+    if unit is None or unit.level not in ("township", "area"):
+        raise NotFound([Problem(f"'{key}' is not a township, street or key area", field=field)])
+    if decide(principal, Action.READ, TownshipTarget(unit.code)) is Decision.NOT_FOUND:
+        raise NotFound([Problem(f"'{key}' is not a township in this account's jurisdiction", field=field)])
+    return unit
+
+
+def _latest_listing(app: App, code: str) -> dict[str, Any] | None:
+    with unit_of_work(app.engine, write=False) as conn:
+        rows = list_listings(conn, app.rules, township=code)
+    return rows[-1] if rows else None
+
+
+def change_listing(
+    app: App, principal: Principal, key: str, action: Action, reason: str, force: bool = False
+) -> TownshipResult:
+    """``Action.LIST`` or ``Action.DELIST`` of the township ``key`` with ``reason`` (``force``: delist regardless of
+    open problems and figures)."""
+    township = resolve(app, principal, key)
+    if decide(principal, action, TownshipTarget(township.code)) is Decision.FORBIDDEN:
+        raise Refused(role_refusal_words(principal, action), field="actor")
+    payload: dict[str, Any] = {
+        "type": "township.listed" if action is Action.LIST else "township.delisted",
+        "township": township.code,
+        "reason": reason,
+        "actor": principal.actor,
+    }
+    if action is Action.DELIST and force:
+        payload["force"] = True
+    try:
+        report = record_manual(app, principal, payload)
+    except Rejections as exc:
+        raise one_event_error(exc) from None
+    return TownshipResult(
+        {"code": township.code, "name": township.name}, _latest_listing(app, township.code), report.notices
+    )
