@@ -68,6 +68,7 @@ class Action(StrEnum):
     READ = "read"
     REQUEUE = "requeue"
     MANAGE_ACCOUNTS = "manage-accounts"
+    SEND_READINGS = "send-readings"
 
 
 class Decision(StrEnum):
@@ -94,11 +95,14 @@ ACTION_WORDS: dict[Action, str] = {
     Action.READ: "read",
     Action.REQUEUE: "send notices again",
     Action.MANAGE_ACCOUNTS: "manage accounts",
+    Action.SEND_READINGS: "send monitoring-point readings (监测数据)",
 }
 
 # The one table: what each role may do (within its jurisdiction). Every role reads.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.STAFF: frozenset({Action.READ, Action.ACKNOWLEDGE, Action.REQUEST_EXTENSION, Action.SUBMIT, Action.DETECT}),
+    Role.STAFF: frozenset(
+        {Action.READ, Action.ACKNOWLEDGE, Action.REQUEST_EXTENSION, Action.SUBMIT, Action.DETECT, Action.SEND_READINGS}
+    ),
     Role.VERIFIER: frozenset({Action.READ, Action.PASS, Action.FAIL}),
     Role.SUPERVISOR: frozenset(
         {

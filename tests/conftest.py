@@ -43,9 +43,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [pg, browser_header()]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One chromium for the whole session (tests/console_browser.py); skipped loudly where there is none."""
+    """One chromium per test module (tests/console_browser.py); skipped loudly where there is none. Not one per
+    session: Playwright's sync API keeps an event loop running in the main thread while it is open, and Prefect's
+    sync-compatible calls in later modules would then return coroutines instead of running."""
     from tests.console_browser import launch_browser
 
     yield from launch_browser()

@@ -123,9 +123,13 @@ def _migrate(url: str, revision: str) -> None:
 
 
 def _without_deliveries(state: dict[str, Any]) -> dict[str, Any]:
-    """The export without what 0005 cannot hold (who received each notice, added by 0006)."""
+    """The export without what 0005 cannot hold: who received each notice (added by 0006) and who recorded each
+    step (the principal columns, added with the accounts)."""
     for notice in state["notices"]:
         notice.pop("delivered_to")
+    for step in state["transitions"]:
+        step.pop("via")
+        step.pop("account_id")
     return state
 
 

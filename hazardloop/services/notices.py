@@ -11,7 +11,7 @@ from models.db import unit_of_work
 from models.errors import InvalidInput, Problem, Refused
 from models.outbox import REQUEUEABLE, requeue
 from models.policy import NOTICE_KINDS
-from models.queries import archived_document, find_notice, list_notices, notice_view
+from models.queries import archived_document, check_limit, find_notice, list_notices, notice_view
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 MAX_PAGE = 500
@@ -48,7 +48,8 @@ def list_page(
         if not cursor.isdigit():
             raise InvalidInput([Problem("the cursor is not one this server gave out", field="cursor")])
         after = int(cursor)
-    size = max(1, limit) if limit else None  # the API caps it at MAX_PAGE; the command line may ask for more
+    check_limit(limit, "--limit" if names[0].startswith("--") else "limit")  # 0 or less is a mistake, not "all"
+    size = limit  # the API caps it at MAX_PAGE; the command line may ask for more
     with unit_of_work(app.engine, write=False) as conn:
         rows = list_notices(
             conn,

@@ -15,6 +15,7 @@ from hazardloop.web.deps import application, current_principal
 from hazardloop.web.problems import ApiProblem, problem_response, status_of
 from models.authz import Principal
 from models.errors import Problem, Rejections
+from models.event_json import numbered_lines
 from models.intake import ApplyReport
 
 router = APIRouter(tags=["events"])
@@ -38,7 +39,7 @@ def _lines(body: bytes, content_type: str) -> list[tuple[int, str]]:
     except UnicodeDecodeError:
         raise ApiProblem(422, "the body is not UTF-8 text") from None
     if content_type in NDJSON:
-        return list(enumerate(text.splitlines(), start=1))
+        return numbered_lines(text)  # only LF (or CRLF) ends a line: U+2028 may stand inside a JSON string
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
