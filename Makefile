@@ -27,7 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # The web console's browser tests drive Debian's chromium through Playwright (Playwright's own browser download is
 # not reachable everywhere), with a Chinese font for the screenshots. Installed once, only where apt-get is at hand;
