@@ -87,11 +87,11 @@ def main() -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
-    from config.bootstrap import bootstrap
+    from hazardloop.config.bootstrap import bootstrap
+    from hazardloop.models import accounts
+    from hazardloop.models.db import unit_of_work, upgrade
+    from hazardloop.models.store import HazardRow, TransitionRow
     from hazardloop.web.app import create_app
-    from models import accounts
-    from models.db import unit_of_work, upgrade
-    from models.store import HazardRow, TransitionRow
 
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         folder = Path(tmp)

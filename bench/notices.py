@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select
 
 from bench.lifecycle import CONFIG, loop_events
-from config.bootstrap import bootstrap
-from models.db import unit_of_work, upgrade
-from models.intake import apply_lines
-from models.org_sync import sync_units
-from models.store import NoticeArchiveRow, NoticeRow
-from notifications.dispatch import dispatch, document_context
-from notifications.mailers import SMTPBackend
+from hazardloop.config.bootstrap import bootstrap
+from hazardloop.models.db import unit_of_work, upgrade
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.org_sync import sync_units
+from hazardloop.models.store import NoticeArchiveRow, NoticeRow
+from hazardloop.notifications.dispatch import dispatch, document_context
+from hazardloop.notifications.mailers import SMTPBackend
 
 # Only the header block is searched, and only for the one header the exactly-once check needs.
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)

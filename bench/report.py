@@ -21,13 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, drop, fresh_db
-from config.bootstrap import bootstrap
-from models.bulk import bulk_insert
-from models.db import unit_of_work, upgrade
-from models.hazard import HAZARD_COLUMNS, Hazard
-from models.org_sync import sync_units
-from models.repository import _TRANSITION_COLUMNS
-from models.store import HazardRow, TransitionRow
+from hazardloop.config.bootstrap import bootstrap
+from hazardloop.models.bulk import bulk_insert
+from hazardloop.models.db import unit_of_work, upgrade
+from hazardloop.models.hazard import HAZARD_COLUMNS, Hazard
+from hazardloop.models.org_sync import sync_units
+from hazardloop.models.repository import _TRANSITION_COLUMNS
+from hazardloop.models.store import HazardRow, TransitionRow
 
 
 def populate(app: object, n: int) -> int:
@@ -111,8 +111,8 @@ def populate(app: object, n: int) -> int:
 
 
 def run(backend: str, n: int, workdir: Path) -> dict[str, object]:
-    from flows.reports import build
-    from models.analysis import report_scopes, resolve_period
+    from hazardloop.flows.reports import build
+    from hazardloop.models.analysis import report_scopes, resolve_period
 
     url, size = fresh_db(backend, workdir)
     app = bootstrap(db=url, config_dir=CONFIG)

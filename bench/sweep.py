@@ -27,15 +27,15 @@ from sqlalchemy import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, drop, fresh_db
-from config.bootstrap import bootstrap
-from models.bulk import bulk_insert
-from models.db import unit_of_work, upgrade
-from models.escalation import next_action_at
-from models.hazard import HAZARD_COLUMNS, Hazard
-from models.listing import forget_evaluation
-from models.org_sync import sync_units
-from models.store import HazardRow
-from models.sweep import preview, sweep
+from hazardloop.config.bootstrap import bootstrap
+from hazardloop.models.bulk import bulk_insert
+from hazardloop.models.db import unit_of_work, upgrade
+from hazardloop.models.escalation import next_action_at
+from hazardloop.models.hazard import HAZARD_COLUMNS, Hazard
+from hazardloop.models.listing import forget_evaluation
+from hazardloop.models.org_sync import sync_units
+from hazardloop.models.store import HazardRow
+from hazardloop.models.sweep import preview, sweep
 
 
 def populate(app: object, stored: int, due: int, now: datetime) -> None:

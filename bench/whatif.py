@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, peak_rss_mb
-from config.bootstrap import bootstrap
-from models.whatif import compare, outcome, replay
+from hazardloop.config.bootstrap import bootstrap
+from hazardloop.models.whatif import compare, outcome, replay
 
 
 def run(db: str, first: date, last: date, label: str, policy: object) -> dict[str, object]:

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from config.loading import load_indicators, load_org, load_policy
-from config.settings import Settings
-from models.db import make_engine
-from models.errors import ConfigError
-from models.indicators import IndicatorSet
-from models.orgtree import OrgTree
-from models.policy import Org, Policy
-from models.rules import Rules
+from hazardloop.config.loading import load_indicators, load_org, load_policy
+from hazardloop.config.settings import Settings
+from hazardloop.models.db import make_engine
+from hazardloop.models.errors import ConfigError
+from hazardloop.models.indicators import IndicatorSet
+from hazardloop.models.orgtree import OrgTree
+from hazardloop.models.policy import Org, Policy
+from hazardloop.models.rules import Rules
 
 if TYPE_CHECKING:
-    from notifications.mailers import MailBackend
-    from notifications.rendering import NoticeRenderer
+    from hazardloop.notifications.mailers import MailBackend
+    from hazardloop.notifications.rendering import NoticeRenderer
 
 
 class Clock:
@@ -63,7 +63,7 @@ class App:
 
     @cached_property
     def renderer(self) -> NoticeRenderer:
-        from notifications.rendering import NoticeRenderer
+        from hazardloop.notifications.rendering import NoticeRenderer
 
         override = self.settings.templates
         if override is not None and not override.is_dir():
@@ -71,7 +71,7 @@ class App:
         return NoticeRenderer(override)
 
     def mail_backend(self) -> MailBackend:
-        from notifications.mailers import backend_from_settings
+        from hazardloop.notifications.mailers import backend_from_settings
 
         try:
             return backend_from_settings(self.settings.smtp_url, self.settings.mail_dir)

@@ -8,11 +8,11 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.url_text import shown_url
+from hazardloop.models.url_text import shown_url
 
 
 def default_config_dir() -> Path:
-    return Path(str(resources.files("config")))
+    return Path(str(resources.files("hazardloop.config")))
 
 
 class Settings(BaseSettings):

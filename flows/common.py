@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.bootstrap import App, bootstrap
+from hazardloop.config.bootstrap import App, bootstrap
 
 
 def wire(db: str | None = None, config: str | None = None, now: datetime | None = None) -> App:
@@ -19,7 +19,7 @@ def transient_db_error(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a task only for errors that may pass: a dropped or busy database connection, a lost race."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from models.errors import ConflictError
+    from hazardloop.models.errors import ConflictError
 
     try:
         state.result()

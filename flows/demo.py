@@ -24,23 +24,23 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from config.bootstrap import App
-from flows import demo_content as content
-from flows.demo_readings import ReadingFeed, raised
-from models.calendar import WorkingCalendar
-from models.intake import apply_lines
-from models.policy import Unit
-from models.sweep import sweep
-from notifications.dispatch import dispatch
-from notifications.mailers import FileBackend
+from hazardloop.config.bootstrap import App
+from hazardloop.flows import demo_content as content
+from hazardloop.flows.demo_readings import ReadingFeed, raised
+from hazardloop.models.calendar import WorkingCalendar
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.policy import Unit
+from hazardloop.models.sweep import sweep
+from hazardloop.notifications.dispatch import dispatch
+from hazardloop.notifications.mailers import FileBackend
 
 
 def deliver_to_sink(engine: Any, now: datetime) -> int:
     """Mark every pending notice sent, unrendered: the simulated months' mail goes nowhere."""
     from sqlalchemy import update
 
-    from models.db import unit_of_work
-    from models.store import NoticeRow
+    from hazardloop.models.db import unit_of_work
+    from hazardloop.models.store import NoticeRow
 
     table = NoticeRow.__table__
     with unit_of_work(engine) as conn:
@@ -353,8 +353,8 @@ def simulate(
 def _listed(app: App) -> set[str]:
     from sqlalchemy import select
 
-    from models.db import unit_of_work
-    from models.store import ListingRow
+    from hazardloop.models.db import unit_of_work
+    from hazardloop.models.store import ListingRow
 
     table = ListingRow.__table__
     with unit_of_work(app.engine, write=False) as conn:
@@ -365,8 +365,8 @@ def _confirm_delistings(app: App, planner: Planner, morning: datetime, result: D
     """Monday mornings the city office confirms the delisting the sweep proposed (摘牌 needs a supervisor)."""
     from sqlalchemy import select
 
-    from models.db import unit_of_work
-    from models.store import ListingRow
+    from hazardloop.models.db import unit_of_work
+    from hazardloop.models.store import ListingRow
 
     table = ListingRow.__table__
     with unit_of_work(app.engine, write=False) as conn:
@@ -399,8 +399,8 @@ def _confirm_delistings(app: App, planner: Planner, morning: datetime, result: D
 def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: bool, result: DemoResult) -> None:
     """The analysis on its schedule: monthly and quarterly for the city and every county; weekly for the city;
     daily for the city in the mail window only (a year of daily reports would take most of the demo's time)."""
-    from flows.reports import run_report
-    from models.analysis import report_scopes, resolve_scope
+    from hazardloop.flows.reports import run_report
+    from hazardloop.models.analysis import report_scopes, resolve_scope
 
     city = [resolve_scope(app.rules, app.tree.city.code)]
     due: list[tuple[str, Any]] = []
@@ -423,7 +423,7 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
 def write_closing_reports(app: App, settings: DemoSettings, after: datetime, result: DemoResult) -> list[Path]:
     """After the last simulated day: queue and write the last complete month and quarter (city and counties),
     with charts, to the report folder for people to open."""
-    from flows.reports import render_report_files, report_key, run_report, stored_context
+    from hazardloop.flows.reports import render_report_files, report_key, run_report, stored_context
 
     written: list[Path] = []
     for kind in ("monthly", "quarterly"):

@@ -9,20 +9,20 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flows.escalation import escalation_sweep
-from flows.event_intake import (
+from hazardloop.flows.escalation import escalation_sweep
+from hazardloop.flows.event_intake import (
     EVENT_NAME_PATTERNS,
     EVENT_RESOURCE_PREFIX,
     SETTLE_SECONDS,
     WINDOW_SECONDS,
     intake_events,
 )
-from flows.intake import intake
-from flows.notices import dispatch_notices
-from flows.reports import periodic_report
-from flows.scheduler import REPORT_JOBS
-from flows.supervision import delist, escalate, supervise
-from models.policy import Policy
+from hazardloop.flows.intake import intake
+from hazardloop.flows.notices import dispatch_notices
+from hazardloop.flows.reports import periodic_report
+from hazardloop.flows.scheduler import REPORT_JOBS
+from hazardloop.flows.supervision import delist, escalate, supervise
+from hazardloop.models.policy import Policy
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment

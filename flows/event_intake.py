@@ -25,7 +25,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.events.schemas.events import Event
 
-from flows.intake import apply_events
+from hazardloop.flows.intake import apply_events
 
 EVENT_RESOURCE_PREFIX = "hazardloop."
 # Every contract event type starts with one of these; Prefect's own events (prefect.flow-run...) never do.

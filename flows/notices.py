@@ -13,9 +13,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.common import transient_db_error, wire
-from flows.jobs import record_job
-from notifications.dispatch import dispatch
+from hazardloop.flows.common import transient_db_error, wire
+from hazardloop.flows.jobs import record_job
+from hazardloop.notifications.dispatch import dispatch
 
 
 @task(name="send-pending-notices", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)

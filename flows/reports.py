@@ -23,19 +23,19 @@ from prefect import flow, get_run_logger, task
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from flows.common import transient_db_error, wire
-from flows.jobs import record_job
-from models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
-from models.db import unit_of_work
-from models.hazard import NoticeIntent
-from models.indicator_analysis import indicator_figures
-from models.indicators import IndicatorSet
-from models.notice_docs import KIND_TITLES, notice_row
-from models.repository import Counters, insert_notices
-from models.rules import Rules
-from models.store import NoticeRow
-from notifications.charts import CHART_TITLES, chart_names, render_charts
-from notifications.rendering import NoticeRenderer, RenderedNotice
+from hazardloop.flows.common import transient_db_error, wire
+from hazardloop.flows.jobs import record_job
+from hazardloop.models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.hazard import NoticeIntent
+from hazardloop.models.indicator_analysis import indicator_figures
+from hazardloop.models.indicators import IndicatorSet
+from hazardloop.models.notice_docs import KIND_TITLES, notice_row
+from hazardloop.models.repository import Counters, insert_notices
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import NoticeRow
+from hazardloop.notifications.charts import CHART_TITLES, chart_names, render_charts
+from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 
 _N = NoticeRow.__table__
 PREVIEW_NUMBER = "（预览稿，未编号）"
@@ -223,7 +223,7 @@ def render_report_files(
 ) -> list[Path]:
     """Write ``report.html`` (images as files next to it), ``report.txt``, the chart PNGs and any ``extra`` files,
     all or none (see ``notifications.output_files``)."""
-    from notifications.output_files import write_files
+    from hazardloop.notifications.output_files import write_files
 
     ctx = {**_as_document(context), "image_prefix": "", "image_suffix": ".png"}
     rendered: RenderedNotice = renderer.render("report", ctx)

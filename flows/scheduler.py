@@ -31,11 +31,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine, delete, insert, select, update
 
-from config.bootstrap import App
-from flows.jobs import record_job
-from models.db import unit_of_work
-from models.policy import cron_trigger
-from models.store import LeaseRow
+from hazardloop.config.bootstrap import App
+from hazardloop.flows.jobs import record_job
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.policy import cron_trigger
+from hazardloop.models.store import LeaseRow
 
 log = logging.getLogger("hazardloop.run")
 _L = LeaseRow.__table__
@@ -159,10 +159,10 @@ def build_jobs(app: App, use_prefect: bool) -> list[Job]:
 def _sweep_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
         if use_prefect:
-            from flows.escalation import escalation_sweep
+            from hazardloop.flows.escalation import escalation_sweep
 
             return asyncio.run(escalation_sweep(now=now, db=db, config=config))
-        from models.sweep import sweep
+        from hazardloop.models.sweep import sweep
 
         with record_job(app.engine, "sweep", now) as summary:
             summary.update(sweep(app.engine, app.rules, now).as_dict())
@@ -174,10 +174,10 @@ def _sweep_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[d
 def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
         if use_prefect:
-            from flows.notices import dispatch_notices
+            from hazardloop.flows.notices import dispatch_notices
 
             return asyncio.run(dispatch_notices(now=now, db=db, config=config))
-        from notifications.dispatch import dispatch
+        from hazardloop.notifications.dispatch import dispatch
 
         with record_job(app.engine, "dispatch", now) as summary:
             summary.update(dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, now).as_dict())
@@ -188,7 +188,7 @@ def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable
 
 def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
-        from flows import reports
+        from hazardloop.flows import reports
 
         if use_prefect:
             return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config))

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from prefect import flow
 
-from flows.common import wire
+from hazardloop.flows.common import wire
 
 
 def _flow_run() -> str:
@@ -27,8 +27,8 @@ def _flow_run() -> str:
 
 
 def _apply(payload: dict[str, Any]) -> dict[str, Any]:
+    from hazardloop.models.authz import declared_principal
     from hazardloop.services.hazards import record_manual
-    from models.authz import declared_principal
 
     app = wire()
     try:

@@ -14,10 +14,10 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from hazardloop.context import Options
+from hazardloop.models.errors import HazardloopError, InvalidInput, Problem, Rejections
+from hazardloop.models.event_json import numbered_lines
+from hazardloop.models.text import json_safe
 from hazardloop.terminal import SafeConsole, styled
-from models.errors import HazardloopError, InvalidInput, Problem, Rejections
-from models.event_json import numbered_lines
-from models.text import json_safe
 
 app = typer.Typer(
     add_completion=False,

@@ -14,11 +14,11 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from hazardloop.cli import app, err, handled, opts, out
-from models.db import unit_of_work, upgrade
-from models.errors import InvalidInput, Problem
-from models.org_sync import sync_units
-from models.store import HazardRow, ListingRow, NoticeRow, TransitionRow
-from models.url_text import shown_url
+from hazardloop.models.db import unit_of_work, upgrade
+from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.org_sync import sync_units
+from hazardloop.models.store import HazardRow, ListingRow, NoticeRow, TransitionRow
+from hazardloop.models.url_text import shown_url
 
 SEED_FIGURES = {  # from the Shaoxing 2025 report (shared/reference)
     "cleared": "35,000+ (3.5万余个)",
@@ -72,7 +72,7 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary figures as JSON")] = False,
 ) -> None:
     """Simulate a year of a city's hazard work through the real code paths and summarise it."""
-    from flows.demo import DemoSettings, simulate
+    from hazardloop.flows.demo import DemoSettings, simulate
 
     application = opts(ctx).app()
     upgrade(application.engine)

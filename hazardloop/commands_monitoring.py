@@ -10,8 +10,8 @@ import typer
 
 from hazardloop.cli import app, err, handled, out, print_json, read_lines
 from hazardloop.commands_core import _progress, ready
-from models.errors import InvalidInput, Problem, Rejections
-from models.monitoring import ReadingsReport
+from hazardloop.models.errors import InvalidInput, Problem, Rejections
+from hazardloop.models.monitoring import ReadingsReport
 
 
 @app.command("readings")
@@ -95,9 +95,9 @@ def what_if_cmd(
     decides with what really happened (the real database is only read)."""
     import tempfile
 
-    from config.loading import load_model
-    from models.policy import Policy
-    from models.whatif import compare, outcome, replay
+    from hazardloop.config.loading import load_model
+    from hazardloop.models.policy import Policy
+    from hazardloop.models.whatif import compare, outcome, replay
 
     application = ready(ctx)
     other = load_model(policy, Policy)
@@ -131,7 +131,7 @@ def what_if_cmd(
         **compare(real, replayed, account.refused),
     }
     if out_dir is not None:
-        from notifications.whatif_page import write_page
+        from hazardloop.notifications.whatif_page import write_page
 
         write_page(result, out_dir)
     if as_json:

@@ -12,10 +12,10 @@ from rich.table import Table
 
 from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.notifications.output_files import check_target, prepare_folder, write_file
 from hazardloop.terminal import styled
-from models.db import unit_of_work
-from models.errors import InvalidInput, Problem
-from notifications.output_files import check_target, prepare_folder, write_file
 
 
 def _pct(value: float | None) -> str:
@@ -116,8 +116,8 @@ def report_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Build the periodic analysis (日、周、月、季研判) as of --now; --send mails it."""
-    from flows.jobs import record_job
-    from flows.reports import (
+    from hazardloop.flows.jobs import record_job
+    from hazardloop.flows.reports import (
         build,
         preview_context,
         queue_reports,
@@ -125,8 +125,8 @@ def report_cmd(
         report_key,
         stored_context,
     )
-    from models.analysis import report_scopes, resolve_period, resolve_scope
-    from notifications.dispatch import dispatch as run_dispatch
+    from hazardloop.models.analysis import report_scopes, resolve_period, resolve_scope
+    from hazardloop.notifications.dispatch import dispatch as run_dispatch
 
     application = ready(ctx)
     rules, engine = application.rules, application.engine
@@ -134,7 +134,7 @@ def report_cmd(
     chosen_period = resolve_period(period_kind, now, rules.policy.tz, period)
     chosen = resolve_scope(rules, scope)
     if out_dir is not None:  # before anything is built or mailed: a folder that cannot hold the files is said now
-        from notifications.charts import CHART_TITLES
+        from hazardloop.notifications.charts import CHART_TITLES
 
         prepare_folder(out_dir)
         for name in ("report.html", "report.txt", "figures.json", *(f"{chart}.png" for chart in CHART_TITLES)):
@@ -212,7 +212,7 @@ def ledger_cmd(
     state: Annotated[str | None, typer.Option("--state", help="only these state(s), comma-separated")] = None,
 ) -> None:
     """Write the hazard ledger (隐患台账) as an Excel file: one sheet per county for the whole city."""
-    from notifications.ledger import resolve_filter, write_ledger
+    from hazardloop.notifications.ledger import resolve_filter, write_ledger
 
     if out_file.suffix.lower() != ".xlsx":
         raise InvalidInput([Problem("the ledger is written as an Excel file; name it *.xlsx", field="--out")])

@@ -12,7 +12,7 @@ import typer
 
 from hazardloop.cli import app, err, handled, opts
 from hazardloop.commands_core import ready
-from models.errors import ConfigError, InvalidInput
+from hazardloop.models.errors import ConfigError, InvalidInput
 
 
 def _absolute_sqlite(url: str) -> str:
@@ -65,7 +65,7 @@ def serve(
 
     from prefect import serve as prefect_serve
 
-    from flows.deployments import build_deployments
+    from hazardloop.flows.deployments import build_deployments
 
     deployments = build_deployments(application.policy, window_seconds=window, settle_seconds=settle)
     err.print(f"serving {len(deployments)} deployment(s) on {os.environ['PREFECT_API_URL']}", highlight=False)

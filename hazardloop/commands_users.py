@@ -11,9 +11,9 @@ from rich.table import Table
 
 from hazardloop.cli import app, handled, out, print_json
 from hazardloop.commands_core import ready
+from hazardloop.models.errors import InvalidInput, Problem
 from hazardloop.services import accounts as service
 from hazardloop.services.identity import cli_principal
-from models.errors import InvalidInput, Problem
 
 users = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="accounts: people who act as themselves")
 tokens = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="API tokens of accounts")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from config.bootstrap import App, bootstrap
-from config.settings import Settings
-from models.errors import ConfigError, InvalidInput, Problem
-from models.instants import instant_in_range, out_of_range_words
-from models.url_text import shown_url
+from hazardloop.config.bootstrap import App, bootstrap
+from hazardloop.config.settings import Settings
+from hazardloop.models.errors import ConfigError, InvalidInput, Problem
+from hazardloop.models.instants import instant_in_range, out_of_range_words
+from hazardloop.models.url_text import shown_url
 
 
 @dataclass

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from config.bootstrap import App
-from models import accounts
-from models.db import unit_of_work
-from models.store import HazardRow
+from hazardloop.config.bootstrap import App
+from hazardloop.models import accounts
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.store import HazardRow
 
 _H = HazardRow.__table__
 

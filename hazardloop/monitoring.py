@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from config.bootstrap import App
-from models.monitoring import ReadingsReport, ingest_lines
+from hazardloop.config.bootstrap import App
+from hazardloop.models.monitoring import ReadingsReport, ingest_lines
 
 
 def ingest_readings(

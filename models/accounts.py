@@ -23,10 +23,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, func, select, update
 
-from models.authz import ROLE_NAMES
-from models.errors import InvalidInput, Problem
-from models.orgtree import OrgTree
-from models.store import AccountRow, ApiTokenRow, SessionRow
+from hazardloop.models.authz import ROLE_NAMES
+from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.orgtree import OrgTree
+from hazardloop.models.store import AccountRow, ApiTokenRow, SessionRow
 
 _A, _K, _S = AccountRow.__table__, ApiTokenRow.__table__, SessionRow.__table__
 _HASHER = PasswordHasher()

@@ -74,11 +74,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import TIMESTAMP, Connection, DateTime, String, and_, case, cast, func, literal, or_, select
 
-from models.errors import InvalidInput, Problem
-from models.instants import day_in_range, out_of_range_words
-from models.lifecycle import CLOCK_RUNNING
-from models.rules import Rules
-from models.store import HazardRow, TransitionRow
+from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.instants import day_in_range, out_of_range_words
+from hazardloop.models.lifecycle import CLOCK_RUNNING
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import HazardRow, TransitionRow
 
 _H = HazardRow.__table__
 _T = TransitionRow.__table__

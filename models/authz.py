@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from models.orgtree import OrgTree
+from hazardloop.models.orgtree import OrgTree
 
 
 class Role(StrEnum):

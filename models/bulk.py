@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Connection, Table
 
-from models.db import DriverCursor
-from models.store import UTCDateTime
+from hazardloop.models.db import DriverCursor
+from hazardloop.models.store import UTCDateTime
 
 Converter = Callable[[Any], Any]
 

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from models.errors import ConfigError
-from models.url_text import shown_url
+from hazardloop.models.errors import ConfigError
+from hazardloop.models.url_text import shown_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -107,7 +107,7 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 
 def _alembic_config() -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("models") / "migrations"))
+    cfg.set_main_option("script_location", str(resources.files("hazardloop.models") / "migrations"))
     return cfg
 
 

@@ -9,13 +9,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select, update
 
-from models.calendar import end_of_day
-from models.db import unit_of_work
-from models.escalation import next_action_at
-from models.listing import forget_evaluation
-from models.repository import load_hazards_where, update_hazards
-from models.rules import Rules
-from models.store import HazardRow, ListingRow
+from hazardloop.models.calendar import end_of_day
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.escalation import next_action_at
+from hazardloop.models.listing import forget_evaluation
+from hazardloop.models.repository import load_hazards_where, update_hazards
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import HazardRow, ListingRow
 
 _H = HazardRow.__table__
 _L = ListingRow.__table__

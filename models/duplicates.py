@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from models.events import Event
-from models.orgtree import OrgTree
+from hazardloop.models.events import Event
+from hazardloop.models.orgtree import OrgTree
 
 _UNIT_FIELDS = ("unit", "township", "county")
 

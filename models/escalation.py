@@ -24,13 +24,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from models.calendar import end_of_day
-from models.hazard import Effects, Hazard, Transition
-from models.lifecycle import CLOCK_RUNNING, State, next_state
-from models.policy import LEVEL_RANK
+from hazardloop.models.calendar import end_of_day
+from hazardloop.models.hazard import Effects, Hazard, Transition
+from hazardloop.models.lifecycle import CLOCK_RUNNING, State, next_state
+from hazardloop.models.policy import LEVEL_RANK
 
 if TYPE_CHECKING:
-    from models.rules import Rules
+    from hazardloop.models.rules import Rules
 
 _ONE_SECOND = timedelta(seconds=1)
 _ONE_DAY = timedelta(days=1)
@@ -59,7 +59,7 @@ class _Ladder(NamedTuple):
 def _ladder(rules: Rules, due_at: datetime) -> _Ladder:
     """Memoised per deadline instant on the rules: hazards due the same day share one deadline instant, and the
     sweep asks for it twice per hazard."""
-    from models.rules import memoised
+    from hazardloop.models.rules import memoised
 
     return memoised(rules.ladders, due_at, lambda: _make_ladder(rules, due_at))
 
@@ -245,7 +245,7 @@ def _elevation(rules: Rules, h: Hazard, top: Rung, now: datetime) -> Effects:
 def _duty_notice(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
     """A reminder or supervision notice to the verifier or the deciding unit, for its own deadline, issued by the
     office above it and recorded against it (the transition's ``details.duty`` and ``details.unit``)."""
-    from models.rules import cause_key
+    from hazardloop.models.rules import cause_key
 
     verifying = rung.duty == "verification"
     seq = h.verify_seq if verifying else h.extension_count
@@ -294,7 +294,7 @@ def _duty_notice(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
 
 
 def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> Effects:
-    from models.rules import cause_key
+    from hazardloop.models.rules import cause_key
 
     seq = h.assignment_seq if why == "acknowledge" else h.deadline_seq
     key = cause_key("reminder", h.id, why, seq)
@@ -331,7 +331,7 @@ def _reminder(rules: Rules, h: Hazard, rung: Rung, why: str, now: datetime) -> E
 
 
 def _supervision(rules: Rules, h: Hazard, rung: Rung, now: datetime) -> Effects:
-    from models.rules import cause_key
+    from hazardloop.models.rules import cause_key
 
     key = cause_key("supervision", h.id, h.deadline_seq)
     county = rules.tree.county_of(h.township_code)

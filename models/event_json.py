@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from models.text import code_point
+from hazardloop.models.text import code_point
 
 _KEY = re.compile(r'"([^"]*)"\s*:')
 _SPACED_KEY = re.compile(r'"\s+:')  # a key spaced from its colon, which the count of '":' would miss

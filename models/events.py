@@ -19,8 +19,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from models.instants import RANGE_WORDS, instant_in_range
-from models.text import MULTI_LINE_PATTERN, ONE_LINE_PATTERN
+from hazardloop.models.instants import RANGE_WORDS, instant_in_range
+from hazardloop.models.text import MULTI_LINE_PATTERN, ONE_LINE_PATTERN
 
 # Every text field of every event is one of these: the rule on what text is accepted (models.text) is here once.
 # Multi-line text: descriptions, notes, reasons.

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, func, select
 
-from models.analysis import Period, Scope
-from models.indicators import Indicator, IndicatorSet
-from models.readings_store import BreachEpisodeRow, ReadingRow
-from models.rules import Rules
+from hazardloop.models.analysis import Period, Scope
+from hazardloop.models.indicators import Indicator, IndicatorSet
+from hazardloop.models.readings_store import BreachEpisodeRow, ReadingRow
+from hazardloop.models.rules import Rules
 
 _R, _E = ReadingRow.__table__, BreachEpisodeRow.__table__
 _RANK = {"breach": 2, "warning": 1, "normal": 0}

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from models.policy import UNIT_CODE_PATTERN, Org, Severity, _error_at
+from hazardloop.models.policy import UNIT_CODE_PATTERN, Org, Severity, _error_at
 
 Direction = Literal["higher_is_worse", "lower_is_worse"]
 ReadingLevel = Literal["normal", "warning", "breach"]

@@ -21,18 +21,18 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from models import listing
-from models.bulk import shared_conversions
-from models.collector import collector_paused
-from models.db import unit_of_work
-from models.duplicates import same_event
-from models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
-from models.event_json import duplicate_key, keys_given, lone_surrogate
-from models.events import EVENT_ADAPTER, Event, HazardDetected, HazardEvent, TownshipDelisted, TownshipListed
-from models.hazard import Effects, Hazard, Transition, hazard_id_for
-from models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
-from models.queries import ambiguous_reference
-from models.repository import (
+from hazardloop.models import listing
+from hazardloop.models.bulk import shared_conversions
+from hazardloop.models.collector import collector_paused
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.duplicates import same_event
+from hazardloop.models.errors import ConflictError, HazardloopError, InvalidInput, Problem, Refused, Rejections
+from hazardloop.models.event_json import duplicate_key, keys_given, lone_surrogate
+from hazardloop.models.events import EVENT_ADAPTER, Event, HazardDetected, HazardEvent, TownshipDelisted, TownshipListed
+from hazardloop.models.hazard import Effects, Hazard, Transition, hazard_id_for
+from hazardloop.models.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
+from hazardloop.models.queries import ambiguous_reference
+from hazardloop.models.repository import (
     NO_PRINCIPAL,
     Counters,
     insert_events,
@@ -44,7 +44,7 @@ from models.repository import (
     stored_events,
     update_hazards,
 )
-from models.rules import Rules
+from hazardloop.models.rules import Rules
 
 CHUNK_LINES = 5000
 _RETRIES = 5
@@ -158,7 +158,7 @@ def parse_lines(
         try:
             event = EVENT_ADAPTER.validate_json(raw)
         except ValidationError as exc:
-            from models.validation import problems_from
+            from hazardloop.models.validation import problems_from
 
             surrogate = lone_surrogate(raw) if exc.errors()[0]["type"] == "json_invalid" else None
             if surrogate:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from models.errors import Refused
+from hazardloop.models.errors import Refused
 
 
 class State(StrEnum):

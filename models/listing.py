@@ -37,17 +37,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, case, delete, func, insert, select, text, update
 
-from models.calendar import end_of_day
-from models.errors import Refused
-from models.events import TownshipDelisted, TownshipListed
-from models.hazard import Effects, NoticeIntent, Transition
-from models.lifecycle import CLOCK_RUNNING, OPEN
-from models.policy import LEVEL_CN, LEVEL_RANK
-from models.store import HazardRow, ListingMarkRow, ListingRow, TransitionRow
+from hazardloop.models.calendar import end_of_day
+from hazardloop.models.errors import Refused
+from hazardloop.models.events import TownshipDelisted, TownshipListed
+from hazardloop.models.hazard import Effects, NoticeIntent, Transition
+from hazardloop.models.lifecycle import CLOCK_RUNNING, OPEN
+from hazardloop.models.policy import LEVEL_CN, LEVEL_RANK
+from hazardloop.models.store import HazardRow, ListingMarkRow, ListingRow, TransitionRow
 
 if TYPE_CHECKING:
-    from models.intake import EffectWriter
-    from models.rules import Rules
+    from hazardloop.models.intake import EffectWriter
+    from hazardloop.models.rules import Rules
 
 _H = HazardRow.__table__
 _L = ListingRow.__table__

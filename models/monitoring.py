@@ -32,17 +32,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from models.bulk import bulk_insert, shared_conversions
-from models.collector import collector_paused
-from models.db import unit_of_work
-from models.errors import ConflictError, Problem, Rejections
-from models.hazard import Effects, NoticeIntent, Transition
-from models.indicators import Indicator, IndicatorSet, Point
-from models.intake import ApplyReport, EffectWriter, _Batch, parse_lines, prefer_indexes, retryable
-from models.reading_lines import Reading, ReadingParser
-from models.readings_store import BreachEpisodeRow, MonitoringPointRow, ReadingRow
-from models.rules import Rules
-from models.store import HazardRow
+from hazardloop.models.bulk import bulk_insert, shared_conversions
+from hazardloop.models.collector import collector_paused
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import ConflictError, Problem, Rejections
+from hazardloop.models.hazard import Effects, NoticeIntent, Transition
+from hazardloop.models.indicators import Indicator, IndicatorSet, Point
+from hazardloop.models.intake import ApplyReport, EffectWriter, _Batch, parse_lines, prefer_indexes, retryable
+from hazardloop.models.reading_lines import Reading, ReadingParser
+from hazardloop.models.readings_store import BreachEpisodeRow, MonitoringPointRow, ReadingRow
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import HazardRow
 
 CHUNK_READINGS = 20000
 SOURCE = "monitoring"

@@ -7,11 +7,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from models.hazard import Hazard, NoticeIntent
-from models.lifecycle import CLOCK_RUNNING
-from models.orgtree import OrgTree
-from models.policy import Unit
-from models.rules import Rules
+from hazardloop.models.hazard import Hazard, NoticeIntent
+from hazardloop.models.lifecycle import CLOCK_RUNNING
+from hazardloop.models.orgtree import OrgTree
+from hazardloop.models.policy import Unit
+from hazardloop.models.rules import Rules
 
 KIND_TITLES = {
     "assignment": "隐患交办单",

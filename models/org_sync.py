@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select, update
 
-from models.db import unit_of_work
-from models.policy import Org
-from models.store import UnitRow
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.policy import Org
+from hazardloop.models.store import UnitRow
 
 _U = UnitRow.__table__
 

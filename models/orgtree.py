@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.errors import InvalidInput, Problem
-from models.policy import LEVEL_RANK, Org, Unit
+from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.policy import LEVEL_RANK, Org, Unit
 
 SYSTEM_ACTOR = "system"
 _SUPERVISOR_RANK = {"township": 1, "area": 1, "county": 2, "city": 3}

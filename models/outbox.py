@@ -12,9 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from models.errors import InvalidInput, Problem, Refused
-from models.policy import NOTICE_KINDS
-from models.store import NoticeRow, UnitRow
+from hazardloop.models.errors import InvalidInput, Problem, Refused
+from hazardloop.models.policy import NOTICE_KINDS
+from hazardloop.models.store import NoticeRow, UnitRow
 
 _N = NoticeRow.__table__
 _U = UnitRow.__table__

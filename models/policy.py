@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from models.addresses import address_problem
+from hazardloop.models.addresses import address_problem
 
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]

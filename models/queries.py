@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.authz import Jurisdiction
-from models.errors import InvalidInput, NotFound, Problem
-from models.lifecycle import CLOCK_RUNNING, State
-from models.policy import LEVEL_RANK
-from models.rules import Rules
-from models.store import EventRow, HazardRow, ListingRow, NoticeArchiveRow, NoticeRow, TransitionRow, UnitRow
+from hazardloop.models.authz import Jurisdiction
+from hazardloop.models.errors import InvalidInput, NotFound, Problem
+from hazardloop.models.lifecycle import CLOCK_RUNNING, State
+from hazardloop.models.policy import LEVEL_RANK
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import EventRow, HazardRow, ListingRow, NoticeArchiveRow, NoticeRow, TransitionRow, UnitRow
 
 _NA = NoticeArchiveRow.__table__
 _H, _T, _N, _L, _U, _E = (

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.errors import Problem
-from models.indicators import IndicatorSet
+from hazardloop.models.errors import Problem
+from hazardloop.models.indicators import IndicatorSet
 
 FIELDS = ("point", "instant", "value")
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.store import Base
+from hazardloop.models.store import Base
 
 
 class ReadingRow(Base):

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from models.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
-from models.errors import ConflictError
-from models.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
-from models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
+from hazardloop.models.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
+from hazardloop.models.errors import ConflictError
+from hazardloop.models.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
+from hazardloop.models.store import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
 
 _H = HazardRow.__table__
 _T = TransitionRow.__table__

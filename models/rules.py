@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from models.calendar import WorkingCalendar, calendar_for, end_of_day, full_working_days_overdue, local_date
-from models.errors import InvalidInput, Problem, Refused
-from models.events import (
+from hazardloop.models.calendar import WorkingCalendar, calendar_for, end_of_day, full_working_days_overdue, local_date
+from hazardloop.models.errors import InvalidInput, Problem, Refused
+from hazardloop.models.events import (
     DetectedHazard,
     ExtensionDecided,
     ExtensionRequested,
@@ -25,10 +25,10 @@ from models.events import (
     VerificationFailed,
     VerificationPassed,
 )
-from models.hazard import HAZARD_ID_FORM, Effects, Hazard, NoticeIntent, Transition
-from models.lifecycle import CLOCK_RUNNING, State, next_state
-from models.orgtree import Actor, OrgTree
-from models.policy import LEVEL_RANK, Policy, Unit
+from hazardloop.models.hazard import HAZARD_ID_FORM, Effects, Hazard, NoticeIntent, Transition
+from hazardloop.models.lifecycle import CLOCK_RUNNING, State, next_state
+from hazardloop.models.orgtree import Actor, OrgTree
+from hazardloop.models.policy import LEVEL_RANK, Policy, Unit
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -671,7 +671,7 @@ class Rules:
 
     # --- the clock -------------------------------------------------------------------------------------
     def refresh_next_action(self, h: Hazard) -> None:
-        from models.escalation import next_action_at  # the ladder lives in its own module
+        from hazardloop.models.escalation import next_action_at  # the ladder lives in its own module
 
         h.next_action_at = next_action_at(self, h)
 

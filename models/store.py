@@ -365,4 +365,4 @@ class SessionRow(Base):
 
 
 # The indicator system's tables live in their own module; importing it here puts them in ``Base.metadata``.
-from models import readings_store  # noqa: E402,F401
+from hazardloop.models import readings_store  # noqa: E402,F401

@@ -15,15 +15,15 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
-from models import listing
-from models.collector import collector_paused
-from models.db import open_unit_of_work, unit_of_work
-from models.escalation import sweep_hazard
-from models.intake import EffectWriter, retryable
-from models.lifecycle import SWEPT
-from models.repository import load_hazards_where
-from models.rules import Rules
-from models.store import HazardRow
+from hazardloop.models import listing
+from hazardloop.models.collector import collector_paused
+from hazardloop.models.db import open_unit_of_work, unit_of_work
+from hazardloop.models.escalation import sweep_hazard
+from hazardloop.models.intake import EffectWriter, retryable
+from hazardloop.models.lifecycle import SWEPT
+from hazardloop.models.repository import load_hazards_where
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import HazardRow
 
 _H = HazardRow.__table__
 _SWEPT_STATES = sorted(str(s) for s in SWEPT)  # the unit's clock, and the verifier's while waiting for it
@@ -255,7 +255,7 @@ def preview(engine: Engine, rules: Rules, now: datetime, days: int) -> list[dict
     """What the sweep would do over the next ``days`` days if nothing changed, day by day. Writes nothing."""
     from datetime import timedelta
 
-    from models.escalation import pending_rungs
+    from hazardloop.models.escalation import pending_rungs
 
     horizon = now + timedelta(days=days)
     with unit_of_work(engine, write=False) as conn:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from models.errors import Problem
-from models.events import EVENT_TYPES
-from models.text import pattern_problem
+from hazardloop.models.errors import Problem
+from hazardloop.models.events import EVENT_TYPES
+from hazardloop.models.text import pattern_problem
 
 _ISO_HINT = "use ISO 8601 like 2025-10-13T09:30:00+08:00"
 _PLAIN = {

@@ -27,14 +27,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, literal_column, select
 
-from models.db import make_engine, unit_of_work, upgrade
-from models.intake import apply_lines
-from models.org_sync import sync_units
-from models.orgtree import OrgTree
-from models.policy import Org, Policy
-from models.rules import Rules
-from models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow
-from models.sweep import sweep
+from hazardloop.models.db import make_engine, unit_of_work, upgrade
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.org_sync import sync_units
+from hazardloop.models.orgtree import OrgTree
+from hazardloop.models.policy import Org, Policy
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import EventRow, HazardRow, ListingRow, NoticeRow, TransitionRow
+from hazardloop.models.sweep import sweep
 
 # what the comparison counts: the sweep's and the supervisors' escalation steps
 METRICS = {

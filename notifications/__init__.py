@@ -3,8 +3,8 @@
 Importing this package only defines things: no settings are read, no files opened, no connections made.
 """
 
-from notifications.mail_errors import MailError, PermanentMailError, TransientMailError
-from notifications.mailers import (
+from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
+from hazardloop.notifications.mailers import (
     BaseMailBackend,
     FileBackend,
     MailBackend,
@@ -12,8 +12,8 @@ from notifications.mailers import (
     SMTPBackend,
     backend_from_settings,
 )
-from notifications.messages import build_message, validate_address
-from notifications.rendering import NOTICE_KINDS, NoticeRenderer, RenderedNotice
+from hazardloop.notifications.messages import build_message, validate_address
+from hazardloop.notifications.rendering import NOTICE_KINDS, NoticeRenderer, RenderedNotice
 
 __all__ = [
     "NOTICE_KINDS",

@@ -42,15 +42,15 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
 
-from models.bulk import bulk_insert
-from models.db import unit_of_work
-from models.errors import HazardloopError
-from models.rules import Rules
-from models.store import NoticeArchiveRow, NoticeRow
-from notifications.mail_errors import MailError, PermanentMailError, TransientMailError
-from notifications.mailers import MailBackend
-from notifications.messages import build_message, message_envelope, message_id_for
-from notifications.rendering import NoticeRenderer, RenderedNotice
+from hazardloop.models.bulk import bulk_insert
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import HazardloopError
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import NoticeArchiveRow, NoticeRow
+from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
+from hazardloop.notifications.mailers import MailBackend
+from hazardloop.notifications.messages import build_message, message_envelope, message_id_for
+from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")
 _N = NoticeRow.__table__
@@ -372,7 +372,7 @@ def _deliver_digest(
     record: Record | None = None,
 ) -> list[dict[str, Any]]:
     """One mail for the group; each notice in it is marked by the outcome of that one send."""
-    from models.notice_docs import KIND_TITLES
+    from hazardloop.models.notice_docs import KIND_TITLES
 
     first = group[0]
     base = [_base_outcome(r) for r in group]
@@ -476,7 +476,7 @@ def _report_attachments(engine: Engine, rules: Rules, rows: list[Any], now: date
     monthly = [r for r in rows if r.kind == "report" and (r.context or {}).get("period_kind") == "monthly"]
     if not monthly:
         return {}
-    from notifications.ledger import report_attachment
+    from hazardloop.notifications.ledger import report_attachment
 
     made: dict[int, Any] = {}
     for row in monthly:
@@ -560,7 +560,7 @@ def _prepare(
         rendered = renderer.render(row.kind, context)
         images: dict[str, bytes] = {}
         if row.kind == "report":
-            from notifications.charts import render_charts
+            from hazardloop.notifications.charts import render_charts
 
             images = render_charts(context)
         message = build_message(
@@ -637,7 +637,7 @@ def _alert_operator(
     operator = rules.policy.notices.operator
     if not given_up or not operator:
         return
-    from models.notice_docs import KIND_TITLES
+    from hazardloop.models.notice_docs import KIND_TITLES
 
     tz = rules.policy.tz
     for row, outcome in given_up:

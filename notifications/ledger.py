@@ -20,12 +20,12 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, or_, select
 
-from models.errors import InvalidInput, Problem
-from models.lifecycle import CLOCK_RUNNING, State
-from models.rules import Rules
-from models.store import HazardRow, TransitionRow
-from models.text import xml_safe
-from notifications.rendering import LEVEL_NAMES, SEVERITY_NAMES, STATE_NAMES
+from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.lifecycle import CLOCK_RUNNING, State
+from hazardloop.models.rules import Rules
+from hazardloop.models.store import HazardRow, TransitionRow
+from hazardloop.models.text import xml_safe
+from hazardloop.notifications.rendering import LEVEL_NAMES, SEVERITY_NAMES, STATE_NAMES
 
 _H = HazardRow.__table__
 _T = TransitionRow.__table__

@@ -24,8 +24,8 @@ from types import TracebackType
 from typing import Protocol, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from notifications.mail_errors import MailError, PermanentMailError, TransientMailError
-from notifications.messages import file_stem, message_envelope, smtp_bytes
+from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
+from hazardloop.notifications.messages import file_stem, message_envelope, smtp_bytes
 
 __all__ = [
     "BaseMailBackend",

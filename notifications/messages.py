@@ -31,9 +31,9 @@ from email.utils import format_datetime, getaddresses
 from functools import cache, lru_cache
 from typing import Any
 
-from models.text import one_line
-from notifications.mail_errors import PermanentMailError
-from notifications.rendering import RenderedNotice
+from hazardloop.models.text import one_line
+from hazardloop.notifications.mail_errors import PermanentMailError
+from hazardloop.notifications.rendering import RenderedNotice
 
 __all__ = [
     "build_message",

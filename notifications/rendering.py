@@ -31,7 +31,7 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from models.policy import NOTICE_KINDS as CONTRACT_NOTICE_KINDS
+from hazardloop.models.policy import NOTICE_KINDS as CONTRACT_NOTICE_KINDS
 
 __all__ = [
     "LEVEL_NAMES",
@@ -202,7 +202,7 @@ class NoticeRenderer:
         loaders: list[BaseLoader] = []
         if override_dir is not None:
             loaders.append(FileSystemLoader(override_dir))
-        loaders.append(PackageLoader("notifications", "templates"))
+        loaders.append(PackageLoader("hazardloop.notifications", "templates"))
         self.environment = Environment(
             loader=ChoiceLoader(loaders),
             autoescape=select_autoescape(["html"]),

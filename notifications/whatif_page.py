@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
-from notifications.charts import cjk_font
+from hazardloop.notifications.charts import cjk_font
 
 _PAGE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>政策推演（what-if）{{ r.period.from }}至{{ r.period.to }}</title>

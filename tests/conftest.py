@@ -150,9 +150,9 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
 def ready_app(url: str) -> Iterator[Any]:
     """The engine's services on a database whose schema is at head and whose units are the default organisation's:
     for tests that call the services directly rather than the command line."""
-    from config.bootstrap import bootstrap
-    from models.db import upgrade
-    from models.org_sync import sync_units
+    from hazardloop.config.bootstrap import bootstrap
+    from hazardloop.models.db import upgrade
+    from hazardloop.models.org_sync import sync_units
 
     application = bootstrap(db=url, config_dir=CONFIG_DIR)
     upgrade(application.engine)

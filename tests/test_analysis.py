@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from config.bootstrap import App, bootstrap
-from models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
-from models.db import unit_of_work, upgrade
-from models.errors import InvalidInput
-from models.intake import apply_lines
-from models.org_sync import sync_units
-from models.store import HazardRow, TransitionRow
-from models.sweep import sweep
+from hazardloop.config.bootstrap import App, bootstrap
+from hazardloop.models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
+from hazardloop.models.db import unit_of_work, upgrade
+from hazardloop.models.errors import InvalidInput
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.org_sync import sync_units
+from hazardloop.models.store import HazardRow, TransitionRow
+from hazardloop.models.sweep import sweep
 from tests.conftest import CONFIG_DIR
 from tests.factories import detected, event
 
@@ -669,7 +669,7 @@ def test_a_period_that_has_not_ended_is_refused() -> None:
 
 
 def test_charts_are_real_pngs_with_chinese_labels(data: Loaded, tmp_path: Path) -> None:
-    from notifications.charts import CHART_TITLES, cjk_font, render_charts
+    from hazardloop.notifications.charts import CHART_TITLES, cjk_font, render_charts
 
     app = data.app
     with unit_of_work(app.engine, write=False) as conn:
@@ -691,7 +691,7 @@ def test_charts_are_real_pngs_with_chinese_labels(data: Loaded, tmp_path: Path) 
 
 
 def test_charts_of_an_empty_period_still_draw() -> None:
-    from notifications.charts import render_charts
+    from hazardloop.notifications.charts import render_charts
 
     empty = {
         "scope": {"name": "绍兴市"},

@@ -72,7 +72,7 @@ def test_no_or_bad_credentials_answer_401_and_repeated_failures_429_with_retry_a
 
 def test_a_session_cookie_needs_its_csrf_token_for_a_change(setup: Setup) -> None:
     """The console's session, made by the same service the login page calls."""
-    from config.bootstrap import bootstrap
+    from hazardloop.config.bootstrap import bootstrap
     from hazardloop.services.identity import login
 
     setup.cli.ok("apply", "-", input=_detection_line())
@@ -169,7 +169,7 @@ def test_users_add_names_an_unknown_unit_or_role(tmp_path: Path) -> None:
 def test_failed_logins_lock_the_account_until_an_admin_unlocks_it(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from config.bootstrap import bootstrap
+    from hazardloop.config.bootstrap import bootstrap
     from hazardloop.services.identity import login
 
     cli = initialised_cli(db_url, tmp_path, monkeypatch)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from config.loading import load_org, load_policy
-from models.authz import (
+from hazardloop.config.loading import load_org, load_policy
+from hazardloop.models.authz import (
     PERMISSIONS,
     Action,
     AreaTarget,
@@ -20,7 +20,7 @@ from models.authz import (
     decide,
     jurisdiction_of,
 )
-from models.orgtree import OrgTree
+from hazardloop.models.orgtree import OrgTree
 from tests.conftest import CONFIG_DIR
 
 

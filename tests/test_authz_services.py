@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from hazardloop.models.authz import account_principal
+from hazardloop.models.errors import InvalidInput, NotFound
 from hazardloop.services import hazards
-from models.authz import account_principal
-from models.errors import InvalidInput, NotFound
 
 
 def who(app: Any, unit: str, *roles: str) -> Any:

@@ -9,11 +9,11 @@ from datetime import datetime
 
 import pytest
 
-from config.bootstrap import App
-from models.db import unit_of_work
-from models.errors import Rejections
-from models.intake import apply_lines
-from models.queries import export_state
+from hazardloop.config.bootstrap import App
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import Rejections
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.queries import export_state
 from tests.factories import detected
 
 NOW = datetime.fromisoformat("2025-03-04T08:00:00+08:00")

@@ -11,11 +11,11 @@ from datetime import datetime
 
 import pytest
 
-from config.bootstrap import App
-from models.collector import collector_paused
-from models.errors import Rejections
-from models.intake import apply_lines
-from models.sweep import sweep
+from hazardloop.config.bootstrap import App
+from hazardloop.models.collector import collector_paused
+from hazardloop.models.errors import Rejections
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.sweep import sweep
 from tests.conftest import ready_app
 from tests.factories import detected
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from hazardloop.models.errors import InvalidInput
 from hazardloop.web.evidence import EvidenceStore, default_evidence_dir, reference_hash
-from models.errors import InvalidInput
 from tests.console_browser import jpeg_bytes, png_bytes
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows import demo_content as dc
+from hazardloop.flows import demo_content as dc
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -198,7 +198,7 @@ def test_org_every_unit_has_an_example_org_address_and_a_short_name(units: list[
 
 
 def test_org_and_policy_validate_against_the_models(units: list[dict], policy: dict) -> None:
-    from models.policy import Org, Policy
+    from hazardloop.models.policy import Org, Policy
 
     Org.model_validate({"units": units})
     Policy.model_validate(policy)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.loading import load_policy
-from flows.deployments import build_deployments, deployment_cron
-from flows.event_intake import contract_line
-from models.events import EVENT_ADAPTER
+from hazardloop.config.loading import load_policy
+from hazardloop.flows.deployments import build_deployments, deployment_cron
+from hazardloop.flows.event_intake import contract_line
+from hazardloop.models.events import EVENT_ADAPTER
 from tests.conftest import CONFIG_DIR
 from tests.factories import detected
 

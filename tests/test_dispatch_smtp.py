@@ -137,7 +137,7 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_id(
     import time
     from datetime import timedelta
 
-    import notifications.dispatch as dispatch_module
+    import hazardloop.notifications.dispatch as dispatch_module
 
     _detect(mail_cli, tmp_path, 3)
     monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=4))
@@ -169,9 +169,9 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
     records only what it still holds, so no row is marked or archived twice."""
     from datetime import datetime, timedelta
 
-    import notifications.dispatch as dispatch_module
-    from config.bootstrap import bootstrap
-    from notifications.dispatch import dispatch
+    import hazardloop.notifications.dispatch as dispatch_module
+    from hazardloop.config.bootstrap import bootstrap
+    from hazardloop.notifications.dispatch import dispatch
 
     _detect(mail_cli, tmp_path, 2)
     app = bootstrap(db=mail_cli.db, config_dir=CONFIG_DIR)

@@ -30,12 +30,12 @@ from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.text import one_line
-from notifications import messages, rendering
-from notifications.mail_errors import PermanentMailError, TransientMailError
-from notifications.mailers import MemoryBackend, SMTPBackend
-from notifications.messages import build_message, message_envelope, safe_message_id
-from notifications.rendering import NoticeRenderer, RenderedNotice
+from hazardloop.models.text import one_line
+from hazardloop.notifications import messages, rendering
+from hazardloop.notifications.mail_errors import PermanentMailError, TransientMailError
+from hazardloop.notifications.mailers import MemoryBackend, SMTPBackend
+from hazardloop.notifications.messages import build_message, message_envelope, safe_message_id
+from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 from tests.conftest import CONFIG_DIR
 from tests.test_digest import _late_fire_hazards
 from tests.test_dispatch_smtp import ScriptedHandler
@@ -386,8 +386,8 @@ def _row(id: int, to: list[str]) -> SimpleNamespace:
 
 
 def test_the_next_notice_is_prepared_during_the_send_and_outcomes_keep_the_row_order(tmp_path: Path) -> None:
-    from config.bootstrap import bootstrap
-    from notifications.dispatch import DispatchReport, _deliver_each
+    from hazardloop.config.bootstrap import bootstrap
+    from hazardloop.notifications.dispatch import DispatchReport, _deliver_each
 
     rules = bootstrap(db=f"sqlite:///{tmp_path / 'x.db'}", config_dir=CONFIG_DIR).rules
     events: list[str] = []

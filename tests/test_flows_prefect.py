@@ -28,7 +28,7 @@ def harness() -> Iterator[None]:
 
 
 def test_the_supervisors_forms_name_no_database_configuration_or_instant() -> None:
-    from flows.supervision import delist, escalate, supervise
+    from hazardloop.flows.supervision import delist, escalate, supervise
 
     for form in (escalate, supervise, delist):
         assert not {"db", "config", "now"} & set(form.parameters.properties), form.name
@@ -42,11 +42,11 @@ def test_intake_sweep_dispatch_and_escalate_run_as_prefect_flows(
     from prefect.client.orchestration import get_client
     from typer.testing import CliRunner
 
-    from flows.escalation import escalation_sweep
-    from flows.intake import intake
-    from flows.notices import dispatch_notices
-    from flows.supervision import escalate
     from hazardloop.cli import app
+    from hazardloop.flows.escalation import escalation_sweep
+    from hazardloop.flows.intake import intake
+    from hazardloop.flows.notices import dispatch_notices
+    from hazardloop.flows.supervision import escalate
 
     db = f"sqlite:///{tmp_path / 'flows.db'}"
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
@@ -98,9 +98,9 @@ def test_a_refused_escalation_fails_the_flow_run_with_the_reason(
 
     from typer.testing import CliRunner
 
-    from flows.intake import intake
-    from flows.supervision import escalate
     from hazardloop.cli import app
+    from hazardloop.flows.intake import intake
+    from hazardloop.flows.supervision import escalate
 
     db = f"sqlite:///{tmp_path / 'refused.db'}"
     monkeypatch.setenv("HAZARDLOOP_DATABASE_URL", db)

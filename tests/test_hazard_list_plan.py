@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from config.bootstrap import bootstrap
-from models.db import unit_of_work, upgrade
-from models.queries import list_hazards
+from hazardloop.config.bootstrap import bootstrap
+from hazardloop.models.db import unit_of_work, upgrade
+from hazardloop.models.queries import list_hazards
 from tests.conftest import CONFIG_DIR
 
 

@@ -39,7 +39,7 @@ def _replace_strings(value: Any, old: str, new: str) -> Any:
 def plant(url: str, old: str, new: str) -> None:
     """Write ``new`` where ``old`` stands in the stored text of hazards, transitions and notices, as a database
     written before the boundary refused such text would hold it."""
-    from models.store import HazardRow, NoticeRow, TransitionRow
+    from hazardloop.models.store import HazardRow, NoticeRow, TransitionRow
 
     engine = create_engine(url)
     h, t, n = HazardRow.__table__, TransitionRow.__table__, NoticeRow.__table__
@@ -176,8 +176,8 @@ def test_no_control_character_or_smuggled_header_reaches_a_mail(cli: Cli, tmp_pa
 def test_a_message_is_built_with_clean_headers_whatever_its_subject(subject: str) -> None:
     from datetime import UTC, datetime
 
-    from notifications.messages import build_message, smtp_bytes
-    from notifications.rendering import RenderedNotice
+    from hazardloop.notifications.messages import build_message, smtp_bytes
+    from hazardloop.notifications.rendering import RenderedNotice
 
     rendered = RenderedNotice(subject=subject, text="正文\n", html="<p>正文</p>\n")
     message = build_message(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config.loading import load_indicators, load_org, load_policy
+from hazardloop.config.loading import load_indicators, load_org, load_policy
 from tests.conftest import CONFIG_DIR, Cli
 
 

@@ -19,14 +19,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 DATA_FILES = (
-    "config/policy.yaml",
-    "config/org.yaml",
-    "notifications/templates/assignment.html",
-    "notifications/templates/assignment.txt",
-    "notifications/templates/assignment.subject.txt",
-    "models/migrations/env.py",
-    "models/migrations/script.py.mako",
-    "models/migrations/versions/0001_initial_schema.py",
+    "hazardloop/config/policy.yaml",
+    "hazardloop/config/org.yaml",
+    "hazardloop/notifications/templates/assignment.html",
+    "hazardloop/notifications/templates/assignment.txt",
+    "hazardloop/notifications/templates/assignment.subject.txt",
+    "hazardloop/models/migrations/env.py",
+    "hazardloop/models/migrations/script.py.mako",
+    "hazardloop/models/migrations/versions/0001_initial_schema.py",
 )
 SOURCE_IGNORE = shutil.ignore_patterns(
     ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache",
@@ -44,7 +44,7 @@ sys.path[:] = [target] + [p for p in sys.path if "editable" not in p and p not i
 sys.argv[0] = "hazardloop"
 if sys.argv[1:] == ["--where"]:  # where each package is imported from
     import importlib, json
-    packages = ("hazardloop", "models", "config", "notifications", "flows")
+    packages = ("hazardloop", "hazardloop.models", "hazardloop.config", "hazardloop.notifications", "hazardloop.flows")
     print(json.dumps({name: importlib.import_module(name).__file__ for name in packages}))
     raise SystemExit(0)
 from hazardloop.cli import main
@@ -99,10 +99,20 @@ def test_the_wheel_carries_configuration_templates_and_migrations(wheel: Path) -
     assert not missing, f"the wheel lacks {missing}"
     for kind in ("assignment", "reminder", "supervision", "elevation", "listing", "return", "extension_decision",
                  "clearance", "delisting"):  # fmt: skip
-        assert f"notifications/templates/{kind}.html" in names, kind
+        assert f"hazardloop/notifications/templates/{kind}.html" in names, kind
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "hazardloop = hazardloop.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(name.startswith("tests/") for name in names), "the tests should not be installed"
+
+
+def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
+    """Folders named models, config or flows in site-packages would collide with any other package of those
+    names: the wheel maps them all into `hazardloop`."""
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"hazardloop"}, top_level
+    for package in ("models", "flows", "notifications", "config", "services", "web"):
+        assert f"hazardloop/{package}/__init__.py" in names, package
 
 
 def run_installed(installed: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,10 +13,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models.db import unit_of_work
-from models.store import HazardRow, TransitionRow
-from notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
-from notifications.rendering import LEVEL_NAMES, STATE_NAMES
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.store import HazardRow, TransitionRow
+from hazardloop.notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
+from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from tests.conftest import Cli, cli_on_copy
 from tests.test_analysis import TZ, load
 
@@ -142,7 +142,7 @@ def test_a_ledger_must_be_an_xlsx_file(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_the_monthly_report_gets_the_scope_ledger_as_attachment(template_db: Path) -> None:
-    from config.bootstrap import bootstrap
+    from hazardloop.config.bootstrap import bootstrap
     from tests.conftest import CONFIG_DIR
 
     app = bootstrap(db=f"sqlite:///{template_db}", config_dir=CONFIG_DIR)
@@ -176,8 +176,8 @@ def test_the_monthly_report_gets_the_scope_ledger_as_attachment(template_db: Pat
 def test_a_county_beyond_the_excel_row_limit_goes_on_in_continuation_sheets(
     template_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import notifications.ledger as ledger
-    from config.bootstrap import bootstrap
+    import hazardloop.notifications.ledger as ledger
+    from hazardloop.config.bootstrap import bootstrap
     from tests.conftest import CONFIG_DIR
 
     monkeypatch.setattr(ledger, "MAX_ROWS", 20)

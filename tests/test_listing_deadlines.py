@@ -10,9 +10,9 @@ from email.policy import default
 import chinese_calendar
 import pytest
 
-from models.calendar import ChineseCalendar
-from models.deadlines import recompute_provisional
-from models.rules import Rules
+from hazardloop.models.calendar import ChineseCalendar
+from hazardloop.models.deadlines import recompute_provisional
+from hazardloop.models.rules import Rules
 from tests.conftest import Cli, ready_app
 
 NEW_YEARS_DAY_2027 = date(2027, 1, 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from notifications.rendering import NOTICE_KINDS, NoticeRenderer
+from hazardloop.notifications.rendering import NOTICE_KINDS, NoticeRenderer
 from tests.test_notifications_render import sample_context
 
 GOLDEN = Path(__file__).parent / "golden"

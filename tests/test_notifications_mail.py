@@ -16,11 +16,17 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from notifications import mailers
-from notifications.mail_errors import PermanentMailError, TransientMailError
-from notifications.mailers import FileBackend, MemoryBackend, SMTPBackend, backend_from_settings, parse_smtp_url
-from notifications.messages import build_message, message_envelope, safe_message_id, validate_address
-from notifications.rendering import NoticeRenderer, RenderedNotice
+from hazardloop.notifications import mailers
+from hazardloop.notifications.mail_errors import PermanentMailError, TransientMailError
+from hazardloop.notifications.mailers import (
+    FileBackend,
+    MemoryBackend,
+    SMTPBackend,
+    backend_from_settings,
+    parse_smtp_url,
+)
+from hazardloop.notifications.messages import build_message, message_envelope, safe_message_id, validate_address
+from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 from tests.test_notifications_render import sample_context
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from notifications.rendering import (
+from hazardloop.notifications.rendering import (
     NOTICE_KINDS,
     NoticeRenderer,
     RenderedNotice,

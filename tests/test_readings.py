@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from config.loading import load_indicators, load_org, load_policy
+from hazardloop.config.loading import load_indicators, load_org, load_policy
 from tests.conftest import CONFIG_DIR, Cli, initialised_cli
 
 NOW = "2025-10-20T12:00:00+08:00"

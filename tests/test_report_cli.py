@@ -16,9 +16,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from config.bootstrap import bootstrap
-from models.analysis import Period, build_figures, resolve_scope
-from models.db import unit_of_work
+from hazardloop.config.bootstrap import bootstrap
+from hazardloop.models.analysis import Period, build_figures, resolve_scope
+from hazardloop.models.db import unit_of_work
 from tests.conftest import CONFIG_DIR, Cli, cli_on_copy
 from tests.test_analysis import load
 
@@ -187,7 +187,7 @@ def test_bad_report_requests_are_invalid_input(cli: Cli, args: tuple[str, ...]) 
 
 
 def test_the_scheduled_job_queues_each_report_once_even_when_two_run_at_once(cli: Cli) -> None:
-    from flows.reports import build_and_queue
+    from hazardloop.flows.reports import build_and_queue
 
     now = datetime.fromisoformat("2025-10-06T08:30:00+08:00")
     results: list[dict] = []
@@ -218,7 +218,7 @@ def test_the_periodic_report_runs_as_a_prefect_flow(cli: Cli) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.reports import periodic_report
+    from hazardloop.flows.reports import periodic_report
 
     now = datetime.fromisoformat("2025-10-01T09:00:00+08:00")
     with prefect_test_harness(server_startup_timeout=120):

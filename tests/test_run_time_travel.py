@@ -20,8 +20,8 @@ from apscheduler.executors.base import run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from flows.scheduler import OffsetClock, ShiftedTrigger, schedule_trigger
-from models.policy import cron_trigger
+from hazardloop.flows.scheduler import OffsetClock, ShiftedTrigger, schedule_trigger
+from hazardloop.models.policy import cron_trigger
 from tests.conftest import CONFIG_DIR, Cli
 from tests.test_run_unattended import _start, _wait_for
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from config.bootstrap import App
-from models.db import unit_of_work
-from models.intake import apply_lines
-from models.queries import export_state
-from models.sweep import sweep
+from hazardloop.config.bootstrap import App
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.intake import apply_lines
+from hazardloop.models.queries import export_state
+from hazardloop.models.sweep import sweep
 from tests.conftest import pg_database, ready_app
 from tests.factories import detected
 from tests.test_escalation_ladder import at

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.bootstrap import App
-from models import accounts
-from models.authz import Action, Decision, Principal, UnitTarget, decide
-from models.db import unit_of_work
-from models.errors import InvalidInput, NotFound, Problem, Refused
+from hazardloop.config.bootstrap import App
+from hazardloop.models import accounts
+from hazardloop.models.authz import Action, Decision, Principal, UnitTarget, decide
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import InvalidInput, NotFound, Problem, Refused
 
 
 def _may_manage(principal: Principal, unit_code: str, what: str) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from config.bootstrap import App
-from models.authz import (
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import (
     EVENT_ACTIONS,
     HAZARD_ACTION_EVENTS,
     Action,
@@ -32,14 +32,14 @@ from models.authz import (
     decide,
     role_refusal_words,
 )
-from models.db import unit_of_work
-from models.errors import InvalidInput, NotFound, Problem, Refused, Rejections
-from models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
-from models.hazard import Hazard
-from models.intake import ApplyReport, Guard, apply_event, apply_lines
-from models.lifecycle import State
-from models.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
-from models.repository import stored_events
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import InvalidInput, NotFound, Problem, Refused, Rejections
+from hazardloop.models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
+from hazardloop.models.hazard import Hazard
+from hazardloop.models.intake import ApplyReport, Guard, apply_event, apply_lines
+from hazardloop.models.lifecycle import State
+from hazardloop.models.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
+from hazardloop.models.repository import stored_events
 
 MAX_PAGE = 500
 
@@ -250,7 +250,7 @@ def _validated(payload: dict[str, Any]) -> Event:
     try:
         return EVENT_ADAPTER.validate_python(payload)
     except ValidationError as exc:
-        from models.validation import problems_from
+        from hazardloop.models.validation import problems_from
 
         raise InvalidInput(problems_from(exc, source=None, line=None)) from None
 

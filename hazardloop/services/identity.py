@@ -9,10 +9,10 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
-from config.bootstrap import App
-from models import accounts
-from models.authz import Principal, Via, account_principal, declared_principal
-from models.db import unit_of_work
+from hazardloop.config.bootstrap import App
+from hazardloop.models import accounts
+from hazardloop.models.authz import Principal, Via, account_principal, declared_principal
+from hazardloop.models.db import unit_of_work
 
 
 def principal_of(app: App, credential: accounts.Credential, via: Via, client: str | None) -> Principal:

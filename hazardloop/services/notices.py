@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from config.bootstrap import App
-from models.authz import Action, Principal, role_refusal_words
-from models.db import unit_of_work
-from models.errors import InvalidInput, Problem, Refused
-from models.outbox import REQUEUEABLE, requeue
-from models.policy import NOTICE_KINDS
-from models.queries import archived_document, check_limit, find_notice, list_notices, notice_view
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Action, Principal, role_refusal_words
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import InvalidInput, Problem, Refused
+from hazardloop.models.outbox import REQUEUEABLE, requeue
+from hazardloop.models.policy import NOTICE_KINDS
+from hazardloop.models.queries import archived_document, check_limit, find_notice, list_notices, notice_view
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 MAX_PAGE = 500
@@ -77,7 +77,7 @@ def document(app: App, principal: Principal, notice_id: int) -> dict[str, Any]:
     if archived is not None:
         doc = {"subject": archived.subject, "text": archived.text, "html": archived.html, "as_sent": True}
     else:
-        from notifications.dispatch import document_context
+        from hazardloop.notifications.dispatch import document_context
 
         rendered = app.renderer.render(row.kind, document_context(row.context, app.rules))
         doc = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "as_sent": False}

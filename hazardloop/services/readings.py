@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Action, Principal, role_refusal_words
+from hazardloop.models.errors import Refused
+from hazardloop.models.monitoring import ReadingsReport
 from hazardloop.monitoring import ingest_readings
-from models.authz import Action, Principal, role_refusal_words
-from models.errors import Refused
-from models.monitoring import ReadingsReport
 
 
 def send_readings(

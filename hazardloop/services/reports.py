@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.analysis import resolve_period, resolve_scope
+from hazardloop.models.authz import Principal
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import NotFound, Problem
+from hazardloop.models.queries import hazard_filters, hazards_within
 from hazardloop.services.hazards import HazardFilter, check_levels, check_states
-from models.analysis import resolve_period, resolve_scope
-from models.authz import Principal
-from models.db import unit_of_work
-from models.errors import NotFound, Problem
-from models.queries import hazard_filters, hazards_within
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")
 
@@ -20,7 +20,7 @@ def figures(
 ) -> dict[str, Any]:
     """The figures of ``report --json`` for ``scope`` (default: the account's own unit), which must be the city, a
     county or a township within the jurisdiction (else it does not exist for the account)."""
-    from flows.reports import build
+    from hazardloop.flows.reports import build
 
     rules = app.rules
     own = app.tree.units[principal.unit_code]
@@ -47,7 +47,7 @@ def figures(
 def ledger(app: App, principal: Principal, flt: HazardFilter) -> bytes:
     """The hazard ledger (.xlsx) of the principal's jurisdiction with the ``hazards`` filters, one sheet per
     county (the account's own county or township only, when it is one)."""
-    from notifications.ledger import LedgerFilter, ledger_bytes
+    from hazardloop.notifications.ledger import LedgerFilter, ledger_bytes
 
     check_states(flt.state, "state")
     check_levels(flt.level, "level")

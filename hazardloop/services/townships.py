@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Action, Decision, Principal, TownshipTarget, decide, role_refusal_words
+from hazardloop.models.db import unit_of_work
+from hazardloop.models.errors import NotFound, Problem, Refused, Rejections
+from hazardloop.models.queries import list_listings
 from hazardloop.services.hazards import one_event_error, record_manual
-from models.authz import Action, Decision, Principal, TownshipTarget, decide, role_refusal_words
-from models.db import unit_of_work
-from models.errors import NotFound, Problem, Refused, Rejections
-from models.queries import list_listings
 
 
 @dataclass

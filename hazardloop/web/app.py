@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.db import schema_is_current
 from hazardloop.web import problems
 from hazardloop.web.deps import WebState
 from hazardloop.web.security import FailureLimiter, Hardening
-from models.db import schema_is_current
 
 log = logging.getLogger("hazardloop.web")
 API_PREFIX = "/api/v1"
@@ -97,6 +97,6 @@ def create_app(application: App, *, console: bool | None = None) -> FastAPI:
 
 def from_environment() -> FastAPI:
     """The app of a ``web --workers N`` process, wired from the environment (``HAZARDLOOP_*``)."""
-    from config.bootstrap import bootstrap
+    from hazardloop.config.bootstrap import bootstrap
 
     return create_app(bootstrap())

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Principal
 from hazardloop.services import identity
 from hazardloop.web.problems import ApiProblem
 from hazardloop.web.security import FailureLimiter
-from models.authz import Principal
 
 SESSION_COOKIE = "hazardloop_session"
 CSRF_HEADER = "x-csrf-token"

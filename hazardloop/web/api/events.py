@@ -8,15 +8,15 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.models.authz import Principal
+from hazardloop.models.errors import Problem, Rejections
+from hazardloop.models.event_json import numbered_lines
+from hazardloop.models.intake import ApplyReport
 from hazardloop.services import hazards as service
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, ApplyOutcome, problems
 from hazardloop.web.deps import application, current_principal
 from hazardloop.web.problems import ApiProblem, problem_response, status_of
-from models.authz import Principal
-from models.errors import Problem, Rejections
-from models.event_json import numbered_lines
-from models.intake import ApplyReport
 
 router = APIRouter(tags=["events"])
 NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-lines")

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.models.authz import HAZARD_ACTION_EVENTS, Action, Principal
 from hazardloop.services import hazards as service
 from hazardloop.web.api.schemas import COMMON, ActionOutcome, HazardDetail, HazardList, problems
 from hazardloop.web.deps import application, current_principal
 from hazardloop.web.problems import ApiProblem
-from models.authz import HAZARD_ACTION_EVENTS, Action, Principal
 
 router = APIRouter(tags=["hazards"])
 Who = Annotated[Principal, Depends(current_principal)]

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from hazardloop.models.authz import Principal
 from hazardloop.web.deps import application, current_principal
 from hazardloop.web.problems import ProblemDetails
-from models.authz import Principal
 
 router = APIRouter(tags=["accounts"], responses={401: {"model": ProblemDetails}, 429: {"model": ProblemDetails}})
 

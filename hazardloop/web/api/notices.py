@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.models.authz import Principal
 from hazardloop.services import notices as service
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, Notice, NoticeList, NoticeWithDocument, problems
 from hazardloop.web.deps import application, current_principal
-from models.authz import Principal
 
 router = APIRouter(tags=["notices"])
 Who = Annotated[Principal, Depends(current_principal)]

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.models.authz import Principal
+from hazardloop.models.errors import Problem, Rejections
+from hazardloop.models.event_json import numbered_lines
 from hazardloop.services.readings import send_readings
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, problems
 from hazardloop.web.deps import application, current_principal
 from hazardloop.web.problems import ApiProblem, problem_response, status_of
-from models.authz import Principal
-from models.errors import Problem, Rejections
-from models.event_json import numbered_lines
 
 router = APIRouter(tags=["readings"])
 CONTENT_TYPES = ("text/csv", "application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.models.authz import Principal
 from hazardloop.services import reports as service
 from hazardloop.services.hazards import HazardFilter
 from hazardloop.web.api.hazards import Filters, json_response
 from hazardloop.web.api.schemas import COMMON, problems
 from hazardloop.web.deps import application, current_principal
-from models.authz import Principal
 
 router = APIRouter(tags=["reports"])
 Who = Annotated[Principal, Depends(current_principal)]

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.models.authz import Action, Principal
 from hazardloop.services import townships as service
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, TownshipOutcome, problems
 from hazardloop.web.deps import application, current_principal
-from models.authz import Action, Principal
 
 router = APIRouter(tags=["townships"])
 Who = Annotated[Principal, Depends(current_principal)]

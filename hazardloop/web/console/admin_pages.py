@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from hazardloop.models.authz import Action
+from hazardloop.models.errors import InvalidInput, NotFound, Refused
 from hazardloop.services import accounts as account_service
-from models.authz import Action
-from models.errors import InvalidInput, NotFound, Refused
 
 from .render import page, redirect
 from .routing import console_router

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from hazardloop.models.errors import InvalidInput
 from hazardloop.services import identity
 from hazardloop.web.deps import web_state
 from hazardloop.web.security import FailureLimiter
-from models.errors import InvalidInput
 
 from .render import page, redirect, safe_local
 from .routing import console_router

@@ -12,12 +12,12 @@ from fastapi import Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Action, AreaTarget, Decision, decide
+from hazardloop.models.errors import ConflictError, InvalidInput, NotFound, Refused, Rejections
+from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from hazardloop.services import console_reads, hazards
 from hazardloop.web.evidence import MAX_BYTES, EvidenceStore, default_evidence_dir
-from models.authz import Action, AreaTarget, Decision, decide
-from models.errors import ConflictError, InvalidInput, NotFound, Refused, Rejections
-from notifications.rendering import LEVEL_NAMES, STATE_NAMES
 
 from . import offer, views
 from .render import page, redirect, safe_local
@@ -57,7 +57,7 @@ def _render(request: Request, viewer: Viewer, template: str, context: dict[str, 
 
 
 def _today(app: App) -> str:
-    from notifications.rendering import cn_date
+    from hazardloop.notifications.rendering import cn_date
 
     return cn_date(app.rules.local_day(app.clock.now()))
 

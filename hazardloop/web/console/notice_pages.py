@@ -11,9 +11,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from hazardloop.models.authz import Action
+from hazardloop.models.errors import InvalidInput, NotFound, Refused
 from hazardloop.services import notices
-from models.authz import Action
-from models.errors import InvalidInput, NotFound, Refused
 
 from . import views
 from .render import page, redirect, safe_local

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from notifications.rendering import (
+from hazardloop.notifications.rendering import (
     cn_date,
     cn_datetime,
     level_name,

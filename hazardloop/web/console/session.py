@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 from fastapi import Request
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Action, Principal, Role
 from hazardloop.services import identity
 from hazardloop.web.deps import SESSION_COOKIE, web_state
-from models.authz import Action, Principal, Role
 
 LOGIN_CSRF_COOKIE = "hazardloop_login_csrf"  # before there is a session, the login form's token (double submit)
 ROLE_NAMES_CN = {

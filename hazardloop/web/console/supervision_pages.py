@@ -15,11 +15,11 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from config.bootstrap import App
+from hazardloop.config.bootstrap import App
+from hazardloop.models.authz import Action
+from hazardloop.models.errors import InvalidInput, NotFound, Refused, Rejections
+from hazardloop.notifications.rendering import LEVEL_NAMES, percent
 from hazardloop.services import console_reads, reports, townships
-from models.authz import Action
-from models.errors import InvalidInput, NotFound, Refused, Rejections
-from notifications.rendering import LEVEL_NAMES, percent
 
 from . import views
 from .render import page, redirect
@@ -180,9 +180,9 @@ def _scopes(app: App, viewer: Viewer) -> list[tuple[str, str]]:
 
 def _analysis(app: App, viewer: Viewer, period: str, label: str | None, scope: str) -> tuple[str, dict[str, Any]]:
     """The report document (HTML with its charts inline) and its figures, cached for a few minutes per question."""
-    from flows.reports import _as_document, preview_context  # _as_document: the context's dates as dates
-    from models.analysis import resolve_period, resolve_scope
-    from notifications.charts import render_charts
+    from hazardloop.flows.reports import _as_document, preview_context  # _as_document: the context's dates as dates
+    from hazardloop.models.analysis import resolve_period, resolve_scope
+    from hazardloop.notifications.charts import render_charts
 
     now = app.clock.now()
     key = (period, label, scope, app.rules.local_day(now).isoformat(), now.hour)

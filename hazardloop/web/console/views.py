@@ -79,7 +79,7 @@ def _change(t: dict[str, Any], tree: Any) -> str:
         unit = tree.units.get(details["unit"])
         parts.append(f"责任单位：{unit.name if unit else details['unit']}")
     if t.get("level") and t["action"] in ("elevated", "hazard.escalated", "supervised"):
-        from notifications.rendering import LEVEL_NAMES
+        from hazardloop.notifications.rendering import LEVEL_NAMES
 
         parts.append(f"督办级别：{LEVEL_NAMES.get(t['level'], t['level'])}")
     if "days" in details:
