@@ -87,9 +87,9 @@ def detections(n: int, tag: str, start: datetime, township: str | None = None) -
 def generate(db: str, hazards: int, tmp: Path) -> dict[str, str]:
     """A database with ``hazards`` hazards (a third of them acknowledged) and the bench's accounts."""
     from hazardloop.config.bootstrap import bootstrap
-    from hazardloop.models.db import upgrade
-    from hazardloop.models.intake import apply_lines
-    from hazardloop.models.org_sync import sync_units
+    from hazardloop.models.store.db import upgrade
+    from hazardloop.models.store.intake import apply_lines
+    from hazardloop.models.store.org_sync import sync_units
 
     app = bootstrap(db=db, config_dir=CONFIG)
     upgrade(app.engine)

@@ -88,9 +88,9 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from hazardloop.config.bootstrap import bootstrap
-    from hazardloop.models import accounts
-    from hazardloop.models.db import unit_of_work, upgrade
-    from hazardloop.models.store import HazardRow, TransitionRow
+    from hazardloop.models.store import accounts
+    from hazardloop.models.store.db import unit_of_work, upgrade
+    from hazardloop.models.store.tables import HazardRow, TransitionRow
     from hazardloop.web.app import create_app
 
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:

@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.db import upgrade
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.org_sync import sync_units
+from hazardloop.models.store.db import upgrade
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.org_sync import sync_units
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -32,10 +32,10 @@ from sqlalchemy import func, select
 
 from bench.lifecycle import CONFIG, loop_events
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.store import NoticeArchiveRow, NoticeRow
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.dispatch import dispatch, document_context
 from hazardloop.notifications.mailers import SMTPBackend
 

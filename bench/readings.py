@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, drop, fresh_db, peak_rss_mb
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.db import upgrade
-from hazardloop.models.indicators import IndicatorSet
-from hazardloop.models.monitoring import ingest_lines
-from hazardloop.models.org_sync import sync_units
+from hazardloop.models.core.indicators import IndicatorSet
+from hazardloop.models.store.db import upgrade
+from hazardloop.models.store.monitoring import ingest_lines
+from hazardloop.models.store.org_sync import sync_units
 
 START = datetime.fromisoformat("2025-10-01T00:00:00+08:00")
 

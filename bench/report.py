@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, drop, fresh_db
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.bulk import bulk_insert
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.hazard import HAZARD_COLUMNS, Hazard
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.repository import _TRANSITION_COLUMNS
-from hazardloop.models.store import HazardRow, TransitionRow
+from hazardloop.models.core.hazard import HAZARD_COLUMNS, Hazard
+from hazardloop.models.store.bulk import bulk_insert
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.repository import _TRANSITION_COLUMNS
+from hazardloop.models.store.tables import HazardRow, TransitionRow
 
 
 def populate(app: object, n: int) -> int:
@@ -112,7 +112,7 @@ def populate(app: object, n: int) -> int:
 
 def run(backend: str, n: int, workdir: Path) -> dict[str, object]:
     from hazardloop.flows.reports import build
-    from hazardloop.models.analysis import report_scopes, resolve_period
+    from hazardloop.models.store.analysis import report_scopes, resolve_period
 
     url, size = fresh_db(backend, workdir)
     app = bootstrap(db=url, config_dir=CONFIG)

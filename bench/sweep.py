@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, drop, fresh_db
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.bulk import bulk_insert
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.escalation import next_action_at
-from hazardloop.models.hazard import HAZARD_COLUMNS, Hazard
-from hazardloop.models.listing import forget_evaluation
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.store import HazardRow
-from hazardloop.models.sweep import preview, sweep
+from hazardloop.models.core.escalation import next_action_at
+from hazardloop.models.core.hazard import HAZARD_COLUMNS, Hazard
+from hazardloop.models.store.bulk import bulk_insert
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.listing import forget_evaluation
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.sweep import preview, sweep
+from hazardloop.models.store.tables import HazardRow
 
 
 def populate(app: object, stored: int, due: int, now: datetime) -> None:

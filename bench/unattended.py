@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from hazardloop.config.bootstrap import bootstrap  # noqa: E402
-from hazardloop.models.db import upgrade  # noqa: E402
-from hazardloop.models.intake import apply_lines  # noqa: E402
-from hazardloop.models.org_sync import sync_units  # noqa: E402
+from hazardloop.models.store.db import upgrade  # noqa: E402
+from hazardloop.models.store.intake import apply_lines  # noqa: E402
+from hazardloop.models.store.org_sync import sync_units  # noqa: E402
 
 CONFIG = ROOT / "config"
 BIN = Path(sys.executable).parent

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lifecycle import CONFIG, peak_rss_mb
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.whatif import compare, outcome, replay
+from hazardloop.models.store.whatif import compare, outcome, replay
 
 
 def run(db: str, first: date, last: date, label: str, policy: object) -> dict[str, object]:

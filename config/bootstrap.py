@@ -13,12 +13,12 @@ from sqlalchemy import Engine
 
 from hazardloop.config.loading import load_indicators, load_org, load_policy
 from hazardloop.config.settings import Settings
-from hazardloop.models.db import make_engine
-from hazardloop.models.errors import ConfigError
-from hazardloop.models.indicators import IndicatorSet
-from hazardloop.models.orgtree import OrgTree
-from hazardloop.models.policy import Org, Policy
-from hazardloop.models.rules import Rules
+from hazardloop.models.core.errors import ConfigError
+from hazardloop.models.core.indicators import IndicatorSet
+from hazardloop.models.core.orgtree import OrgTree
+from hazardloop.models.core.policy import Org, Policy
+from hazardloop.models.core.rules import Rules
+from hazardloop.models.store.db import make_engine
 
 if TYPE_CHECKING:
     from hazardloop.notifications.mailers import MailBackend

@@ -10,9 +10,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from hazardloop.models.errors import ConfigError
-from hazardloop.models.indicators import INDICATOR_FIELDS, INDICATOR_ORG, NO_INDICATORS, IndicatorSet
-from hazardloop.models.policy import PATTERN_RULES, POLICY_FIELDS, Org, Policy
+from hazardloop.models.core.errors import ConfigError
+from hazardloop.models.core.indicators import INDICATOR_FIELDS, INDICATOR_ORG, NO_INDICATORS, IndicatorSet
+from hazardloop.models.core.policy import PATTERN_RULES, POLICY_FIELDS, Org, Policy
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -19,7 +19,7 @@ def transient_db_error(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a task only for errors that may pass: a dropped or busy database connection, a lost race."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from hazardloop.models.errors import ConflictError
+    from hazardloop.models.core.errors import ConflictError
 
     try:
         state.result()

@@ -27,10 +27,10 @@ from typing import Any
 from hazardloop.config.bootstrap import App
 from hazardloop.flows import demo_content as content
 from hazardloop.flows.demo_readings import ReadingFeed, raised
-from hazardloop.models.calendar import WorkingCalendar
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.policy import Unit
-from hazardloop.models.sweep import sweep
+from hazardloop.models.core.calendar import WorkingCalendar
+from hazardloop.models.core.policy import Unit
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.sweep import sweep
 from hazardloop.notifications.dispatch import dispatch
 from hazardloop.notifications.mailers import FileBackend
 
@@ -39,8 +39,8 @@ def deliver_to_sink(engine: Any, now: datetime) -> int:
     """Mark every pending notice sent, unrendered: the simulated months' mail goes nowhere."""
     from sqlalchemy import update
 
-    from hazardloop.models.db import unit_of_work
-    from hazardloop.models.store import NoticeRow
+    from hazardloop.models.store.db import unit_of_work
+    from hazardloop.models.store.tables import NoticeRow
 
     table = NoticeRow.__table__
     with unit_of_work(engine) as conn:
@@ -353,8 +353,8 @@ def simulate(
 def _listed(app: App) -> set[str]:
     from sqlalchemy import select
 
-    from hazardloop.models.db import unit_of_work
-    from hazardloop.models.store import ListingRow
+    from hazardloop.models.store.db import unit_of_work
+    from hazardloop.models.store.tables import ListingRow
 
     table = ListingRow.__table__
     with unit_of_work(app.engine, write=False) as conn:
@@ -365,8 +365,8 @@ def _confirm_delistings(app: App, planner: Planner, morning: datetime, result: D
     """Monday mornings the city office confirms the delisting the sweep proposed (摘牌 needs a supervisor)."""
     from sqlalchemy import select
 
-    from hazardloop.models.db import unit_of_work
-    from hazardloop.models.store import ListingRow
+    from hazardloop.models.store.db import unit_of_work
+    from hazardloop.models.store.tables import ListingRow
 
     table = ListingRow.__table__
     with unit_of_work(app.engine, write=False) as conn:
@@ -400,7 +400,7 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
     """The analysis on its schedule: monthly and quarterly for the city and every county; weekly for the city;
     daily for the city in the mail window only (a year of daily reports would take most of the demo's time)."""
     from hazardloop.flows.reports import run_report
-    from hazardloop.models.analysis import report_scopes, resolve_scope
+    from hazardloop.models.store.analysis import report_scopes, resolve_scope
 
     city = [resolve_scope(app.rules, app.tree.city.code)]
     due: list[tuple[str, Any]] = []

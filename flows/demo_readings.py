@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.monitoring import ReadingsReport, ingest_lines
-from hazardloop.models.store import HazardRow
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.monitoring import ReadingsReport, ingest_lines
+from hazardloop.models.store.tables import HazardRow
 
 EVERY_HOURS = 3
 # per reading: a point's chance to start an incident, and an incident's chance to go past the breach threshold

@@ -22,7 +22,7 @@ from hazardloop.flows.notices import dispatch_notices
 from hazardloop.flows.reports import periodic_report
 from hazardloop.flows.scheduler import REPORT_JOBS
 from hazardloop.flows.supervision import delist, escalate, supervise
-from hazardloop.models.policy import Policy
+from hazardloop.models.core.policy import Policy
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment

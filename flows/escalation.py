@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 
 from hazardloop.flows.common import transient_db_error, wire
 from hazardloop.flows.jobs import record_job
-from hazardloop.models.sweep import sweep
+from hazardloop.models.store.sweep import sweep
 
 
 @task(name="sweep-due-hazards", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)

@@ -14,9 +14,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from hazardloop.flows.common import transient_db_error, wire
-from hazardloop.models.errors import Problem
-from hazardloop.models.event_json import numbered_lines
-from hazardloop.models.intake import apply_lines, parse_lines
+from hazardloop.models.core.errors import Problem
+from hazardloop.models.core.event_json import numbered_lines
+from hazardloop.models.store.intake import apply_lines, parse_lines
 
 
 def _problems(problems: list[Problem]) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, update
 
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.store import JobRunRow
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.tables import JobRunRow
 
 _J = JobRunRow.__table__
 

@@ -25,15 +25,15 @@ from sqlalchemy.exc import IntegrityError
 
 from hazardloop.flows.common import transient_db_error, wire
 from hazardloop.flows.jobs import record_job
-from hazardloop.models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.hazard import NoticeIntent
-from hazardloop.models.indicator_analysis import indicator_figures
-from hazardloop.models.indicators import IndicatorSet
-from hazardloop.models.notice_docs import KIND_TITLES, notice_row
-from hazardloop.models.repository import Counters, insert_notices
-from hazardloop.models.rules import Rules
-from hazardloop.models.store import NoticeRow
+from hazardloop.models.core.hazard import NoticeIntent
+from hazardloop.models.core.indicators import IndicatorSet
+from hazardloop.models.core.notice_docs import KIND_TITLES, notice_row
+from hazardloop.models.core.rules import Rules
+from hazardloop.models.store.analysis import Period, Scope, build_figures, report_scopes, resolve_period
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.indicator_analysis import indicator_figures
+from hazardloop.models.store.repository import Counters, insert_notices
+from hazardloop.models.store.tables import NoticeRow
 from hazardloop.notifications.charts import CHART_TITLES, chart_names, render_charts
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 

@@ -33,9 +33,9 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from hazardloop.config.bootstrap import App
 from hazardloop.flows.jobs import record_job
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.policy import cron_trigger
-from hazardloop.models.store import LeaseRow
+from hazardloop.models.core.policy import cron_trigger
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.tables import LeaseRow
 
 log = logging.getLogger("hazardloop.run")
 _L = LeaseRow.__table__
@@ -162,7 +162,7 @@ def _sweep_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[d
             from hazardloop.flows.escalation import escalation_sweep
 
             return asyncio.run(escalation_sweep(now=now, db=db, config=config))
-        from hazardloop.models.sweep import sweep
+        from hazardloop.models.store.sweep import sweep
 
         with record_job(app.engine, "sweep", now) as summary:
             summary.update(sweep(app.engine, app.rules, now).as_dict())

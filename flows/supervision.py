@@ -27,7 +27,7 @@ def _flow_run() -> str:
 
 
 def _apply(payload: dict[str, Any]) -> dict[str, Any]:
-    from hazardloop.models.authz import declared_principal
+    from hazardloop.models.core.authz import declared_principal
     from hazardloop.services.hazards import record_manual
 
     app = wire()

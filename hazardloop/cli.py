@@ -14,9 +14,9 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from hazardloop.context import Options
-from hazardloop.models.errors import HazardloopError, InvalidInput, Problem, Rejections
-from hazardloop.models.event_json import numbered_lines
-from hazardloop.models.text import json_safe
+from hazardloop.models.core.errors import HazardloopError, InvalidInput, Problem, Rejections
+from hazardloop.models.core.event_json import numbered_lines
+from hazardloop.models.core.text import json_safe
 from hazardloop.terminal import SafeConsole, styled
 
 app = typer.Typer(

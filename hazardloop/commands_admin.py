@@ -10,7 +10,7 @@ from rich.table import Table
 
 from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
-from hazardloop.models.db import unit_of_work
+from hazardloop.models.store.db import unit_of_work
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 
@@ -80,7 +80,7 @@ def requeue(
 ) -> None:
     """Send failed or dead notices again: they become pending, due at once, with a fresh count of attempts (the
     next `dispatch` sends them; recipients that had one already do not get it again)."""
-    from hazardloop.models.outbox import requeue_notices
+    from hazardloop.models.store.outbox import requeue_notices
 
     application = ready(ctx)
     now = application.clock.now()
@@ -161,8 +161,8 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     """Each scheduled job's last and next run and outcome, the scheduler lease holder, and the outbox."""
     from sqlalchemy import func, select
 
-    from hazardloop.models.policy import cron_trigger
-    from hazardloop.models.store import JobRunRow, LeaseRow, NoticeRow
+    from hazardloop.models.core.policy import cron_trigger
+    from hazardloop.models.store.tables import JobRunRow, LeaseRow, NoticeRow
 
     application = ready(ctx)
     now = application.clock.now()
@@ -233,7 +233,7 @@ _BRIEF = ("examined", "reminders", "supervisions", "elevations", "sent", "retryi
 def recompute_deadlines(ctx: typer.Context) -> None:
     """Recompute provisional deadlines (years whose holiday schedule was not published) with the calendar now
     installed; deadlines that are no longer provisional stop being marked so."""
-    from hazardloop.models.deadlines import recompute_provisional
+    from hazardloop.models.store.deadlines import recompute_provisional
 
     application = ready(ctx)
     result = recompute_provisional(application.engine, application.rules, application.clock.now())

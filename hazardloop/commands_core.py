@@ -16,11 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
-from hazardloop.models.db import schema_is_current, unit_of_work, upgrade
-from hazardloop.models.errors import ConfigError, InvalidInput, Problem, Rejections
-from hazardloop.models.intake import ApplyReport
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.url_text import shown_url
+from hazardloop.models.core.errors import ConfigError, InvalidInput, Problem, Rejections
+from hazardloop.models.core.url_text import shown_url
+from hazardloop.models.store.db import schema_is_current, unit_of_work, upgrade
+from hazardloop.models.store.intake import ApplyReport
+from hazardloop.models.store.org_sync import sync_units
 from hazardloop.services.hazards import apply_events, record_manual
 from hazardloop.services.identity import cli_principal
 from hazardloop.terminal import styled
@@ -327,7 +327,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
 ) -> None:
     """The whole state (units, hazards, transitions, notices, listings, events) as one JSON document."""
-    from hazardloop.models.queries import export_state
+    from hazardloop.models.store.queries import export_state
 
     application = ready(ctx)
     with unit_of_work(application.engine, write=False) as conn:
@@ -419,7 +419,7 @@ def sweep(
 ) -> None:
     """Run the escalation sweep once, as of --now."""
     from hazardloop.flows.jobs import record_job
-    from hazardloop.models.sweep import sweep as run_sweep
+    from hazardloop.models.store.sweep import sweep as run_sweep
 
     application = ready(ctx)
     now = application.clock.now()
@@ -447,7 +447,7 @@ def preview(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """What the sweep would do over the next N days if nothing changed (writes nothing)."""
-    from hazardloop.models.sweep import preview as run_preview
+    from hazardloop.models.store.sweep import preview as run_preview
 
     application = ready(ctx)
     rows = run_preview(application.engine, application.rules, application.clock.now(), days)
@@ -480,7 +480,7 @@ def listings(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Townships under elevated listed supervision, with history and delisting proposals."""
-    from hazardloop.models.queries import list_listings
+    from hazardloop.models.store.queries import list_listings
 
     application = ready(ctx)
     with unit_of_work(application.engine, write=False) as conn:

@@ -10,8 +10,8 @@ import typer
 
 from hazardloop.cli import app, err, handled, out, print_json, read_lines
 from hazardloop.commands_core import _progress, ready
-from hazardloop.models.errors import InvalidInput, Problem, Rejections
-from hazardloop.models.monitoring import ReadingsReport
+from hazardloop.models.core.errors import InvalidInput, Problem, Rejections
+from hazardloop.models.store.monitoring import ReadingsReport
 
 
 @app.command("readings")
@@ -96,8 +96,8 @@ def what_if_cmd(
     import tempfile
 
     from hazardloop.config.loading import load_model
-    from hazardloop.models.policy import Policy
-    from hazardloop.models.whatif import compare, outcome, replay
+    from hazardloop.models.core.policy import Policy
+    from hazardloop.models.store.whatif import compare, outcome, replay
 
     application = ready(ctx)
     other = load_model(policy, Policy)

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from hazardloop.cli import app, err, handled, out, print_json
 from hazardloop.commands_core import ready
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.core.errors import InvalidInput, Problem
+from hazardloop.models.store.db import unit_of_work
 from hazardloop.notifications.output_files import check_target, prepare_folder, write_file
 from hazardloop.terminal import styled
 
@@ -125,7 +125,7 @@ def report_cmd(
         report_key,
         stored_context,
     )
-    from hazardloop.models.analysis import report_scopes, resolve_period, resolve_scope
+    from hazardloop.models.store.analysis import report_scopes, resolve_period, resolve_scope
     from hazardloop.notifications.dispatch import dispatch as run_dispatch
 
     application = ready(ctx)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from hazardloop.cli import app, handled, out, print_json
 from hazardloop.commands_core import ready
-from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.core.errors import InvalidInput, Problem
 from hazardloop.services import accounts as service
 from hazardloop.services.identity import cli_principal
 

@@ -11,7 +11,7 @@ import typer
 
 from hazardloop.cli import app, err, handled, opts
 from hazardloop.commands_core import ready
-from hazardloop.models.errors import ConfigError, InvalidInput
+from hazardloop.models.core.errors import ConfigError, InvalidInput
 
 
 def is_loopback(host: str) -> bool:

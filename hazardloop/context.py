@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from hazardloop.config.bootstrap import App, bootstrap
 from hazardloop.config.settings import Settings
-from hazardloop.models.errors import ConfigError, InvalidInput, Problem
-from hazardloop.models.instants import instant_in_range, out_of_range_words
-from hazardloop.models.url_text import shown_url
+from hazardloop.models.core.errors import ConfigError, InvalidInput, Problem
+from hazardloop.models.core.instants import instant_in_range, out_of_range_words
+from hazardloop.models.core.url_text import shown_url
 
 
 @dataclass

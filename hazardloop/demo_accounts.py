@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models import accounts
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.store import HazardRow
+from hazardloop.models.store import accounts
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.tables import HazardRow
 
 _H = HazardRow.__table__
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hazardloop.models.errors import InvalidInput, Problem
-from hazardloop.models.instants import day_in_range
+from hazardloop.models.core.errors import InvalidInput, Problem
+from hazardloop.models.core.instants import day_in_range
 
 # header (as written in the ledger) -> event field
 HEADERS: dict[str, str] = {

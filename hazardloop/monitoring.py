@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.monitoring import ReadingsReport, ingest_lines
+from hazardloop.models.store.monitoring import ReadingsReport, ingest_lines
 
 
 def ingest_readings(

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from hazardloop.models.text import visible
+from hazardloop.models.core.text import visible
 
 
 class SafeConsole(Console):

@@ -42,11 +42,11 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
 
-from hazardloop.models.bulk import bulk_insert
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import HazardloopError
-from hazardloop.models.rules import Rules
-from hazardloop.models.store import NoticeArchiveRow, NoticeRow
+from hazardloop.models.core.errors import HazardloopError
+from hazardloop.models.core.rules import Rules
+from hazardloop.models.store.bulk import bulk_insert
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MailBackend
 from hazardloop.notifications.messages import build_message, message_envelope, message_id_for
@@ -372,7 +372,7 @@ def _deliver_digest(
     record: Record | None = None,
 ) -> list[dict[str, Any]]:
     """One mail for the group; each notice in it is marked by the outcome of that one send."""
-    from hazardloop.models.notice_docs import KIND_TITLES
+    from hazardloop.models.core.notice_docs import KIND_TITLES
 
     first = group[0]
     base = [_base_outcome(r) for r in group]
@@ -637,7 +637,7 @@ def _alert_operator(
     operator = rules.policy.notices.operator
     if not given_up or not operator:
         return
-    from hazardloop.models.notice_docs import KIND_TITLES
+    from hazardloop.models.core.notice_docs import KIND_TITLES
 
     tz = rules.policy.tz
     for row, outcome in given_up:

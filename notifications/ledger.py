@@ -20,11 +20,11 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, or_, select
 
-from hazardloop.models.errors import InvalidInput, Problem
-from hazardloop.models.lifecycle import CLOCK_RUNNING, State
-from hazardloop.models.rules import Rules
-from hazardloop.models.store import HazardRow, TransitionRow
-from hazardloop.models.text import xml_safe
+from hazardloop.models.core.errors import InvalidInput, Problem
+from hazardloop.models.core.lifecycle import CLOCK_RUNNING, State
+from hazardloop.models.core.rules import Rules
+from hazardloop.models.core.text import xml_safe
+from hazardloop.models.store.tables import HazardRow, TransitionRow
 from hazardloop.notifications.rendering import LEVEL_NAMES, SEVERITY_NAMES, STATE_NAMES
 
 _H = HazardRow.__table__

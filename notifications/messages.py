@@ -31,7 +31,7 @@ from email.utils import format_datetime, getaddresses
 from functools import cache, lru_cache
 from typing import Any
 
-from hazardloop.models.text import one_line
+from hazardloop.models.core.text import one_line
 from hazardloop.notifications.mail_errors import PermanentMailError
 from hazardloop.notifications.rendering import RenderedNotice
 

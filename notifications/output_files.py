@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from hazardloop.models.errors import HazardloopError, InvalidInput, Problem
+from hazardloop.models.core.errors import HazardloopError, InvalidInput, Problem
 
 
 class OutputError(HazardloopError):

@@ -31,7 +31,7 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from hazardloop.models.policy import NOTICE_KINDS as CONTRACT_NOTICE_KINDS
+from hazardloop.models.core.policy import NOTICE_KINDS as CONTRACT_NOTICE_KINDS
 
 __all__ = [
     "LEVEL_NAMES",

@@ -151,8 +151,8 @@ def ready_app(url: str) -> Iterator[Any]:
     """The engine's services on a database whose schema is at head and whose units are the default organisation's:
     for tests that call the services directly rather than the command line."""
     from hazardloop.config.bootstrap import bootstrap
-    from hazardloop.models.db import upgrade
-    from hazardloop.models.org_sync import sync_units
+    from hazardloop.models.store.db import upgrade
+    from hazardloop.models.store.org_sync import sync_units
 
     application = bootstrap(db=url, config_dir=CONFIG_DIR)
     upgrade(application.engine)

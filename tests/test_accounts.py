@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from hazardloop.models import accounts
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import InvalidInput
+from hazardloop.models.core.errors import InvalidInput
+from hazardloop.models.store import accounts
+from hazardloop.models.store.db import unit_of_work
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LOCK = {"max_failures": 3, "lockout": timedelta(minutes=15)}
@@ -130,7 +130,7 @@ def test_the_migration_keeps_the_audit_trail_of_a_database_that_holds_data(db_ur
     """0005 → 0007 on a database with transitions and events: they stay, with no principal (NULL)."""
     from alembic import command
 
-    from hazardloop.models.db import _alembic_config, make_engine, upgrade
+    from hazardloop.models.store.db import _alembic_config, make_engine, upgrade
 
     engine = make_engine(db_url)
     try:

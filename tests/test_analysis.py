@@ -21,13 +21,13 @@ import pytest
 from sqlalchemy import select
 
 from hazardloop.config.bootstrap import App, bootstrap
-from hazardloop.models.analysis import Period, Scope, build_figures, report_scopes, resolve_period
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.errors import InvalidInput
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.store import HazardRow, TransitionRow
-from hazardloop.models.sweep import sweep
+from hazardloop.models.core.errors import InvalidInput
+from hazardloop.models.store.analysis import Period, Scope, build_figures, report_scopes, resolve_period
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.sweep import sweep
+from hazardloop.models.store.tables import HazardRow, TransitionRow
 from tests.conftest import CONFIG_DIR
 from tests.factories import detected, event
 

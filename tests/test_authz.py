@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hazardloop.config.loading import load_org, load_policy
-from hazardloop.models.authz import (
+from hazardloop.models.core.authz import (
     PERMISSIONS,
     Action,
     AreaTarget,
@@ -20,7 +20,7 @@ from hazardloop.models.authz import (
     decide,
     jurisdiction_of,
 )
-from hazardloop.models.orgtree import OrgTree
+from hazardloop.models.core.orgtree import OrgTree
 from tests.conftest import CONFIG_DIR
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hazardloop.models.authz import account_principal
-from hazardloop.models.errors import InvalidInput, NotFound
+from hazardloop.models.core.authz import account_principal
+from hazardloop.models.core.errors import InvalidInput, NotFound
 from hazardloop.services import hazards
 
 

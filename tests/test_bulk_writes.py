@@ -13,11 +13,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import ConflictError
-from hazardloop.models.hazard import HAZARD_COLUMNS, Hazard, Transition
-from hazardloop.models.repository import insert_hazards, insert_transitions, load_hazards, update_hazards
-from hazardloop.models.store import HazardRow, TransitionRow
+from hazardloop.models.core.errors import ConflictError
+from hazardloop.models.core.hazard import HAZARD_COLUMNS, Hazard, Transition
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.repository import insert_hazards, insert_transitions, load_hazards, update_hazards
+from hazardloop.models.store.tables import HazardRow, TransitionRow
 from tests.factories import TOWNSHIP_CODE
 
 NOW = datetime.fromisoformat("2025-06-16T09:00:00+08:00")
@@ -218,8 +218,8 @@ def test_sqlite_text_instants_read_back_as_aware_utc_in_every_stored_form(sqlite
     (no microseconds, a ``T``, a bare date)."""
     from sqlalchemy.dialects.sqlite import DATETIME
 
-    from hazardloop.models.db import make_engine
-    from hazardloop.models.store import UTCDateTime
+    from hazardloop.models.store.db import make_engine
+    from hazardloop.models.store.tables import UTCDateTime
 
     dialect = make_engine(sqlite_url).dialect
     read = UTCDateTime()._cached_result_processor(dialect, None)
@@ -248,7 +248,7 @@ def test_the_stored_sqlite_text_is_sqlalchemys_own_form_of_the_utc_instant(insta
     from sqlalchemy.dialects import sqlite
     from sqlalchemy.dialects.sqlite import DATETIME
 
-    from hazardloop.models.bulk import _utc_text
+    from hazardloop.models.store.bulk import _utc_text
 
     write = DATETIME().bind_processor(sqlite.dialect())
     value = datetime.fromisoformat(instant)
@@ -267,7 +267,7 @@ def test_a_busy_sqlite_database_at_begin_raises_sqlalchemys_operational_error(sq
 
     from sqlalchemy.exc import OperationalError
 
-    from hazardloop.models.db import make_engine
+    from hazardloop.models.store.db import make_engine
 
     engine = make_engine(sqlite_url)
     with engine.begin() as setup:

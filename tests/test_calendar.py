@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardloop.models.calendar import (
+from hazardloop.models.core.calendar import (
     ChineseCalendar,
     WeekdayCalendar,
     WorkingCalendar,

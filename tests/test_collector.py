@@ -12,10 +12,10 @@ from datetime import datetime
 import pytest
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.collector import collector_paused
-from hazardloop.models.errors import Rejections
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.sweep import sweep
+from hazardloop.models.core.errors import Rejections
+from hazardloop.models.store.collector import collector_paused
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.sweep import sweep
 from tests.conftest import ready_app
 from tests.factories import detected
 

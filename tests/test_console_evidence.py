@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hazardloop.models.errors import InvalidInput
+from hazardloop.models.core.errors import InvalidInput
 from hazardloop.web.evidence import EvidenceStore, default_evidence_dir, reference_hash
 from tests.console_browser import jpeg_bytes, png_bytes
 

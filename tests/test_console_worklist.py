@@ -57,7 +57,7 @@ def _returned(ref: str) -> list[dict[str, object]]:
 
 
 def _principal(app: object, unit: str, roles: list[str]) -> object:
-    from hazardloop.models.authz import account_principal
+    from hazardloop.models.core.authz import account_principal
 
     return account_principal(
         app.tree,  # type: ignore[attr-defined]

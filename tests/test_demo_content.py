@@ -198,7 +198,7 @@ def test_org_every_unit_has_an_example_org_address_and_a_short_name(units: list[
 
 
 def test_org_and_policy_validate_against_the_models(units: list[dict], policy: dict) -> None:
-    from hazardloop.models.policy import Org, Policy
+    from hazardloop.models.core.policy import Org, Policy
 
     Org.model_validate({"units": units})
     Policy.model_validate(policy)

@@ -15,7 +15,7 @@ import yaml
 from hazardloop.config.loading import load_policy
 from hazardloop.flows.deployments import build_deployments, deployment_cron
 from hazardloop.flows.event_intake import contract_line
-from hazardloop.models.events import EVENT_ADAPTER
+from hazardloop.models.core.events import EVENT_ADAPTER
 from tests.conftest import CONFIG_DIR
 from tests.factories import detected
 

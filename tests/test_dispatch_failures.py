@@ -123,8 +123,8 @@ def _alerts(server: Server) -> list[email.message.EmailMessage]:
 
 
 def _rows(url: str) -> list[Any]:
-    from hazardloop.models.db import make_engine
-    from hazardloop.models.store import NoticeRow
+    from hazardloop.models.store.db import make_engine
+    from hazardloop.models.store.tables import NoticeRow
 
     engine = make_engine(url)
     try:
@@ -270,8 +270,8 @@ def test_a_dispatcher_killed_mid_batch_resends_at_most_the_message_in_flight(
     assert len(delivered) == 3
     server.stall_after = None
     # the lease of the killed dispatcher runs out (ten minutes on the real clock; here at once)
-    from hazardloop.models.db import make_engine
-    from hazardloop.models.store import NoticeRow
+    from hazardloop.models.store.db import make_engine
+    from hazardloop.models.store.tables import NoticeRow
 
     engine = make_engine(mail_cli.db)
     with engine.begin() as conn:
@@ -326,18 +326,18 @@ def test_requeue_sends_failed_and_dead_notices_again_by_id_kind_or_status(
 def test_the_requeue_function_is_one_transaction_for_every_entry_point(db_url: str) -> None:
     from datetime import datetime
 
-    from hazardloop.models.db import unit_of_work
-    from hazardloop.models.errors import InvalidInput, Refused
-    from hazardloop.models.outbox import requeue_notices
+    from hazardloop.models.core.errors import InvalidInput, Refused
+    from hazardloop.models.store.db import unit_of_work
+    from hazardloop.models.store.outbox import requeue_notices
     from tests.conftest import ready_app
 
     now = datetime.fromisoformat(NOW)
     with ready_app(db_url) as app:
-        from hazardloop.models.intake import apply_lines
+        from hazardloop.models.store.intake import apply_lines
 
         events = [json.dumps(detected(f"R-{i}", "2025-03-03T08:00:00+08:00"), ensure_ascii=False) for i in range(2)]
         apply_lines(app.engine, app.rules, list(enumerate(events, 1)), source="t", now=now)
-        from hazardloop.models.store import NoticeRow
+        from hazardloop.models.store.tables import NoticeRow
 
         table = NoticeRow.__table__
         with unit_of_work(app.engine) as conn:
@@ -360,7 +360,7 @@ def test_a_server_lost_mid_batch_stops_the_batch_and_records_the_rest_as_attempt
     remaining notice against a server that is not there."""
     from datetime import datetime
 
-    from hazardloop.models.intake import apply_lines
+    from hazardloop.models.store.intake import apply_lines
     from hazardloop.notifications.dispatch import MailServerUnavailable, dispatch
     from hazardloop.notifications.mail_errors import TransientMailError
     from hazardloop.notifications.mailers import MemoryBackend
@@ -396,7 +396,7 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
     from datetime import datetime, timedelta
 
     import hazardloop.notifications.dispatch as dispatch_module
-    from hazardloop.models.intake import apply_lines
+    from hazardloop.models.store.intake import apply_lines
     from hazardloop.notifications.dispatch import dispatch
     from hazardloop.notifications.mailers import FileBackend
 
@@ -422,7 +422,7 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 1)]
     from sqlalchemy import func
 
-    from hazardloop.models.store import NoticeArchiveRow
+    from hazardloop.models.store.tables import NoticeArchiveRow
 
     with app.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(NoticeArchiveRow.__table__)).scalar() == 2

@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardloop.models.text import one_line
+from hazardloop.models.core.text import one_line
 from hazardloop.notifications import messages, rendering
 from hazardloop.notifications.mail_errors import PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MemoryBackend, SMTPBackend

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from hazardloop.config.bootstrap import App, bootstrap
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.queries import export_state
-from hazardloop.models.store import ListingRow, TransitionRow
-from hazardloop.models.sweep import sweep
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.queries import export_state
+from hazardloop.models.store.sweep import sweep
+from hazardloop.models.store.tables import ListingRow, TransitionRow
 from tests.conftest import CONFIG_DIR
 from tests.factories import FIRE_UNIT, TOWNSHIP_CODE, detected, event
 
@@ -56,7 +56,7 @@ def ladder(app: App, ref: str) -> list[tuple[str, str, str | None]]:
     """(action, local instant, level) of every automatic step of one hazard."""
     t = TransitionRow.__table__
     with unit_of_work(app.engine, write=False) as conn:
-        from hazardloop.models.queries import find_hazard
+        from hazardloop.models.store.queries import find_hazard
 
         hid = find_hazard(conn, ref).id
         rows = conn.execute(

@@ -115,7 +115,7 @@ def test_a_database_upgraded_from_before_the_rule_knows_each_hazards_last_step(
     """Migration 0006 fills in the last step from the transitions, skipping the sweep's."""
     from alembic import command
 
-    from hazardloop.models.db import _alembic_config, make_engine, upgrade
+    from hazardloop.models.store.db import _alembic_config, make_engine, upgrade
 
     first = [detected("ORD-6", at("08:00")), event("hazard.acknowledged", "ORD-6", at("09:00"), FIRE_UNIT)]
     cli.ok("apply", str(write_events(tmp_path / "first.jsonl", first)), now=at("09:30"))

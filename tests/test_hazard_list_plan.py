@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy import event
 
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.queries import list_hazards
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.queries import list_hazards
 from tests.conftest import CONFIG_DIR
 
 

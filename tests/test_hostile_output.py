@@ -39,7 +39,7 @@ def _replace_strings(value: Any, old: str, new: str) -> Any:
 def plant(url: str, old: str, new: str) -> None:
     """Write ``new`` where ``old`` stands in the stored text of hazards, transitions and notices, as a database
     written before the boundary refused such text would hold it."""
-    from hazardloop.models.store import HazardRow, NoticeRow, TransitionRow
+    from hazardloop.models.store.tables import HazardRow, NoticeRow, TransitionRow
 
     engine = create_engine(url)
     h, t, n = HazardRow.__table__, TransitionRow.__table__, NoticeRow.__table__

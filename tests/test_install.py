@@ -24,9 +24,9 @@ DATA_FILES = (
     "hazardloop/notifications/templates/assignment.html",
     "hazardloop/notifications/templates/assignment.txt",
     "hazardloop/notifications/templates/assignment.subject.txt",
-    "hazardloop/models/migrations/env.py",
-    "hazardloop/models/migrations/script.py.mako",
-    "hazardloop/models/migrations/versions/0001_initial_schema.py",
+    "hazardloop/models/store/migrations/env.py",
+    "hazardloop/models/store/migrations/script.py.mako",
+    "hazardloop/models/store/migrations/versions/0001_initial_schema.py",
 )
 SOURCE_IGNORE = shutil.ignore_patterns(
     ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache",

@@ -13,8 +13,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.store import HazardRow, TransitionRow
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.tables import HazardRow, TransitionRow
 from hazardloop.notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
 from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from tests.conftest import Cli, cli_on_copy

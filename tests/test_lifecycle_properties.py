@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hazardloop.config.bootstrap import App, bootstrap
-from hazardloop.models.db import unit_of_work, upgrade
-from hazardloop.models.errors import Rejections
-from hazardloop.models.events import EVENT_TYPES
-from hazardloop.models.intake import ApplyReport, apply_lines
-from hazardloop.models.lifecycle import FINAL, INITIAL, OPEN, TABLE, State, check_table, next_state
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.policy import LEVEL_RANK
-from hazardloop.models.queries import export_state, show_hazard
-from hazardloop.models.sweep import sweep
+from hazardloop.models.core.errors import Rejections
+from hazardloop.models.core.events import EVENT_TYPES
+from hazardloop.models.core.lifecycle import FINAL, INITIAL, OPEN, TABLE, State, check_table, next_state
+from hazardloop.models.core.policy import LEVEL_RANK
+from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.intake import ApplyReport, apply_lines
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.queries import export_state, show_hazard
+from hazardloop.models.store.sweep import sweep
 from tests.conftest import CONFIG_DIR
 from tests.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE
 

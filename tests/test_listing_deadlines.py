@@ -10,9 +10,9 @@ from email.policy import default
 import chinese_calendar
 import pytest
 
-from hazardloop.models.calendar import ChineseCalendar
-from hazardloop.models.deadlines import recompute_provisional
-from hazardloop.models.rules import Rules
+from hazardloop.models.core.calendar import ChineseCalendar
+from hazardloop.models.core.rules import Rules
+from hazardloop.models.store.deadlines import recompute_provisional
 from tests.conftest import Cli, ready_app
 
 NEW_YEARS_DAY_2027 = date(2027, 1, 1)

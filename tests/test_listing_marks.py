@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import Connection, event, select
 
 from hazardloop.config.bootstrap import App, bootstrap
-from hazardloop.models import listing
-from hazardloop.models.db import make_engine, unit_of_work, upgrade
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.org_sync import sync_units
-from hazardloop.models.rules import Rules
-from hazardloop.models.store import HazardRow, ListingMarkRow, ListingRow, TransitionRow
-from hazardloop.models.sweep import SweepReport, sweep
+from hazardloop.models.core.rules import Rules
+from hazardloop.models.store import listing
+from hazardloop.models.store.db import make_engine, unit_of_work, upgrade
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.sweep import SweepReport, sweep
+from hazardloop.models.store.tables import HazardRow, ListingMarkRow, ListingRow, TransitionRow
 from tests.conftest import CONFIG_DIR, Cli, initialised_cli
 from tests.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, full_loop
 from tests.factories import event as hazard_event
@@ -232,7 +232,7 @@ def test_recomputed_deadlines_make_the_next_sweep_evaluate(app: App) -> None:
     """`recompute-deadlines` moves deadlines without a transition: it must forget the mark when it moves one."""
     from sqlalchemy import update
 
-    from hazardloop.models.deadlines import recompute_provisional
+    from hazardloop.models.store.deadlines import recompute_provisional
 
     apply(app, kq_hazards(["RCP-0"], "2025-03-03"), "2025-03-03T10:00:00")
     assert run(app, "2025-03-03T12:00:00").figures_evaluated

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.policy import default
 from zoneinfo import ZoneInfo
 
-from hazardloop.models.calendar import calendar_for, full_working_days_overdue
+from hazardloop.models.core.calendar import calendar_for, full_working_days_overdue
 from tests.conftest import Cli, write_events
 from tests.factories import FIRE_UNIT, detected, event
 

@@ -17,8 +17,8 @@ import openpyxl
 import pytest
 
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.analysis import Period, build_figures, resolve_scope
-from hazardloop.models.db import unit_of_work
+from hazardloop.models.store.analysis import Period, build_figures, resolve_scope
+from hazardloop.models.store.db import unit_of_work
 from tests.conftest import CONFIG_DIR, Cli, cli_on_copy
 from tests.test_analysis import load
 

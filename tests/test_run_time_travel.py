@@ -21,7 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from hazardloop.flows.scheduler import OffsetClock, ShiftedTrigger, schedule_trigger
-from hazardloop.models.policy import cron_trigger
+from hazardloop.models.core.policy import cron_trigger
 from tests.conftest import CONFIG_DIR, Cli
 from tests.test_run_unattended import _start, _wait_for
 

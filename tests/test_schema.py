@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from hazardloop.models.db import make_engine, upgrade
-from hazardloop.models.store import Base
+from hazardloop.models.store.db import make_engine, upgrade
+from hazardloop.models.store.tables import Base
 
 
 def _diff(url: str) -> list[object]:

@@ -107,7 +107,7 @@ def test_a_reference_of_one_source_still_names_its_hazard(cli: Cli, tmp_path: Pa
 def _migrate(url: str, revision: str) -> None:
     from alembic import command
 
-    from hazardloop.models.db import _alembic_config, make_engine
+    from hazardloop.models.store.db import _alembic_config, make_engine
 
     engine = make_engine(url)
     try:

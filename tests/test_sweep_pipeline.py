@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import text
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.intake import apply_lines
-from hazardloop.models.queries import export_state
-from hazardloop.models.sweep import sweep
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.queries import export_state
+from hazardloop.models.store.sweep import sweep
 from tests.conftest import pg_database, ready_app
 from tests.factories import detected
 from tests.test_escalation_ladder import at

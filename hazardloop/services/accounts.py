@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models import accounts
-from hazardloop.models.authz import Action, Decision, Principal, UnitTarget, decide
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import InvalidInput, NotFound, Problem, Refused
+from hazardloop.models.core.authz import Action, Decision, Principal, UnitTarget, decide
+from hazardloop.models.core.errors import InvalidInput, NotFound, Problem, Refused
+from hazardloop.models.store import accounts
+from hazardloop.models.store.db import unit_of_work
 
 
 def _may_manage(principal: Principal, unit_code: str, what: str) -> None:

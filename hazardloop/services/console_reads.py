@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Jurisdiction, Principal, Role
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.lifecycle import CLOCK_RUNNING, OPEN
-from hazardloop.models.listing import breaches, township_figures
-from hazardloop.models.queries import hazard_view, hazards_within, listing_view
-from hazardloop.models.store import HazardRow, ListingRow
+from hazardloop.models.core.authz import Jurisdiction, Principal, Role
+from hazardloop.models.core.lifecycle import CLOCK_RUNNING, OPEN
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.listing import breaches, township_figures
+from hazardloop.models.store.queries import hazard_view, hazards_within, listing_view
+from hazardloop.models.store.tables import HazardRow, ListingRow
 
 _H, _L = HazardRow.__table__, ListingRow.__table__
 _RUNNING = [str(s) for s in CLOCK_RUNNING]
@@ -150,7 +150,7 @@ def overview(
     """Each township of the account's area with its open and overdue hazards, its clearance and on-time rates over
     the listing window (as the listing rule counts them) and its listing; the listings with their history; what the
     sweep will do in the next days."""
-    from hazardloop.models.sweep import preview as sweep_preview
+    from hazardloop.models.store.sweep import preview as sweep_preview
 
     rules, tree, j = app.rules, app.tree, principal.jurisdiction
     towns = [u for u in tree.townships() if j.sees_township(u.code)]

@@ -19,7 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import (
+from hazardloop.models.core.authz import (
     EVENT_ACTIONS,
     HAZARD_ACTION_EVENTS,
     Action,
@@ -32,14 +32,14 @@ from hazardloop.models.authz import (
     decide,
     role_refusal_words,
 )
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import InvalidInput, NotFound, Problem, Refused, Rejections
-from hazardloop.models.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
-from hazardloop.models.hazard import Hazard
-from hazardloop.models.intake import ApplyReport, Guard, apply_event, apply_lines
-from hazardloop.models.lifecycle import State
-from hazardloop.models.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
-from hazardloop.models.repository import stored_events
+from hazardloop.models.core.errors import InvalidInput, NotFound, Problem, Refused, Rejections
+from hazardloop.models.core.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
+from hazardloop.models.core.hazard import Hazard
+from hazardloop.models.core.lifecycle import State
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.intake import ApplyReport, Guard, apply_event, apply_lines
+from hazardloop.models.store.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
+from hazardloop.models.store.repository import stored_events
 
 MAX_PAGE = 500
 
@@ -250,7 +250,7 @@ def _validated(payload: dict[str, Any]) -> Event:
     try:
         return EVENT_ADAPTER.validate_python(payload)
     except ValidationError as exc:
-        from hazardloop.models.validation import problems_from
+        from hazardloop.models.core.validation import problems_from
 
         raise InvalidInput(problems_from(exc, source=None, line=None)) from None
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models import accounts
-from hazardloop.models.authz import Principal, Via, account_principal, declared_principal
-from hazardloop.models.db import unit_of_work
+from hazardloop.models.core.authz import Principal, Via, account_principal, declared_principal
+from hazardloop.models.store import accounts
+from hazardloop.models.store.db import unit_of_work
 
 
 def principal_of(app: App, credential: accounts.Credential, via: Via, client: str | None) -> Principal:

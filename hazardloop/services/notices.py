@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Action, Principal, role_refusal_words
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import InvalidInput, Problem, Refused
-from hazardloop.models.outbox import REQUEUEABLE, requeue
-from hazardloop.models.policy import NOTICE_KINDS
-from hazardloop.models.queries import archived_document, check_limit, find_notice, list_notices, notice_view
+from hazardloop.models.core.authz import Action, Principal, role_refusal_words
+from hazardloop.models.core.errors import InvalidInput, Problem, Refused
+from hazardloop.models.core.policy import NOTICE_KINDS
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.outbox import REQUEUEABLE, requeue
+from hazardloop.models.store.queries import archived_document, check_limit, find_notice, list_notices, notice_view
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 MAX_PAGE = 500

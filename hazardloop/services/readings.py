@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Action, Principal, role_refusal_words
-from hazardloop.models.errors import Refused
-from hazardloop.models.monitoring import ReadingsReport
+from hazardloop.models.core.authz import Action, Principal, role_refusal_words
+from hazardloop.models.core.errors import Refused
+from hazardloop.models.store.monitoring import ReadingsReport
 from hazardloop.monitoring import ingest_readings
 
 

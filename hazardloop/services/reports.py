@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.analysis import resolve_period, resolve_scope
-from hazardloop.models.authz import Principal
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import NotFound, Problem
-from hazardloop.models.queries import hazard_filters, hazards_within
+from hazardloop.models.core.authz import Principal
+from hazardloop.models.core.errors import NotFound, Problem
+from hazardloop.models.store.analysis import resolve_period, resolve_scope
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.queries import hazard_filters, hazards_within
 from hazardloop.services.hazards import HazardFilter, check_levels, check_states
 
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly")

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Action, Decision, Principal, TownshipTarget, decide, role_refusal_words
-from hazardloop.models.db import unit_of_work
-from hazardloop.models.errors import NotFound, Problem, Refused, Rejections
-from hazardloop.models.queries import list_listings
+from hazardloop.models.core.authz import Action, Decision, Principal, TownshipTarget, decide, role_refusal_words
+from hazardloop.models.core.errors import NotFound, Problem, Refused, Rejections
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.queries import list_listings
 from hazardloop.services.hazards import one_event_error, record_manual
 
 

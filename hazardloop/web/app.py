@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.db import schema_is_current
+from hazardloop.models.store.db import schema_is_current
 from hazardloop.web import problems
 from hazardloop.web.deps import WebState
 from hazardloop.web.security import FailureLimiter, Hardening

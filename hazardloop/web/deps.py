@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Principal
+from hazardloop.models.core.authz import Principal
 from hazardloop.services import identity
 from hazardloop.web.problems import ApiProblem
 from hazardloop.web.security import FailureLimiter

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hazardloop.models.errors import InvalidInput, Problem
+from hazardloop.models.core.errors import InvalidInput, Problem
 
 MAX_BYTES = 10 * 1024 * 1024  # a phone photo is 2–6 MB; a scanned rectification report a few MB
 MAX_PIXELS = 40_000_000  # beyond this a "photo" is a decompression bomb, not evidence

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hazardloop.models.errors import (
+from hazardloop.models.core.errors import (
     ConfigError,
     ConflictError,
     HazardloopError,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hazardloop.models.authz import HAZARD_ACTION_EVENTS, Action, Principal
+from hazardloop.models.core.authz import HAZARD_ACTION_EVENTS, Action, Principal
 from hazardloop.services import hazards as service
 from hazardloop.web.api.schemas import COMMON, ActionOutcome, HazardDetail, HazardList, problems
 from hazardloop.web.deps import application, current_principal

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from hazardloop.models.authz import Principal
+from hazardloop.models.core.authz import Principal
 from hazardloop.web.deps import application, current_principal
 from hazardloop.web.problems import ProblemDetails
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from hazardloop.models.authz import Principal
+from hazardloop.models.core.authz import Principal
 from hazardloop.services import notices as service
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, Notice, NoticeList, NoticeWithDocument, problems

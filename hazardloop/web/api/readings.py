@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from hazardloop.models.authz import Principal
-from hazardloop.models.errors import Problem, Rejections
-from hazardloop.models.event_json import numbered_lines
+from hazardloop.models.core.authz import Principal
+from hazardloop.models.core.errors import Problem, Rejections
+from hazardloop.models.core.event_json import numbered_lines
 from hazardloop.services.readings import send_readings
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, problems

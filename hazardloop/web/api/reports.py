@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from hazardloop.models.authz import Principal
+from hazardloop.models.core.authz import Principal
 from hazardloop.services import reports as service
 from hazardloop.services.hazards import HazardFilter
 from hazardloop.web.api.hazards import Filters, json_response

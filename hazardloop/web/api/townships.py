@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from hazardloop.models.authz import Action, Principal
+from hazardloop.models.core.authz import Action, Principal
 from hazardloop.services import townships as service
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, TownshipOutcome, problems

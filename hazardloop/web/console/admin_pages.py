@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from hazardloop.models.authz import Action
-from hazardloop.models.errors import InvalidInput, NotFound, Refused
+from hazardloop.models.core.authz import Action
+from hazardloop.models.core.errors import InvalidInput, NotFound, Refused
 from hazardloop.services import accounts as account_service
 
 from .render import page, redirect

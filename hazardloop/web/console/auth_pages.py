@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hazardloop.models.errors import InvalidInput
+from hazardloop.models.core.errors import InvalidInput
 from hazardloop.services import identity
 from hazardloop.web.deps import web_state
 from hazardloop.web.security import FailureLimiter

@@ -13,8 +13,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Action, AreaTarget, Decision, decide
-from hazardloop.models.errors import ConflictError, InvalidInput, NotFound, Refused, Rejections
+from hazardloop.models.core.authz import Action, AreaTarget, Decision, decide
+from hazardloop.models.core.errors import ConflictError, InvalidInput, NotFound, Refused, Rejections
 from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from hazardloop.services import console_reads, hazards
 from hazardloop.web.evidence import MAX_BYTES, EvidenceStore, default_evidence_dir

@@ -11,8 +11,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from hazardloop.models.authz import Action
-from hazardloop.models.errors import InvalidInput, NotFound, Refused
+from hazardloop.models.core.authz import Action
+from hazardloop.models.core.errors import InvalidInput, NotFound, Refused
 from hazardloop.services import notices
 
 from . import views

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hazardloop.models.authz import Action, Decision, HazardTarget, Principal, decide
-from hazardloop.models.lifecycle import State, allowed_events
-from hazardloop.models.policy import LEVEL_RANK
-from hazardloop.models.rules import Rules
+from hazardloop.models.core.authz import Action, Decision, HazardTarget, Principal, decide
+from hazardloop.models.core.lifecycle import State, allowed_events
+from hazardloop.models.core.policy import LEVEL_RANK
+from hazardloop.models.core.rules import Rules
 
 # The page's actions in the order a person does them, with the event each one records.
 ORDER: tuple[tuple[Action, str], ...] = (

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import Request
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Action, Principal, Role
+from hazardloop.models.core.authz import Action, Principal, Role
 from hazardloop.services import identity
 from hazardloop.web.deps import SESSION_COOKIE, web_state
 

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from hazardloop.config.bootstrap import App
-from hazardloop.models.authz import Action
-from hazardloop.models.errors import InvalidInput, NotFound, Refused, Rejections
+from hazardloop.models.core.authz import Action
+from hazardloop.models.core.errors import InvalidInput, NotFound, Refused, Rejections
 from hazardloop.notifications.rendering import LEVEL_NAMES, percent
 from hazardloop.services import console_reads, reports, townships
 
@@ -181,7 +181,7 @@ def _scopes(app: App, viewer: Viewer) -> list[tuple[str, str]]:
 def _analysis(app: App, viewer: Viewer, period: str, label: str | None, scope: str) -> tuple[str, dict[str, Any]]:
     """The report document (HTML with its charts inline) and its figures, cached for a few minutes per question."""
     from hazardloop.flows.reports import _as_document, preview_context  # _as_document: the context's dates as dates
-    from hazardloop.models.analysis import resolve_period, resolve_scope
+    from hazardloop.models.store.analysis import resolve_period, resolve_scope
     from hazardloop.notifications.charts import render_charts
 
     now = app.clock.now()

@@ -1,0 +1,1 @@
+"""The pure core: the rules of the hazard loop, with no database, clock, mail or configuration files."""

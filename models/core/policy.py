@@ -1,0 +1,356 @@
+"""What an office decides, as validated data: the policy (fields, deadlines, escalation ladder, listing
+thresholds, schedules) and the organisation tree. Loading the YAML files lives in ``config``; the rules
+only see these objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from hazardloop.models.core.addresses import address_problem
+
+Level = Literal["none", "township", "county", "city"]
+UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
+Severity = Literal["general", "major"]
+LEVEL_RANK: dict[str, int] = {"none": 0, "township": 1, "county": 2, "city": 3}
+# How official documents name a supervision level ("提级至县级督办", "提级为市级挂牌督办").
+LEVEL_CN: dict[str, str] = {"none": "", "township": "乡镇（街道）", "county": "县级", "city": "市级"}
+NOTICE_KINDS = (
+    "assignment",
+    "reminder",
+    "supervision",
+    "elevation",
+    "listing",
+    "return",
+    "extension_decision",
+    "clearance",
+    "delisting",
+    "report",
+    "verification_request",
+    "extension_request",
+    "indicator_warning",
+)
+
+
+def _valid_cron(expr: str) -> str:
+    try:
+        cron_trigger(expr, "UTC")
+    except ValueError as exc:
+        raise ValueError(f"'{expr}' is not a valid cron expression ({exc})") from None
+    return expr
+
+
+CronExpression = Annotated[str, AfterValidator(_valid_cron)]
+
+UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# Pydantic reports a failed pattern as the regular expression itself; an operator needs the rule in words.
+PATTERN_RULES: dict[str, str] = {
+    UNIT_CODE_PATTERN: "a unit code may use only the letters A–Z and a–z, digits, '_', '.' and '-', and must start "
+    "with a letter or digit (the Chinese name goes in 'name')",
+}
+
+
+def _error_at(loc: tuple[str | int, ...], message: str, value: object) -> ValidationError:
+    """A cross-field error pinned to the key it is about: pydantic prefixes ``loc`` with the model's own place,
+    so the loader can name that key and its line instead of the whole block."""
+    details = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
+    return ValidationError.from_exception_data("configuration", [details])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeadlineDays(_Strict):
+    general: int = Field(7, ge=1, le=365)
+    major: int = Field(20, ge=1, le=365)
+
+
+class Deadlines(DeadlineDays):
+    by_field: dict[str, DeadlineDays] = Field(default_factory=dict)
+    # working days the verifier has after a submission, and the deciding unit after an extension request
+    verification: int = Field(3, ge=1, le=365)
+    extension_decision: int = Field(2, ge=1, le=365)
+
+
+class Escalation(_Strict):
+    acknowledge_within_days: int = Field(1, ge=0, le=60, description="0 disables the acknowledgement reminder")
+    remind_before_days: int = Field(1, ge=0, le=60, description="0 disables the deadline reminder")
+    county_after_days: int = Field(3, ge=0, le=365)
+    city_after_days: int = Field(10, ge=0, le=365)
+    major_overdue_to: Literal["township", "county", "city"] = "county"
+
+    @model_validator(mode="after")
+    def _city_after_county(self) -> Escalation:
+        if self.city_after_days < self.county_after_days:
+            raise _error_at(
+                ("city_after_days",),
+                f"{self.city_after_days} is smaller than county_after_days ({self.county_after_days}); "
+                "city supervision cannot come before county supervision",
+                self.city_after_days,
+            )
+        return self
+
+
+class Extensions(_Strict):
+    max_days: int = Field(30, ge=1, le=365)
+    max_requests: int = Field(2, ge=0, le=20)
+
+
+class Listing(_Strict):
+    window_days: int = Field(30, ge=1, le=366)
+    max_overdue: int = Field(10, ge=0)
+    min_clearance_rate: float = Field(0.6, ge=0, le=1)
+    min_hazards_for_rate: int = Field(20, ge=1)
+    max_overdue_major: int = Field(2, ge=0)
+    deadline_days: int = Field(20, ge=1, le=365)
+
+
+class Notices(_Strict):
+    sender: str = "hazardloop@example.org"
+    operator: str | None = Field(None, description="who is told when a notice is given up on")
+    prefixes: dict[str, str] = Field(default_factory=dict)
+    feedback_days: int = Field(2, ge=0, le=30)
+    digest: bool = Field(False, description="one mail per unit and day for its reminders and supervisions")
+    digest_min: int = Field(3, ge=2, le=1000, description="how many of them make a digest")
+
+    @field_validator("sender", "operator")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        problem = address_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("prefixes")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(NOTICE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown notice kind(s) {unknown}; known kinds are {list(NOTICE_KINDS)}")
+        return value
+
+    def prefix(self, kind: str) -> str:
+        return self.prefixes.get(kind, _DEFAULT_PREFIXES[kind])
+
+
+_DEFAULT_PREFIXES = {
+    "assignment": "交",
+    "reminder": "催",
+    "supervision": "督",
+    "elevation": "提督",
+    "listing": "挂督",
+    "return": "退",
+    "extension_decision": "延",
+    "clearance": "销",
+    "delisting": "摘",
+    "report": "研",
+    "verification_request": "核",
+    "extension_request": "延申",
+    "indicator_warning": "预",
+}
+
+
+class Routing(_Strict):
+    auto: bool = Field(True, description="route and assign at detection; false leaves hazards 'detected'")
+
+
+class Policy(_Strict):
+    timezone: str = "Asia/Shanghai"
+    fields: dict[str, str]
+    calendar: Literal["cn", "weekdays"] = "cn"
+    deadlines: Deadlines = Deadlines()
+    escalation: Escalation = Escalation()
+    extensions: Extensions = Extensions()
+    listing: Listing = Listing()
+    notices: Notices = Notices()
+    routing: Routing = Routing()
+    schedules: dict[str, CronExpression] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a known time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one field is needed")
+        return value
+
+    @model_validator(mode="after")
+    def _overrides_name_fields(self) -> Policy:
+        unknown = sorted(set(self.deadlines.by_field) - set(self.fields))
+        if unknown:
+            raise _error_at(
+                ("deadlines", "by_field", unknown[0]),
+                f"no such field under 'fields': {', '.join(unknown)} (the fields are {', '.join(self.fields)})",
+                unknown,
+            )
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def deadline_days(self, field: str, severity: str) -> int:
+        days = self.deadlines.by_field.get(field, self.deadlines)
+        return days.major if severity == "major" else days.general
+
+
+def cron_trigger(expr: str, timezone: object) -> object:
+    """An APScheduler trigger from a crontab expression: the usual five fields (minute hour day month weekday),
+    or six with seconds first (``*/5 * * * * *``) for tests and demos that need a faster beat."""
+    from apscheduler.triggers.cron import CronTrigger  # a pure parse, no I/O
+
+    fields = expr.split()
+    if len(fields) == 5:
+        return CronTrigger.from_crontab(expr, timezone=timezone)
+    if len(fields) == 6:
+        second, minute, hour, day, month, weekday = fields
+        return CronTrigger(
+            second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone
+        )
+    raise ValueError(f"a cron expression has 5 fields (or 6 with seconds first), not {len(fields)}")
+
+
+POLICY_FIELDS = "policy_fields"  # validation-context key: the field codes policy.yaml defines
+
+
+class Unit(_Strict):
+    code: str = Field(min_length=1, max_length=64, pattern=UNIT_CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+    level: UnitLevel
+    parent: str | None = None
+    short: str | None = None
+    emails: list[str] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list)
+
+    @field_validator("emails")
+    @classmethod
+    def _plausible_emails(cls, value: list[str]) -> list[str]:
+        for addr in value:
+            if problem := address_problem(addr):
+                raise ValueError(problem)
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _policy_fields(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # The policy's fields come in the validation context (see config.loading.load_org), so this error
+        # carries the unit's own location like any other.
+        known = (info.context or {}).get(POLICY_FIELDS)
+        unknown = sorted(set(value) - set(known)) if known is not None else []
+        if unknown:
+            raise ValueError(f"no such field in policy.yaml: {', '.join(unknown)} (its fields are {', '.join(known)})")
+        return value
+
+    @property
+    def short_name(self) -> str:
+        if self.short:
+            return self.short
+        for suffix in ("街道", "乡", "镇", "区", "县", "市"):
+            if self.name.endswith(suffix) and len(self.name) > len(suffix) + 1:
+                return self.name[: -len(suffix)]
+        return self.name
+
+
+class Org(_Strict):
+    units: list[Unit]
+
+    @model_validator(mode="after")
+    def _a_tree(self) -> Org:
+        # Each error names the unit entry and key at fault (units.<index>.<key>), so the loader finds its line.
+        seen: dict[str, Unit] = {}
+        names: dict[str, Unit] = {}
+        city: Unit | None = None
+        for i, unit in enumerate(self.units):
+            if unit.code in seen:
+                raise _error_at(("units", i, "code"), f"unit code '{unit.code}' appears twice", unit.code)
+            if unit.name in names:
+                raise _error_at(
+                    ("units", i, "name"),
+                    f"unit name '{unit.name}' is also the name of '{names[unit.name].code}'; names must be unique",
+                    unit.name,
+                )
+            if unit.level == "city" and city is not None:
+                raise _error_at(
+                    ("units", i, "level"), f"'{city.code}' is already the city; exactly one unit is the city", "city"
+                )
+            seen[unit.code] = names[unit.name] = unit
+            city = unit if unit.level == "city" else city
+        if city is None:
+            raise _error_at(("units",), "no unit has level 'city'; exactly one unit must be the city", None)
+        for i, unit in enumerate(self.units):
+            # events and commands name a unit by code or by name: one word must not name two units
+            other = seen.get(unit.name)
+            if other is not None and other is not unit:
+                raise _error_at(
+                    ("units", i, "name"),
+                    f"the name '{unit.name}' of unit '{unit.code}' is the code of another unit, '{other.code}' "
+                    f"({other.name}); a unit is named by its code or its name, so the two would be taken for each "
+                    "other — rename one",
+                    unit.name,
+                )
+        for i, unit in enumerate(self.units):
+            if unit.level == "city":
+                if unit.parent:
+                    raise _error_at(
+                        ("units", i, "parent"), f"the city '{unit.code}' must not have a parent", unit.parent
+                    )
+                continue
+            if not unit.parent:
+                raise _error_at(("units", i, "parent"), f"unit '{unit.code}' needs a parent", None)
+            parent = seen.get(unit.parent)
+            if parent is None:
+                raise _error_at(
+                    ("units", i, "parent"),
+                    f"unit '{unit.code}' names parent '{unit.parent}', which is not a unit",
+                    unit.parent,
+                )
+            allowed = _ALLOWED_PARENTS[unit.level]
+            if parent.level not in allowed:
+                raise _error_at(
+                    ("units", i, "parent"),
+                    f"unit '{unit.code}' ({unit.level}) cannot sit under '{parent.code}' ({parent.level}); "
+                    f"its parent must be one of {sorted(allowed)}",
+                    unit.parent,
+                )
+            if unit.fields and unit.level != "department":
+                raise _error_at(
+                    ("units", i, "fields"),
+                    f"unit '{unit.code}' is a {unit.level} but lists fields; only departments answer for fields",
+                    unit.fields,
+                )
+        return self
+
+    def __iter__(self) -> Iterator[Unit]:  # type: ignore[override]
+        return iter(self.units)
+
+
+_ALLOWED_PARENTS: dict[str, set[str]] = {
+    "county": {"city"},
+    "township": {"county", "city"},
+    "area": {"county", "city"},
+    "village": {"township", "area"},
+    "department": {"city", "county", "township"},
+}
