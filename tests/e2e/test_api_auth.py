@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_support import Accounts, Server, detection, run_cli, running_server
-from tests.conftest import Cli, initialised_cli
+from tests.support.api import Accounts, Server, detection, run_cli, running_server
+from tests.support.fixtures import Cli, initialised_cli
 
 
 @dataclass

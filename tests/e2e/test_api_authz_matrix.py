@@ -20,8 +20,8 @@ import openpyxl
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.api_support import Accounts, Server, detection, running_server
-from tests.conftest import Cli, pg_database
+from tests.support.api import Accounts, Server, detection, running_server
+from tests.support.fixtures import Cli, pg_database
 
 # --- the one table ----------------------------------------------------------------------------------------------
 

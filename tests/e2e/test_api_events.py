@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.api_support import Accounts, Server, detection, running_server
-from tests.conftest import Cli, initialised_cli
+from tests.support.api import Accounts, Server, detection, running_server
+from tests.support.fixtures import Cli, initialised_cli
 
 ACTOR = "SX-YC-FS/张三"  # the account's actor, written in the files so that apply reads them as the API does
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_support import Accounts, Server, detection, running_server
-from tests.conftest import Cli, initialised_cli
+from tests.support.api import Accounts, Server, detection, running_server
+from tests.support.fixtures import Cli, initialised_cli
 
 CSV = "text/csv"
 

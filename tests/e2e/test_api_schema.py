@@ -17,8 +17,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.api_support import Accounts, Server, detection, running_server
-from tests.conftest import Cli
+from tests.support.api import Accounts, Server, detection, running_server
+from tests.support.fixtures import Cli
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

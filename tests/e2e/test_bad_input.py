@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, write_events
-from tests.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, event, full_loop
+from tests.support.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, event, full_loop
+from tests.support.fixtures import Cli, write_events
 
 NOW = "2025-03-10T12:00:00+08:00"
 DAY = "2025-03-04"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import Cli, write_events
-from tests.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, event, full_loop
+from tests.support.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, event, full_loop
+from tests.support.fixtures import Cli, write_events
 
 NOW = "2025-03-10T12:00:00+08:00"
 

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli
-
-
-def _config(
-    tmp_path: Path, policy_edit: tuple[str, str] | None = None, org_edit: tuple[str, str] | None = None
-) -> Path:
-    folder = tmp_path / "cfg"
-    folder.mkdir(exist_ok=True)
-    shutil.copy(CONFIG_DIR / "org.yaml", folder / "org.yaml")
-    shutil.copy(CONFIG_DIR / "policy.yaml", folder / "policy.yaml")
-    for name, edit in (("policy.yaml", policy_edit), ("org.yaml", org_edit)):
-        if edit:
-            text = (folder / name).read_text(encoding="utf-8")
-            assert edit[0] in text, f"{edit[0]!r} not in {name}"
-            (folder / name).write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
-    return folder
+from tests.support.config_folders import edited_config
+from tests.support.fixtures import Cli
 
 
 def _line_of(path: Path, needle: str) -> int:
@@ -42,7 +27,7 @@ def _line_of(path: Path, needle: str) -> int:
 def test_a_bad_policy_exits_4_naming_file_line_and_key(
     tmp_path: Path, edit: tuple[str, str], key: str, words: str
 ) -> None:
-    folder = _config(tmp_path, policy_edit=edit)
+    folder = edited_config(tmp_path, policy_edit=edit)
     result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
     assert result.exit_code == 4, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
@@ -52,21 +37,21 @@ def test_a_bad_policy_exits_4_naming_file_line_and_key(
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
-    folder = _config(tmp_path, policy_edit=("calendar: cn", "calendar: [cn"))
+    folder = edited_config(tmp_path, policy_edit=("calendar: cn", "calendar: [cn"))
     result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
     assert result.exit_code == 4
     assert "policy.yaml" in result.stderr and "not valid YAML" in result.stderr and "line" in result.stderr
 
 
 def test_a_department_answering_for_an_unknown_field_is_refused(tmp_path: Path) -> None:
-    folder = _config(tmp_path, org_edit=("fields: [road_traffic]", "fields: [road_trafic]"))
+    folder = edited_config(tmp_path, org_edit=("fields: [road_traffic]", "fields: [road_trafic]"))
     result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
     assert result.exit_code == 4
     assert "org.yaml" in result.stderr and "road_trafic" in result.stderr
 
 
 def test_a_unit_whose_parent_does_not_exist_is_refused(tmp_path: Path) -> None:
-    folder = _config(tmp_path, org_edit=("parent: SX-YC,", "parent: SX-NOWHERE,"))
+    folder = edited_config(tmp_path, org_edit=("parent: SX-YC,", "parent: SX-NOWHERE,"))
     result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
     assert result.exit_code == 4
     assert "org.yaml" in result.stderr and "SX-NOWHERE" in result.stderr
@@ -104,7 +89,7 @@ ORG_BLOCK = """units:
 
 
 def _refused(tmp_path: Path, org: str | None = None, policy_edit: tuple[str, str] | None = None) -> str:
-    folder = _config(tmp_path, policy_edit=policy_edit)
+    folder = edited_config(tmp_path, policy_edit=policy_edit)
     if org is not None:
         (folder / "org.yaml").write_text(org, encoding="utf-8")
     result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
@@ -115,7 +100,7 @@ def _refused(tmp_path: Path, org: str | None = None, policy_edit: tuple[str, str
 
 def test_the_small_organisations_used_here_are_valid(tmp_path: Path) -> None:
     for i, org in enumerate((ORG_FLOW, ORG_BLOCK)):
-        folder = _config(tmp_path)
+        folder = edited_config(tmp_path)
         (folder / "org.yaml").write_text(org, encoding="utf-8")
         result = Cli(f"sqlite:///{tmp_path / f'{i}.db'}", tmp_path, folder)("init")
         assert result.exit_code == 0, result.stdout + result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.console_browser import PASSWORD, console_server
+from tests.support.console_browser import PASSWORD, console_server
 
 
 def test_behind_https_the_session_cookie_is_secure_httponly_and_lax(tmp_path: Path) -> None:

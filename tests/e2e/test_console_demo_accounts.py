@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, ready_app
+from tests.support.fixtures import CONFIG_DIR, Cli, ready_app
 
 
 def _detect(cli: Cli, tmp_path: Path, ref: str, township: str) -> None:

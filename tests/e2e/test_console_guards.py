@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import pg_database
-from tests.console_browser import PASSWORD, Console, console_server, jpeg_bytes
+from tests.support.console_browser import PASSWORD, Console, console_server, jpeg_bytes
+from tests.support.fixtures import pg_database
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.console_browser import PHONE, Console, console_server, copy_to_docs, jpeg_bytes, png_bytes, screenshot
+from tests.support.console_browser import (
+    PHONE,
+    Console,
+    console_server,
+    copy_to_docs,
+    jpeg_bytes,
+    png_bytes,
+    screenshot,
+)
 
 pytestmark = pytest.mark.timeout(600)
 

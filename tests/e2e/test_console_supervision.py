@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.console_browser import Console, console_server, copy_to_docs, screenshot
+from tests.support.console_browser import Console, console_server, copy_to_docs, screenshot
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
+from tests.support.fixtures import Cli
 
 
 def _closed_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CONFIG_DIR
+from tests.support.fixtures import CONFIG_DIR
 
 
 def test_a_simulated_month_escalates_lists_and_reports_figures_that_match_the_database(

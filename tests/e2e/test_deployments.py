@@ -16,10 +16,10 @@ from hazardloop.config.loading import load_policy
 from hazardloop.flows.deployments import build_deployments, deployment_cron
 from hazardloop.flows.event_intake import contract_line
 from hazardloop.models.core.events import EVENT_ADAPTER
-from tests.conftest import CONFIG_DIR
-from tests.factories import detected
+from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _declared() -> dict[str, dict[str, object]]:
@@ -77,7 +77,7 @@ def test_a_prefect_event_carries_its_contract_event() -> None:
 
 
 def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import initialised_cli
+    from tests.support.fixtures import initialised_cli
 
     cli = initialised_cli(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, monkeypatch)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.conftest import Cli, write_events
-from tests.factories import FIRE_UNIT, TOWNSHIP_CODE, detected, event
+from tests.support.factories import FIRE_UNIT, TOWNSHIP_CODE, detected, event
+from tests.support.fixtures import Cli, write_events
 
 NOW = "2025-03-20T12:00:00+08:00"
 DAY = "2025-03-03"  # a Monday

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_DIR
-from tests.factories import detected
+from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR
 
 pytestmark = pytest.mark.prefect
 

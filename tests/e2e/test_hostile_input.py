@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, write_events
-from tests.factories import FIRE_UNIT, detected, event
+from tests.support.factories import FIRE_UNIT, detected, event
+from tests.support.fixtures import Cli, write_events
 
 NOW = "2025-04-01T12:00:00+08:00"
 AT = "2025-03-03T08:00:00+08:00"
@@ -182,9 +182,9 @@ def test_keys_that_repeat_only_across_objects_or_inside_values_are_not_duplicate
 
 
 def _config_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
-    from tests.test_config_errors import _config
+    from tests.support.config_folders import edited_config
 
-    return _config(tmp_path, **{("policy_edit" if name == "policy.yaml" else "org_edit"): (old, new)})
+    return edited_config(tmp_path, **{("policy_edit" if name == "policy.yaml" else "org_edit"): (old, new)})
 
 
 @pytest.mark.parametrize(

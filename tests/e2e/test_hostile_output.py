@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, update
 
-from tests.conftest import Cli, write_events
-from tests.factories import TOWNSHIP, detected
+from tests.support.factories import TOWNSHIP, detected
+from tests.support.fixtures import Cli, write_events
 
 NOW = "2025-03-04T12:00:00+08:00"
 AT = "2025-03-03T08:00:00+08:00"

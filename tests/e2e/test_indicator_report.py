@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, initialised_cli
+from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli
 
 NOW = "2025-11-03T10:00:00+08:00"  # the monthly report of October 2025
 

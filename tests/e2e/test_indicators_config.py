@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hazardloop.config.loading import load_indicators, load_org, load_policy
-from tests.conftest import CONFIG_DIR, Cli
+from tests.support.fixtures import CONFIG_DIR, Cli
 
 
 def _folder(tmp_path: Path, edit: tuple[str, str] | None = None, *, with_indicators: bool = True) -> Path:

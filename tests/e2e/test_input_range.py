@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
-from tests.factories import FIRE_UNIT, detected, event
+from tests.support.factories import FIRE_UNIT, detected, event
+from tests.support.fixtures import CONFIG_DIR, Cli, write_events
 
 NOW = "2025-04-02T09:00:00+08:00"
 

@@ -17,8 +17,8 @@ from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.tables import HazardRow, TransitionRow
 from hazardloop.notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
 from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
-from tests.conftest import Cli, cli_on_copy
-from tests.test_analysis import TZ, load
+from tests.support.analysis_data import TZ, load
+from tests.support.fixtures import Cli, cli_on_copy
 
 NOW = "2025-11-03T09:00:00+08:00"
 
@@ -143,7 +143,7 @@ def test_a_ledger_must_be_an_xlsx_file(cli: Cli, tmp_path: Path) -> None:
 
 def test_the_monthly_report_gets_the_scope_ledger_as_attachment(template_db: Path) -> None:
     from hazardloop.config.bootstrap import bootstrap
-    from tests.conftest import CONFIG_DIR
+    from tests.support.fixtures import CONFIG_DIR
 
     app = bootstrap(db=f"sqlite:///{template_db}", config_dir=CONFIG_DIR)
     now = datetime.fromisoformat(NOW)
@@ -178,7 +178,7 @@ def test_a_county_beyond_the_excel_row_limit_goes_on_in_continuation_sheets(
 ) -> None:
     import hazardloop.notifications.ledger as ledger
     from hazardloop.config.bootstrap import bootstrap
-    from tests.conftest import CONFIG_DIR
+    from tests.support.fixtures import CONFIG_DIR
 
     monkeypatch.setattr(ledger, "MAX_ROWS", 20)
     app = bootstrap(db=f"sqlite:///{template_db}", config_dir=CONFIG_DIR)

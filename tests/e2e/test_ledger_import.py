@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-from tests.factories import TOWNSHIP
+from tests.support.factories import TOWNSHIP
+from tests.support.fixtures import Cli
 
 NOW = "2025-04-02T12:00:00+02:00"
 HEADER = ["来源编号", "隐患名称", "隐患描述", "领域", "等级", "乡镇(街道)", "发现时间", "上报人"]

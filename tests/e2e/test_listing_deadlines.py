@@ -13,7 +13,7 @@ import pytest
 from hazardloop.models.core.calendar import ChineseCalendar
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.deadlines import recompute_provisional
-from tests.conftest import Cli, ready_app
+from tests.support.fixtures import Cli, ready_app
 
 NEW_YEARS_DAY_2027 = date(2027, 1, 1)
 

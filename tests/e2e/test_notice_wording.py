@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
-from tests.conftest import Cli, write_events
-from tests.factories import TOWNSHIP_CODE, detected, event
+from tests.support.factories import TOWNSHIP_CODE, detected, event
+from tests.support.fixtures import Cli, write_events
 
 
 def _apply(cli: Cli, events: list[dict[str, Any]], now: str) -> None:

@@ -10,8 +10,8 @@ from email.policy import default
 from zoneinfo import ZoneInfo
 
 from hazardloop.models.core.calendar import calendar_for, full_working_days_overdue
-from tests.conftest import Cli, write_events
-from tests.factories import FIRE_UNIT, detected, event
+from tests.support.factories import FIRE_UNIT, detected, event
+from tests.support.fixtures import Cli, write_events
 
 TZ = ZoneInfo("Asia/Shanghai")
 

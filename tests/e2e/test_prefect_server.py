@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
-from tests.factories import detected
+from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR, Cli, write_events
 
 BIN = Path(sys.executable).parent
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hazardloop.config.loading import load_indicators, load_org, load_policy
-from tests.conftest import CONFIG_DIR, Cli, initialised_cli
+from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli
 
 NOW = "2025-10-20T12:00:00+08:00"
 # MP001: 重大危险源储罐温度 (I01), higher is worse, warning 45, breach 60, SX-YJJ, safety_production, major, 塔山街道
@@ -182,7 +182,7 @@ def test_a_monitoring_hazard_escalates_like_any_other(cli: Cli, tmp_path: Path) 
 def test_two_processes_reading_in_one_episode_at_once_raise_one_hazard(
     pg_url: str, tmp_path: Path, monkeypatch
 ) -> None:
-    from tests.test_pg_concurrency import race
+    from tests.support.processes import race
 
     cli = initialised_cli(pg_url, tmp_path, monkeypatch)
     # two files with different readings of the same episodes (neither sees the other's uncommitted readings),

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Cli, write_events
-from tests.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE
+from tests.support.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE
+from tests.support.fixtures import Cli, write_events
 
 NOW = "2025-03-10T12:00:00+08:00"
 

@@ -19,8 +19,8 @@ import pytest
 from hazardloop.config.bootstrap import bootstrap
 from hazardloop.models.store.analysis import Period, build_figures, resolve_scope
 from hazardloop.models.store.db import unit_of_work
-from tests.conftest import CONFIG_DIR, Cli, cli_on_copy
-from tests.test_analysis import load
+from tests.support.analysis_data import load
+from tests.support.fixtures import CONFIG_DIR, Cli, cli_on_copy
 
 NOW = "2025-11-03T09:00:00+08:00"  # the last complete month is October 2025
 _VOID = {"br", "img", "meta", "hr", "input", "link", "col", "area", "base", "wbr", "source"}

@@ -22,8 +22,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from hazardloop.flows.scheduler import OffsetClock, ShiftedTrigger, schedule_trigger
 from hazardloop.models.core.policy import cron_trigger
-from tests.conftest import CONFIG_DIR, Cli
-from tests.test_run_unattended import _start, _wait_for
+from tests.support.fixtures import CONFIG_DIR, Cli
+from tests.support.processes import start_run, wait_for
 
 NY = ZoneInfo("America/New_York")
 
@@ -135,7 +135,7 @@ def test_run_with_now_fires_the_schedules_when_the_simulated_clock_reaches_them(
     Cli(db, tmp_path, config).ok("init")
     log = tmp_path / "run.log"
     launched = datetime.now(UTC)
-    proc = _start(db, config, "2025-06-05T07:59:57-04:00", log)
+    proc = start_run(db, config, "2025-06-05T07:59:57-04:00", log)
     path = db.removeprefix("sqlite:///")
     eight = _at("2025-06-05T08:00:00-04:00")
 
@@ -153,7 +153,7 @@ def test_run_with_now_fires_the_schedules_when_the_simulated_clock_reaches_them(
 
     try:
         # process start-up takes a couple of seconds; the simulated 08:00 comes 3 s after the clock starts
-        assert _wait_for(all_three_done, 20), log.read_text()
+        assert wait_for(all_three_done, 20), log.read_text()
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -174,7 +174,7 @@ def test_run_with_now_fires_the_schedules_when_the_simulated_clock_reaches_them(
 
 
 def test_serve_refuses_now_rather_than_ignoring_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import initialised_cli
+    from tests.support.fixtures import initialised_cli
 
     cli = initialised_cli(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, monkeypatch)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # never reached: refused before

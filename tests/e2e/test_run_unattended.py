@@ -5,18 +5,16 @@ stops both cleanly with exit 0."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
-from tests.factories import detected
+from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR, Cli, write_events
+from tests.support.processes import start_run, wait_for
 
 
 def _fast_config(tmp_path: Path) -> Path:
@@ -27,31 +25,6 @@ def _fast_config(tmp_path: Path) -> Path:
     policy["schedules"] = {"sweep": "*/2 * * * * *", "dispatch": "*/2 * * * * *"}
     (folder / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
     return folder
-
-
-def _start(db: str, config: Path, now: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "HAZARDLOOP_MAIL_DIR": str(log.parent / "outbox"),
-        "PYTHONUNBUFFERED": "1",
-        "HAZARDLOOP_LEASE_SECONDS": "4",
-    }
-    env.pop("PREFECT_API_URL", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "hazardloop.cli", "--db", db, "--config", str(config), "--now", now, "run"],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-
-
-def _wait_for(predicate: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def _with_one_late_hazard(tmp_path: Path, ref: str) -> tuple[Cli, str, Path]:
@@ -68,7 +41,7 @@ def _with_one_late_hazard(tmp_path: Path, ref: str) -> tuple[Cli, str, Path]:
 def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     cli, db, config = _with_one_late_hazard(tmp_path, "RUN-1")
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = _start(db, config, "2025-03-14T09:00:00+08:00", first_log)
+    first = start_run(db, config, "2025-03-14T09:00:00+08:00", first_log)
     second = None
     try:
 
@@ -76,9 +49,9 @@ def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp
             rows = json.loads(cli.ok("notices", "--kind", "supervision", "--json").stdout)
             return bool(rows) and rows[0]["status"] == "sent"
 
-        assert _wait_for(supervised_and_sent, 40), first_log.read_text()
-        second = _start(db, config, "2025-03-14T09:00:00+08:00", second_log)
-        assert _wait_for(lambda: "standing by" in second_log.read_text(), 20), second_log.read_text()
+        assert wait_for(supervised_and_sent, 40), first_log.read_text()
+        second = start_run(db, config, "2025-03-14T09:00:00+08:00", second_log)
+        assert wait_for(lambda: "standing by" in second_log.read_text(), 20), second_log.read_text()
         status = json.loads(cli.ok("status", "--json").stdout)
         assert status["lease"] is not None
         assert {j["job"] for j in status["jobs"]} == {"sweep", "dispatch"}
@@ -105,16 +78,16 @@ def test_run_sends_the_overdue_notice_by_itself_and_stops_cleanly_on_sigterm(tmp
 def test_a_standby_takes_over_when_the_leader_is_killed_without_doubling_anything(tmp_path: Path) -> None:
     cli, db, config = _with_one_late_hazard(tmp_path, "KILL-A")
     leader_log, standby_log = tmp_path / "leader.log", tmp_path / "standby.log"
-    leader = _start(db, config, "2025-03-14T09:00:00+08:00", leader_log)
+    leader = start_run(db, config, "2025-03-14T09:00:00+08:00", leader_log)
     standby = None
     try:
         sent = lambda ref: any(  # noqa: E731
             n["status"] == "sent" and n["hazard"] == cli.json("show", ref, now="2025-03-14T09:00:00+08:00")["id"]
             for n in json.loads(cli.ok("notices", "--kind", "supervision", "--json").stdout)
         )
-        assert _wait_for(lambda: sent("KILL-A"), 40), leader_log.read_text()
-        standby = _start(db, config, "2025-03-14T09:00:00+08:00", standby_log)
-        assert _wait_for(lambda: "standing by" in standby_log.read_text(), 20), standby_log.read_text()
+        assert wait_for(lambda: sent("KILL-A"), 40), leader_log.read_text()
+        standby = start_run(db, config, "2025-03-14T09:00:00+08:00", standby_log)
+        assert wait_for(lambda: "standing by" in standby_log.read_text(), 20), standby_log.read_text()
         leader.send_signal(signal.SIGKILL)
         leader.wait(timeout=10)
         # a new overdue hazard arrives while only the standby is alive
@@ -123,8 +96,8 @@ def test_a_standby_takes_over_when_the_leader_is_killed_without_doubling_anythin
             str(write_events(tmp_path / "b.jsonl", [detected("KILL-B", "2025-03-03T09:00:00+08:00")])),
             now="2025-03-14T09:00:00+08:00",
         )
-        assert _wait_for(lambda: "holding the scheduler lease" in standby_log.read_text(), 30), standby_log.read_text()
-        assert _wait_for(lambda: sent("KILL-B"), 30), standby_log.read_text()
+        assert wait_for(lambda: "holding the scheduler lease" in standby_log.read_text(), 30), standby_log.read_text()
+        assert wait_for(lambda: sent("KILL-B"), 30), standby_log.read_text()
     finally:
         for proc in (leader, standby):
             if proc is not None and proc.poll() is None:
@@ -143,7 +116,7 @@ def test_a_scheduler_that_slept_through_runs_catches_up_once_not_in_a_burst(tmp_
 
     _cli, db, config = _with_one_late_hazard(tmp_path, "SLEEP-1")
     log = tmp_path / "sleeper.log"
-    proc = _start(db, config, "2025-03-14T09:00:00+08:00", log)
+    proc = start_run(db, config, "2025-03-14T09:00:00+08:00", log)
     path = db.removeprefix("sqlite:///")
 
     def sweep_runs() -> list[datetime]:
@@ -152,7 +125,7 @@ def test_a_scheduler_that_slept_through_runs_catches_up_once_not_in_a_burst(tmp_
         return [datetime.fromisoformat(r[0]).replace(tzinfo=UTC) for r in rows]
 
     try:
-        assert _wait_for(lambda: len(sweep_runs()) >= 1, 40), log.read_text()
+        assert wait_for(lambda: len(sweep_runs()) >= 1, 40), log.read_text()
         proc.send_signal(signal.SIGSTOP)  # the laptop lid closes: four 2-second runs go by
         time.sleep(8)
         before = len(sweep_runs())

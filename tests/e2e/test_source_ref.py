@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, initialised_cli, write_events
-from tests.factories import detected, event
+from tests.support.factories import detected, event
+from tests.support.fixtures import Cli, initialised_cli, write_events
 
 NOW = "2025-03-05T12:00:00+08:00"
 AT = "2025-03-03T08:00:00+08:00"

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
-from tests.conftest import Cli, write_events
-from tests.factories import FIRE_UNIT, TOWNSHIP_CODE, detected, event
+from tests.support.factories import FIRE_UNIT, TOWNSHIP_CODE, detected, event
+from tests.support.fixtures import Cli, write_events
 
 TOWNSHIP_MAIL = "zzzx@fs.yc.sx.example.org"  # 府山街道, the verifier of a fire hazard the county's brigade rectifies
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, initialised_cli, write_events
-from tests.factories import detected, event
+from tests.support.factories import detected, event
+from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli, write_events
 
 UNIT, VERIFIER = "SX-YC-XF", "SX-YC-FS"  # 越城区消防救援大队 answers for fire in 府山街道; the township verifies
 NOW = "2025-11-25T12:00:00+08:00"

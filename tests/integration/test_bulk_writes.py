@@ -18,7 +18,7 @@ from hazardloop.models.core.hazard import HAZARD_COLUMNS, Hazard, Transition
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.repository import insert_hazards, insert_transitions, load_hazards, update_hazards
 from hazardloop.models.store.tables import HazardRow, TransitionRow
-from tests.factories import TOWNSHIP_CODE
+from tests.support.factories import TOWNSHIP_CODE
 
 NOW = datetime.fromisoformat("2025-06-16T09:00:00+08:00")
 SIZES = [3, 120]  # below and above the size where PostgreSQL switches to COPY / unnest

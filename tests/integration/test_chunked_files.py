@@ -14,7 +14,7 @@ from hazardloop.models.core.errors import Rejections
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.queries import export_state
-from tests.factories import detected
+from tests.support.factories import detected
 
 NOW = datetime.fromisoformat("2025-03-04T08:00:00+08:00")
 

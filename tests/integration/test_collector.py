@@ -16,8 +16,8 @@ from hazardloop.models.core.errors import Rejections
 from hazardloop.models.store.collector import collector_paused
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.sweep import sweep
-from tests.conftest import ready_app
-from tests.factories import detected
+from tests.support.factories import detected
+from tests.support.fixtures import ready_app
 
 
 @pytest.fixture(autouse=True)

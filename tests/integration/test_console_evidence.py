@@ -13,7 +13,7 @@ from PIL import Image
 
 from hazardloop.models.core.errors import InvalidInput
 from hazardloop.web.evidence import EvidenceStore, default_evidence_dir, reference_hash
-from tests.console_browser import jpeg_bytes, png_bytes
+from tests.support.console_browser import jpeg_bytes, png_bytes
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, ready_app
+from tests.support.fixtures import Cli, ready_app
 
 
 def _events(days_ago: int, ref: str, township: str = "SX-YC-FS") -> list[dict[str, object]]:

@@ -5,42 +5,18 @@ from __future__ import annotations
 
 import email
 import json
-import shutil
 from collections.abc import Iterator
 from email import policy as email_policy
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
-from tests.factories import detected
-from tests.test_dispatch_smtp import ScriptedHandler, scripted_smtp_server
-
-
-def _digest_config(tmp_path: Path, on: bool) -> Path:
-    folder = tmp_path / ("on" if on else "off")
-    folder.mkdir()
-    shutil.copy(CONFIG_DIR / "org.yaml", folder / "org.yaml")
-    policy = yaml.safe_load((CONFIG_DIR / "policy.yaml").read_text(encoding="utf-8"))
-    policy["notices"].update(digest=on, digest_min=3)
-    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
-    return folder
-
-
-def _late_fire_hazards(tmp_path: Path, on: bool, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
-    cli = Cli(f"sqlite:///{tmp_path / ('on' if on else 'off')}.db", tmp_path, _digest_config(tmp_path, on))
-    cli.ok("init")
-    events = [detected(f"DG-{i}", "2025-03-03T08:00:00+08:00") for i in range(4)]
-    cli.ok("apply", str(write_events(tmp_path / "d.jsonl", events)), now="2025-03-03T12:00:00+08:00")
-    cli.ok("dispatch", now="2025-03-03T12:00:00+08:00")  # the four 交办单 go out one by one
-    cli.ok("sweep", now="2025-03-14T09:00:00+08:00")
-    return cli
+from tests.support.digest import late_fire_hazards
+from tests.support.smtp import ScriptedHandler, scripted_smtp_server
 
 
 def test_a_units_supervisions_of_one_day_arrive_as_one_mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = _late_fire_hazards(tmp_path, True, monkeypatch)
+    cli = late_fire_hazards(tmp_path, True, monkeypatch)
     cli.ok("dispatch", now="2025-03-14T09:00:00+08:00")
     supervisions = cli.json("notices", "--kind", "supervision", now="2025-03-14T09:00:00+08:00")
     assert len(supervisions) == 4 and len({n["number"] for n in supervisions}) == 4
@@ -61,7 +37,7 @@ def test_a_units_supervisions_of_one_day_arrive_as_one_mail(tmp_path: Path, monk
 
 
 def test_without_the_switch_each_supervision_is_its_own_mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = _late_fire_hazards(tmp_path, False, monkeypatch)
+    cli = late_fire_hazards(tmp_path, False, monkeypatch)
     cli.ok("dispatch", now="2025-03-14T09:00:00+08:00")
     assert len(list((tmp_path / "outbox").glob("supervision_*.eml"))) == 4
     assert not list((tmp_path / "outbox").glob("digest-*.eml"))
@@ -77,7 +53,7 @@ def test_a_digest_refused_for_now_is_retried_and_counted_per_notice(
 ) -> None:
     """Against a real SMTP server on loopback: the one mail is answered 451, so each of its four notices waits for
     its next try and the dispatcher reports four retrying; the next dispatch sends the mail once."""
-    cli = _late_fire_hazards(tmp_path, True, monkeypatch)
+    cli = late_fire_hazards(tmp_path, True, monkeypatch)
     assignments = len(smtp.messages)
     smtp.script = ["451 4.3.0 try again later"]
     first = json.loads(cli.ok("dispatch", "--json", now="2025-03-14T09:00:00+08:00").stdout)

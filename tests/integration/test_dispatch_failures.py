@@ -22,14 +22,14 @@ import yaml
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
-from tests.factories import detected
-from tests.test_notifications_mail import _free_port
+from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR, Cli, write_events
+from tests.support.smtp import free_port
 
 NOW = "2025-03-03T12:00:00+08:00"
 LATER = "2025-03-03T12:02:00+08:00"  # past the first retry's backoff (one minute)
 OPERATOR = "ops@sx.example.org"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Server:
@@ -42,7 +42,7 @@ class Server:
         self.rcpt_replies: dict[str, list[str]] = {}
         self.stall_after: int | None = None
         self.stalled = threading.Event()
-        self.port = _free_port()
+        self.port = free_port()
 
     @property
     def url(self) -> str:
@@ -179,7 +179,7 @@ def test_an_unreachable_server_records_the_attempt_releases_the_claim_and_says_s
     cli = Cli(db_url, tmp_path, _config(tmp_path))
     cli.ok("init")
     _detect(cli, tmp_path, 3)
-    dead_port = _free_port()  # nothing listens there
+    dead_port = free_port()  # nothing listens there
     monkeypatch.setenv("HAZARDLOOP_SMTP_URL", f"smtp://hazardloop:s3cret-pass@127.0.0.1:{dead_port}")
 
     result = cli("dispatch", now=NOW)
@@ -329,7 +329,7 @@ def test_the_requeue_function_is_one_transaction_for_every_entry_point(db_url: s
     from hazardloop.models.core.errors import InvalidInput, Refused
     from hazardloop.models.store.db import unit_of_work
     from hazardloop.models.store.outbox import requeue_notices
-    from tests.conftest import ready_app
+    from tests.support.fixtures import ready_app
 
     now = datetime.fromisoformat(NOW)
     with ready_app(db_url) as app:

@@ -3,54 +3,24 @@ retries after 4xx, no retry after 5xx, a crash between send and commit, the arch
 
 from __future__ import annotations
 
-import email
 import hashlib
 import json
 from collections.abc import Iterator
-from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.conftest import CONFIG_DIR, Cli, write_events
-from tests.factories import detected
-from tests.test_notifications_mail import _free_port
+from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR, Cli, write_events
+from tests.support.smtp import ScriptedHandler, parsed_mail, scripted_smtp_server
 
 NOW = "2025-03-03T12:00:00+08:00"
-
-
-class ScriptedHandler:
-    """Accepts mail, except that it answers each DATA with the next scripted reply while any are left."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.script: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.script:
-            return self.script.pop(0)
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
 
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedHandler]:
     yield from scripted_smtp_server(monkeypatch)
-
-
-def scripted_smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedHandler]:
-    """A real SMTP server on a free loopback port, named in HAZARDLOOP_SMTP_URL, answering as scripted."""
-    handler = ScriptedHandler()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("HAZARDLOOP_SMTP_URL", f"smtp://127.0.0.1:{port}")
-    try:
-        yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -65,10 +35,6 @@ def _detect(cli: Cli, tmp_path: Path, n: int, title: str = "消防通道堵塞")
     cli.ok("apply", str(write_events(tmp_path / "d.jsonl", events)), now=NOW)
 
 
-def _parsed(content: bytes) -> email.message.EmailMessage:
-    return email.message_from_bytes(content, policy=email_policy.default)  # type: ignore[return-value]
-
-
 def test_a_batch_is_delivered_with_copies_chinese_subjects_and_escaped_html(
     mail_cli: Cli, smtp: ScriptedHandler, tmp_path: Path
 ) -> None:
@@ -78,7 +44,7 @@ def test_a_batch_is_delivered_with_copies_chinese_subjects_and_escaped_html(
     assert len(smtp.messages) == 4
     notices = mail_cli.json("notices", now=NOW)
     for rcpts, content in smtp.messages:
-        msg = _parsed(content)
+        msg = parsed_mail(content)
         notice = next(n for n in notices if n["number"] in str(msg["Subject"]))
         assert sorted(rcpts) == sorted(notice["to"] + notice["cc"])
         assert "隐患交办单" in str(msg["Subject"]) and "\n" not in str(msg["Subject"])
@@ -100,7 +66,7 @@ def test_the_archive_proves_what_was_sent(mail_cli: Cli, smtp: ScriptedHandler, 
     db = sqlite3.connect(mail_cli.db.removeprefix("sqlite:///"))
     subject, text, html, sha = db.execute("select subject, text, html, sha256 from notice_archive").fetchone()
     assert hashlib.sha256("\n".join((subject, text, html)).encode()).hexdigest() == sha == notice["sha256"]
-    sent = _parsed(smtp.messages[0][1])
+    sent = parsed_mail(smtp.messages[0][1])
     assert sent.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n") == text.replace("\r\n", "\n")
 
 
@@ -157,7 +123,7 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_id(
     # once it has run out, the rows go again, with the same Message-IDs
     time.sleep(max(0.0, 4.5 - (time.monotonic() - crashed)))
     mail_cli.ok("dispatch", now=NOW)
-    ids = [str(_parsed(content)["Message-ID"]) for _, content in smtp.messages]
+    ids = [str(parsed_mail(content)["Message-ID"]) for _, content in smtp.messages]
     assert len(ids) == 4 and len(set(ids)) == 3 and ids.count(ids[0]) == 2  # only the one in flight went twice
     assert {n["status"] for n in mail_cli.json("notices", now=NOW)} == {"sent"}
 
@@ -217,4 +183,4 @@ def test_a_notice_given_up_on_alerts_the_operator_once(sqlite_url: str, tmp_path
     notice = cli.json("notices", now=NOW)[0]
     assert notice["status"] == "dead" and notice["attempts"] == 6
     alerts = [c for rcpts, c in smtp.messages if rcpts == ["ops@sx.example.org"]]
-    assert len(alerts) == 1 and notice["number"] in str(_parsed(alerts[0])["Subject"])
+    assert len(alerts) == 1 and notice["number"] in str(parsed_mail(alerts[0])["Subject"])

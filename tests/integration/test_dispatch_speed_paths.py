@@ -36,10 +36,9 @@ from hazardloop.notifications.mail_errors import PermanentMailError, TransientMa
 from hazardloop.notifications.mailers import MemoryBackend, SMTPBackend
 from hazardloop.notifications.messages import build_message, message_envelope, safe_message_id
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
-from tests.conftest import CONFIG_DIR
-from tests.test_digest import _late_fire_hazards
-from tests.test_dispatch_smtp import ScriptedHandler
-from tests.test_notifications_mail import _free_port
+from tests.support.digest import late_fire_hazards
+from tests.support.fixtures import CONFIG_DIR
+from tests.support.smtp import ScriptedHandler, free_port
 
 SHANGHAI = timezone(timedelta(hours=8))
 DATE = datetime(2025, 10, 13, 9, 30, tzinfo=SHANGHAI)
@@ -215,7 +214,7 @@ def test_a_refused_envelope_is_refused_every_time_and_a_good_one_is_not_shared()
 
 
 def test_an_edited_template_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_notifications_render import sample_context
+    from tests.support.notices import sample_context
 
     template = tmp_path / "delisting.subject.txt"
     template.write_text("第一版 {{ number }}", encoding="utf-8")
@@ -230,7 +229,7 @@ def test_an_edited_template_is_picked_up(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_the_archive_names_the_message_id_that_went_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = _late_fire_hazards(tmp_path, True, monkeypatch)  # four assignments sent; four supervisions pending
+    cli = late_fire_hazards(tmp_path, True, monkeypatch)  # four assignments sent; four supervisions pending
     cli.ok("dispatch", now="2025-03-14T09:00:00+08:00")  # the supervisions go out as one digest
 
     sent = {}
@@ -261,7 +260,7 @@ def test_the_reused_header_objects_are_the_default_policys_headers() -> None:
 @pytest.fixture
 def server() -> Iterator[tuple[ScriptedHandler, str]]:
     handler = ScriptedHandler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -365,7 +364,7 @@ class RecordingRenderer(NoticeRenderer):
 
 
 def _row(id: int, to: list[str]) -> SimpleNamespace:
-    from tests.test_notifications_render import sample_context
+    from tests.support.notices import sample_context
 
     context = {**sample_context("assignment"), "number": f"No.{id}"}
     return SimpleNamespace(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,8 @@ from hazardloop.models.store.org_sync import sync_units
 from hazardloop.models.store.queries import export_state
 from hazardloop.models.store.sweep import sweep
 from hazardloop.models.store.tables import ListingRow, TransitionRow
-from tests.conftest import CONFIG_DIR
-from tests.factories import FIRE_UNIT, TOWNSHIP_CODE, detected, event
-
-CN = "+08:00"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text + CN if "+" not in text else text)
+from tests.support.factories import FIRE_UNIT, TOWNSHIP_CODE, at, detected, event
+from tests.support.fixtures import CONFIG_DIR
 
 
 @pytest.fixture

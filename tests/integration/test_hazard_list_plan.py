@@ -9,7 +9,7 @@ from sqlalchemy import event
 from hazardloop.config.bootstrap import bootstrap
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.queries import list_hazards
-from tests.conftest import CONFIG_DIR
+from tests.support.fixtures import CONFIG_DIR
 
 
 def _statements(tmp_path: Path, **filters: str) -> list[str]:

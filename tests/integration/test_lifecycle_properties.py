@@ -28,8 +28,8 @@ from hazardloop.models.store.intake import ApplyReport, apply_lines
 from hazardloop.models.store.org_sync import sync_units
 from hazardloop.models.store.queries import export_state, show_hazard
 from hazardloop.models.store.sweep import sweep
-from tests.conftest import CONFIG_DIR
-from tests.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE
+from tests.support.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE
+from tests.support.fixtures import CONFIG_DIR
 
 NOW = datetime.fromisoformat("2025-06-30T12:00:00+08:00")
 START = datetime.fromisoformat("2025-03-03T08:00:00+08:00")

@@ -22,9 +22,9 @@ from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.org_sync import sync_units
 from hazardloop.models.store.sweep import SweepReport, sweep
 from hazardloop.models.store.tables import HazardRow, ListingMarkRow, ListingRow, TransitionRow
-from tests.conftest import CONFIG_DIR, Cli, initialised_cli
-from tests.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, full_loop
-from tests.factories import event as hazard_event
+from tests.support.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, full_loop
+from tests.support.factories import event as hazard_event
+from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli
 
 KQ, KQ_TOWNSHIP, KQ_COUNTY = "SX-KQ-KQ", "柯桥街道", "SX-KQ"  # field 'other': the township answers itself
 

@@ -27,18 +27,13 @@ from hazardloop.notifications.mailers import (
 )
 from hazardloop.notifications.messages import build_message, message_envelope, safe_message_id, validate_address
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
-from tests.test_notifications_render import sample_context
+from tests.support.notices import sample_context
+from tests.support.smtp import free_port
 
 SHANGHAI = timezone(timedelta(hours=8))
 SENDER = "府山街道平安建设办公室 <pingan@fs.example.org>"
 TO = "zz@cq.example.org"
 CC = "pingan@yc.example.org"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -81,7 +76,7 @@ class SMTPServer:
 @pytest.fixture
 def smtp_server() -> Iterator[SMTPServer]:
     handler = RecordingHandler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -444,7 +439,7 @@ def test_server_closing_the_connection_is_transient_and_the_next_send_reconnects
 
 
 def test_server_down_is_transient(rendered: RenderedNotice) -> None:
-    backend = SMTPBackend(f"smtp://127.0.0.1:{_free_port()}", timeout=5)
+    backend = SMTPBackend(f"smtp://127.0.0.1:{free_port()}", timeout=5)
 
     with pytest.raises(TransientMailError, match="refused the connection"):
         backend.send(_message(rendered))
@@ -460,7 +455,7 @@ def test_silent_server_times_out_as_transient(rendered: RenderedNotice) -> None:
 
 
 def test_malformed_recipient_is_permanent_before_any_connection(rendered: RenderedNotice) -> None:
-    backend = SMTPBackend(f"smtp://127.0.0.1:{_free_port()}", timeout=5)
+    backend = SMTPBackend(f"smtp://127.0.0.1:{free_port()}", timeout=5)
 
     with pytest.raises(PermanentMailError, match="malformed"):
         backend.send(_message(rendered, to="not-an-address", cc=()))

@@ -5,129 +5,25 @@ everything first, report ready, and start work together when a "go" file appears
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli, initialised_cli, write_events
-from tests.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP_CODE, detected, event
+from tests.support.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP_CODE, detected, event
+from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli, write_events
+from tests.support.processes import TIMEOUT, Outcome, Race, race
 
 pytestmark = pytest.mark.postgres
 
 NOW = "2025-03-10T12:00:00+08:00"
 MON = "2025-03-03"
 ROUNDS = 5
-TIMEOUT = 120
-
-# Imports the whole command line, says it is ready, waits for the go file, then runs the command.
-RACER = """
-import os, sys, time
-ready, go, *argv = sys.argv[1:]
-from hazardloop.cli import main
-import hazardloop.commands_core, models.intake, models.sweep, flows.jobs  # the work's imports, before the race
-open(ready, "w").close()
-while not os.path.exists(go):
-    time.sleep(0.0005)
-sys.argv = ["hazardloop", *argv]
-main()
-"""
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-class Race:
-    """Each command in its own process; all are released at the same instant by ``go()``."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        db: str,
-        commands: list[list[str]],
-        now: str,
-        config: Path = CONFIG_DIR,
-        env_extra: dict[str, str] | None = None,
-    ) -> None:
-        self.barrier = tmp_path / f"race-{time.monotonic_ns()}"
-        self.barrier.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HAZARDLOOP_")}
-        env["HAZARDLOOP_MAIL_DIR"] = str(tmp_path / "outbox")
-        env.update(env_extra or {})
-        env["PREFECT_LOGGING_LEVEL"] = "WARNING"
-        self.procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    RACER,
-                    str(self.barrier / f"ready-{n}"),
-                    str(self.barrier / "go"),
-                    *["--db", db, "--config", str(config), "--now", now, *command],
-                ],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for n, command in enumerate(commands)
-        ]
-
-    def go(self) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while not all((self.barrier / f"ready-{n}").exists() for n in range(len(self.procs))):
-            crashed = [p for p in self.procs if p.poll() is not None]
-            if crashed:
-                self.kill()
-                raise AssertionError(f"a racer died before the start: {crashed[0].communicate()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError("the racers never got ready")
-            time.sleep(0.01)
-        (self.barrier / "go").touch()
-
-    def finish(self) -> list[Outcome]:
-        try:
-            outcomes = []
-            for p in self.procs:
-                stdout, stderr = p.communicate(timeout=TIMEOUT)
-                outcomes.append(Outcome(p.returncode, stdout, stderr))
-            return outcomes
-        finally:
-            self.kill()
-
-    def kill(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-def race(
-    tmp_path: Path,
-    db: str,
-    commands: list[list[str]],
-    now: str,
-    config: Path = CONFIG_DIR,
-    env_extra: dict[str, str] | None = None,
-) -> list[Outcome]:
-    started = Race(tmp_path, db, commands, now, config, env_extra)
-    started.go()
-    return started.finish()
 
 
 def libpq(url: str) -> str:
@@ -380,14 +276,13 @@ def test_two_dispatchers_at_the_same_instant_send_each_notice_once(pg_cli: Cli, 
     """Two `dispatch` processes (as two workers' flow runs would) drain one outbox into a real SMTP server."""
     from aiosmtpd.controller import Controller
 
-    from tests.test_dispatch_smtp import ScriptedHandler, _parsed
-    from tests.test_notifications_mail import _free_port
+    from tests.support.smtp import ScriptedHandler, free_port, parsed_mail
 
     three_hundred_late_hazards(pg_cli, tmp_path)
     queued = [n for n in pg_cli.export(LATE)["notices"] if n["status"] == "pending"]
     assert len(queued) >= 300
     handler = ScriptedHandler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -404,7 +299,7 @@ def test_two_dispatchers_at_the_same_instant_send_each_notice_once(pg_cli: Cli, 
     sent = [json.loads(o.stdout)["sent"] for o in outcomes]
     assert sum(sent) == len(queued), sent
     print(f"\nthe two dispatchers sent {sent[0]} and {sent[1]} notices")
-    message_ids = Counter(_parsed(content)["Message-ID"] for _, content in handler.messages)
+    message_ids = Counter(parsed_mail(content)["Message-ID"] for _, content in handler.messages)
     assert sum(message_ids.values()) == len(queued), f"{sum(message_ids.values())} mails for {len(queued)} notices"
     assert set(message_ids.values()) == {1}, f"sent twice: {[m for m, c in message_ids.items() if c > 1][:5]}"
     after = {n["id"]: n for n in pg_cli.export(LATE)["notices"]}

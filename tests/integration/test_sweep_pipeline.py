@@ -19,9 +19,8 @@ from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.queries import export_state
 from hazardloop.models.store.sweep import sweep
-from tests.conftest import pg_database, ready_app
-from tests.factories import detected
-from tests.test_escalation_ladder import at
+from tests.support.factories import at, detected
+from tests.support.fixtures import pg_database, ready_app
 
 pytestmark = pytest.mark.postgres
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "config"
 
 
@@ -112,7 +112,7 @@ def running_server(db: str, workdir: Path, env: dict[str, str] | None = None) ->
 
 @dataclass
 class Accounts:
-    """Logins → tokens, made with the real command line (in this process: ``conftest.Cli``)."""
+    """Logins → tokens, made with the real command line (in this process: ``tests.support.fixtures.Cli``)."""
 
     cli: Any
     tokens: dict[str, str] = field(default_factory=dict)

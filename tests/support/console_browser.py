@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CONFIG_DIR, Cli
+from tests.support.fixtures import CONFIG_DIR, Cli
 
 CHROMIUM = os.environ.get("HAZARDLOOP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("HAZARDLOOP_SCREENSHOTS", REPO / "build" / "console-screenshots"))
 PASSWORD = "Passw0rd-for-tests"
 PHONE = {"width": 390, "height": 844}
@@ -60,7 +60,7 @@ def browser_header() -> str:
 
 
 def launch_browser() -> Iterator[Any]:
-    """The body of the session-wide ``browser`` fixture (tests/conftest.py)."""
+    """The body of the session-wide ``browser`` fixture (tests/support/fixtures.py)."""
     if BROWSER_PROBLEM:
         pytest.skip(f"no browser for the console tests: {BROWSER_PROBLEM}")
     from playwright.sync_api import sync_playwright

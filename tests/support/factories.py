@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 _ids = itertools.count(1)
@@ -12,6 +13,7 @@ TOWNSHIP_CODE = "SX-YC-FS"
 COUNTY_CODE = "SX-YC"
 FIRE_UNIT = "SX-YC-XF"  # 越城区消防救援大队 answers for fire in 越城区
 CITY = "SX"
+CN = "+08:00"
 
 
 def eid(prefix: str = "ev") -> str:
@@ -60,3 +62,8 @@ def full_loop(
         ]
     events.append(event("verification.passed", ref, f"{day}T15:00:00+08:00", verifier, note="核查合格"))
     return events
+
+
+def at(text: str) -> datetime:
+    """An instant written without an offset is local time in 绍兴 (+08:00)."""
+    return datetime.fromisoformat(text + CN if "+" not in text else text)

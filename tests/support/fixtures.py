@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 PG_ADMIN_URL = os.environ.get("HAZARDLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 
 def _pg_available() -> str | None:
@@ -34,7 +34,7 @@ _PG_DOWN = _pg_available()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from tests.console_browser import browser_header
+    from tests.support.console_browser import browser_header
 
     if _PG_DOWN:
         pg = f"!!! PostgreSQL at 127.0.0.1:5432 is NOT reachable; PostgreSQL tests will be SKIPPED: {_PG_DOWN}"
@@ -45,10 +45,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One chromium per test module (tests/console_browser.py); skipped loudly where there is none. Not one per
+    """One chromium per test module (tests/support/console_browser.py); skipped loudly where there is none. Not one per
     session: Playwright's sync API keeps an event loop running in the main thread while it is open, and Prefect's
     sync-compatible calls in later modules would then return coroutines instead of running."""
-    from tests.console_browser import launch_browser
+    from tests.support.console_browser import launch_browser
 
     yield from launch_browser()
 

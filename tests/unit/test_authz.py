@@ -21,7 +21,7 @@ from hazardloop.models.core.authz import (
     jurisdiction_of,
 )
 from hazardloop.models.core.orgtree import OrgTree
-from tests.conftest import CONFIG_DIR
+from tests.support.fixtures import CONFIG_DIR
 
 
 @pytest.fixture(scope="module")

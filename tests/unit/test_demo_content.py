@@ -10,7 +10,7 @@ import yaml
 
 from hazardloop.flows import demo_content as dc
 
-CONFIG = Path(__file__).resolve().parent.parent / "config"
+CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
 @pytest.fixture(scope="module")

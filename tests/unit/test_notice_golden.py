@@ -1,6 +1,7 @@
 """Golden files: the plain-text part and the subject of every notice kind, rendered from a fixed context with
 the real templates, must equal the reviewed text in ``tests/golden/``. A template change shows up here as a
-diff to read; after reviewing it, regenerate with ``HAZARDLOOP_UPDATE_GOLDEN=1 pytest tests/test_notice_golden.py``."""
+diff to read; after reviewing it, regenerate with
+``HAZARDLOOP_UPDATE_GOLDEN=1 pytest tests/unit/test_notice_golden.py``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from hazardloop.notifications.rendering import NOTICE_KINDS, NoticeRenderer
-from tests.test_notifications_render import sample_context
+from tests.support.notices import sample_context
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 @pytest.mark.parametrize("kind", NOTICE_KINDS)
