@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-output
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint bench bench-console browser install clean
+.PHONY: demo test test-unit test-integration test-e2e lint bench bench-console browser install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,25 @@ demo: $(STAMP)
 	cd $(DEMO_DIR) && HAZARDLOOP_MAIL_DIR=outbox HAZARDLOOP_REPORT_DIR=reports \
 		../$(BIN)/hazardloop --db sqlite:///demo.db demo
 
+# The tests come in three tiers (tests/unit, tests/integration, tests/e2e; shared helpers in tests/support).
+# `make test` runs them all on both cores; a test file stays on one worker (--dist loadfile), so what a module
+# builds once (a generated data set, a web server, a browser) is built once, not once per worker.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
+
+# The pure core in memory, no database: seconds.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests/integration
+
+test-e2e: $(STAMP) browser
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests/e2e
 
 # The web console's browser tests drive Debian's chromium through Playwright (Playwright's own browser download is
 # not reachable everywhere), with a Chinese font for the screenshots. Installed once, only where apt-get is at hand;

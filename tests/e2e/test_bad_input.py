@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.factories import FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, event, full_loop
-from tests.support.fixtures import Cli, write_events
+from tests.support.fixtures import Cli, seeded_cli, write_events
 
 NOW = "2025-03-10T12:00:00+08:00"
 DAY = "2025-03-04"
@@ -26,10 +26,13 @@ def at(clock: str) -> str:
 @pytest.fixture
 def seeded(cli: Cli, tmp_path: Path) -> Cli:
     """A database with one cleared hazard (SEED-1) and one assigned to the fire brigade (SEED-2)."""
-    history = [*full_loop("SEED-1"), detected("SEED-2", "2025-03-03T08:00:00+08:00")]
-    cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
-    assert cli.json("show", "SEED-2", now=NOW)["state"] == "assigned"
-    return cli
+
+    def seed() -> None:
+        history = [*full_loop("SEED-1"), detected("SEED-2", "2025-03-03T08:00:00+08:00")]
+        cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
+        assert cli.json("show", "SEED-2", now=NOW)["state"] == "assigned"
+
+    return seeded_cli(cli, "bad_input", seed)
 
 
 def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:

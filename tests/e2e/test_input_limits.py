@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.factories import FIRE_UNIT, detected, event
-from tests.support.fixtures import CONFIG_DIR, Cli, write_events
+from tests.support.fixtures import CONFIG_DIR, Cli, seeded_cli, write_events
 
 NOW = "2025-04-02T09:00:00+08:00"
 SECRET = "s3cr3t-Pa55"
@@ -19,13 +19,16 @@ SECRET = "s3cr3t-Pa55"
 
 @pytest.fixture
 def loaded(cli: Cli, tmp_path: Path) -> Cli:
-    history = [
-        detected("LIM-1", "2025-03-03T08:00:00+08:00"),
-        detected("LIM-2", "2025-03-03T09:00:00+08:00", severity="major"),
-        event("hazard.acknowledged", "LIM-1", "2025-03-03T09:00:00+08:00", FIRE_UNIT),
-    ]
-    cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
-    return cli
+
+    def seed() -> None:
+        history = [
+            detected("LIM-1", "2025-03-03T08:00:00+08:00"),
+            detected("LIM-2", "2025-03-03T09:00:00+08:00", severity="major"),
+            event("hazard.acknowledged", "LIM-1", "2025-03-03T09:00:00+08:00", FIRE_UNIT),
+        ]
+        cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
+
+    return seeded_cli(cli, "input_limits", seed)
 
 
 def invalid(cli: Cli, *args: str, now: str | None = NOW, code: int = 2) -> str:

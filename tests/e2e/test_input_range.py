@@ -16,19 +16,22 @@ from pathlib import Path
 import pytest
 
 from tests.support.factories import FIRE_UNIT, detected, event
-from tests.support.fixtures import CONFIG_DIR, Cli, write_events
+from tests.support.fixtures import CONFIG_DIR, Cli, seeded_cli, write_events
 
 NOW = "2025-04-02T09:00:00+08:00"
 
 
 @pytest.fixture
 def loaded(cli: Cli, tmp_path: Path) -> Cli:
-    history = [
-        detected("RNG-1", "2025-03-03T08:00:00+08:00"),
-        event("hazard.acknowledged", "RNG-1", "2025-03-03T09:00:00+08:00", FIRE_UNIT),
-    ]
-    cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
-    return cli
+
+    def seed() -> None:
+        history = [
+            detected("RNG-1", "2025-03-03T08:00:00+08:00"),
+            event("hazard.acknowledged", "RNG-1", "2025-03-03T09:00:00+08:00", FIRE_UNIT),
+        ]
+        cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
+
+    return seeded_cli(cli, "input_range", seed)
 
 
 def invalid(cli: Cli, *args: str, now: str | None = NOW, code: int = 2) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.factories import TOWNSHIP
-from tests.support.fixtures import Cli
+from tests.support.fixtures import Cli, seeded_cli
 
 NOW = "2025-04-02T12:00:00+02:00"
 HEADER = ["来源编号", "隐患名称", "隐患描述", "领域", "等级", "乡镇(街道)", "发现时间", "上报人"]
@@ -70,8 +70,11 @@ def named(stderr: str, path: Path) -> dict[int, tuple[str, str]]:
 @pytest.fixture
 def seeded(cli: Cli, tmp_path: Path) -> Cli:
     """A database that already holds one imported hazard, so that "nothing written" is checked on real state."""
-    cli.ok("import", str(write_ledger(tmp_path / "seed.csv", [row("SEED-1")])), now=NOW)
-    return cli
+
+    def seed() -> None:
+        cli.ok("import", str(write_ledger(tmp_path / "seed.csv", [row("SEED-1")])), now=NOW)
+
+    return seeded_cli(cli, "ledger_import", seed)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.factories import COUNTY_CODE, FIRE_UNIT, TOWNSHIP, TOWNSHIP_CODE, detected, event, full_loop
-from tests.support.fixtures import Cli, write_events
+from tests.support.fixtures import Cli, seeded_cli, write_events
 
 NOW = "2025-03-10T12:00:00+08:00"
 MON = "2025-03-03"
@@ -30,31 +30,34 @@ def seeded(cli: Cli, tmp_path: Path) -> Cli:
     CLEARED-1 cleared; INVALID-1 closed as invalid; ASSIGNED-1 assigned to the fire brigade; RECT-1 being
     rectified by it; PENDING-1 waiting for verification of the fire brigade's work; OWN-1 (field 'other')
     waiting for verification of the township's own work."""
-    history = [
-        *full_loop("CLEARED-1"),
-        detected("INVALID-1", on_monday("08:00")),
-        event("hazard.invalidated", "INVALID-1", on_monday("08:30"), TOWNSHIP_CODE, reason="重复上报"),
-        detected("ASSIGNED-1", on_monday("08:00")),
-        detected("RECT-1", on_monday("08:00")),
-        event("hazard.acknowledged", "RECT-1", on_monday("09:00"), FIRE_UNIT),
-        detected("PENDING-1", on_monday("08:00")),
-        event("hazard.acknowledged", "PENDING-1", on_monday("09:00"), FIRE_UNIT),
-        event("rectification.submitted", "PENDING-1", on_monday("10:00"), FIRE_UNIT, note="已整改", evidence=[]),
-        detected("OWN-1", on_monday("08:00"), field="other"),
-        event("hazard.acknowledged", "OWN-1", on_monday("09:00"), TOWNSHIP_CODE),
-        event("rectification.submitted", "OWN-1", on_monday("10:00"), TOWNSHIP_CODE, note="已整改", evidence=[]),
-    ]
-    cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
-    states = {h["ref"]: (h["state"], h["unit"]) for h in cli.json("hazards", now=NOW)}
-    assert states == {
-        "CLEARED-1": ("cleared", FIRE_UNIT),
-        "INVALID-1": ("invalid", FIRE_UNIT),
-        "ASSIGNED-1": ("assigned", FIRE_UNIT),
-        "RECT-1": ("rectifying", FIRE_UNIT),
-        "PENDING-1": ("pending_verification", FIRE_UNIT),
-        "OWN-1": ("pending_verification", TOWNSHIP_CODE),
-    }
-    return cli
+
+    def seed() -> None:
+        history = [
+            *full_loop("CLEARED-1"),
+            detected("INVALID-1", on_monday("08:00")),
+            event("hazard.invalidated", "INVALID-1", on_monday("08:30"), TOWNSHIP_CODE, reason="重复上报"),
+            detected("ASSIGNED-1", on_monday("08:00")),
+            detected("RECT-1", on_monday("08:00")),
+            event("hazard.acknowledged", "RECT-1", on_monday("09:00"), FIRE_UNIT),
+            detected("PENDING-1", on_monday("08:00")),
+            event("hazard.acknowledged", "PENDING-1", on_monday("09:00"), FIRE_UNIT),
+            event("rectification.submitted", "PENDING-1", on_monday("10:00"), FIRE_UNIT, note="已整改", evidence=[]),
+            detected("OWN-1", on_monday("08:00"), field="other"),
+            event("hazard.acknowledged", "OWN-1", on_monday("09:00"), TOWNSHIP_CODE),
+            event("rectification.submitted", "OWN-1", on_monday("10:00"), TOWNSHIP_CODE, note="已整改", evidence=[]),
+        ]
+        cli.ok("apply", str(write_events(tmp_path / "seed.jsonl", history)), now=NOW)
+        states = {h["ref"]: (h["state"], h["unit"]) for h in cli.json("hazards", now=NOW)}
+        assert states == {
+            "CLEARED-1": ("cleared", FIRE_UNIT),
+            "INVALID-1": ("invalid", FIRE_UNIT),
+            "ASSIGNED-1": ("assigned", FIRE_UNIT),
+            "RECT-1": ("rectifying", FIRE_UNIT),
+            "PENDING-1": ("pending_verification", FIRE_UNIT),
+            "OWN-1": ("pending_verification", TOWNSHIP_CODE),
+        }
+
+    return seeded_cli(cli, "refused", seed)
 
 
 def refused(cli: Cli, *args: str, check_unchanged: bool = True, field: str | None = None) -> str:

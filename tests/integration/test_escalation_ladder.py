@@ -21,16 +21,13 @@ from hazardloop.models.store.queries import export_state
 from hazardloop.models.store.sweep import sweep
 from hazardloop.models.store.tables import ListingRow, TransitionRow
 from tests.support.factories import FIRE_UNIT, TOWNSHIP_CODE, at, detected, event
-from tests.support.fixtures import CONFIG_DIR
+from tests.support.fixtures import CONFIG_DIR, ready_app
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    application = bootstrap(db=f"sqlite:///{tmp_path / 'ladder.db'}", config_dir=CONFIG_DIR)
-    upgrade(application.engine)
-    sync_units(application.engine, application.org)
-    yield application
-    application.close()
+    with ready_app(f"sqlite:///{tmp_path / 'ladder.db'}") as application:
+        yield application
 
 
 def apply(app: App, events: list[dict[str, Any]], now: str) -> None:

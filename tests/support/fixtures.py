@@ -1,5 +1,6 @@
-"""Shared fixtures: real SQLite files, real PostgreSQL databases (one fresh database per test), the real
-command line, and the default configuration shipped with the package."""
+"""Shared fixtures: real SQLite files, real PostgreSQL databases (one fresh database per test; an initialised
+one is a copy of the process's template, tests/support/templates.py), the real command line, and the default
+configuration shipped with the package."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
+
+from tests.support import templates
 
 PG_ADMIN_URL = os.environ.get("HAZARDLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -31,6 +34,10 @@ def _pg_available() -> str | None:
 
 
 _PG_DOWN = _pg_available()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    templates.drop_templates()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -53,23 +60,34 @@ def browser() -> Iterator[Any]:
     yield from launch_browser()
 
 
+# Fixtures that initialise the database they are handed: a test that takes one gets its PostgreSQL database made
+# as a copy of the initialised template straight away, rather than made empty and replaced.
+_INITIALISING = frozenset({"cli", "app", "sqlite_cli"})
+
+
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    with pg_database() as url:
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    with pg_database(initialised=bool(_INITIALISING & set(request.fixturenames))) as url:
         yield url
 
 
 @contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards; skips loudly when no server answers."""
+def pg_database(initialised: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards; skips loudly when no server answers. Empty, or
+    with ``initialised`` a copy of the initialised template (which ``initialised_cli`` and ``ready_app`` then take
+    as it is)."""
     if _PG_DOWN:
         pytest.skip(f"PostgreSQL server at 127.0.0.1:5432 did not answer ({_PG_DOWN})")
     import psycopg
 
     admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
     name = f"hz_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    if initialised:
+        templates.create_initialised_pg(name)
+    else:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        templates.created_empty(name)
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
@@ -124,11 +142,13 @@ class Cli:
 
 
 def initialised_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """The command line on a freshly initialised database, mailing to a file sink in ``tmp_path``."""
+    """The command line on a freshly initialised database (a copy of the process's template where the database is a
+    new one of the suite's: tests/support/templates.py), mailing to a file sink in ``tmp_path``."""
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
     monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
     runner = Cli(db_url, tmp_path)
-    runner.ok("init")
+    if not templates.copy_initialised(db_url):
+        runner.ok("init")
     return runner
 
 
@@ -139,6 +159,13 @@ def cli_on_copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
     monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
     return Cli(f"sqlite:///{tmp_path / template.name}", tmp_path)
+
+
+def seeded_cli(cli: Cli, key: str, seed: Callable[[], None]) -> Cli:
+    """``cli`` on a database that holds what ``seed()`` writes into it: ``seed`` runs for the first test of ``key``
+    on each backend, later tests get a copy of what it left (tests/support/templates.py)."""
+    templates.seeded(cli.db, key, seed)
+    return cli
 
 
 @pytest.fixture
@@ -154,9 +181,11 @@ def ready_app(url: str) -> Iterator[Any]:
     from hazardloop.models.store.db import upgrade
     from hazardloop.models.store.org_sync import sync_units
 
+    initialised = templates.copy_initialised(url)
     application = bootstrap(db=url, config_dir=CONFIG_DIR)
-    upgrade(application.engine)
-    sync_units(application.engine, application.org)
+    if not initialised:
+        upgrade(application.engine)
+        sync_units(application.engine, application.org)
     try:
         yield application
     finally:
