@@ -400,7 +400,7 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
     """The analysis on its schedule: monthly and quarterly for the city and every county; weekly for the city;
     daily for the city in the mail window only (a year of daily reports would take most of the demo's time)."""
     from hazardloop.flows.reports import run_report
-    from hazardloop.models.store.analysis import report_scopes, resolve_scope
+    from hazardloop.models.core.figures import report_scopes, resolve_scope
 
     city = [resolve_scope(app.rules, app.tree.city.code)]
     due: list[tuple[str, Any]] = []

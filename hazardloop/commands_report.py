@@ -125,7 +125,8 @@ def report_cmd(
         report_key,
         stored_context,
     )
-    from hazardloop.models.store.analysis import report_scopes, resolve_period, resolve_scope
+    from hazardloop.models.core.figures import report_scopes, resolve_scope
+    from hazardloop.models.core.periods import resolve_period
     from hazardloop.notifications.dispatch import dispatch as run_dispatch
 
     application = ready(ctx)

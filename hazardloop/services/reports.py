@@ -7,7 +7,8 @@ from typing import Any
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Principal
 from hazardloop.models.core.errors import NotFound, Problem
-from hazardloop.models.store.analysis import resolve_period, resolve_scope
+from hazardloop.models.core.figures import resolve_scope
+from hazardloop.models.core.periods import resolve_period
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.queries import hazard_filters, hazards_within
 from hazardloop.services.hazards import HazardFilter, check_levels, check_states
