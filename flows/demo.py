@@ -30,6 +30,7 @@ from hazardloop.flows.demo_readings import ReadingFeed, raised
 from hazardloop.models.core.calendar import WorkingCalendar
 from hazardloop.models.core.policy import Unit
 from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.outbox import SqlOutbox
 from hazardloop.models.store.sweep import sweep
 from hazardloop.notifications.dispatch import dispatch
 from hazardloop.notifications.mailers import FileBackend
@@ -316,7 +317,7 @@ def simulate(
         sweep(app.engine, app.rules, morning)
         result.sweeps += 1
         if (last - day).days < settings.mail_days:
-            result.mailed += dispatch(app.engine, app.rules, files, app.renderer, morning).sent
+            result.mailed += dispatch(SqlOutbox(app.engine), app.rules, files, app.renderer, morning).sent
         else:
             result.counted += deliver_to_sink(app.engine, morning)
         if write_reports:
@@ -346,7 +347,7 @@ def simulate(
     result.sweeps += 1
     if write_reports:
         result.report_files = write_closing_reports(app, settings, after, result)
-    result.mailed += dispatch(app.engine, app.rules, files, app.renderer, after).sent
+    result.mailed += dispatch(SqlOutbox(app.engine), app.rules, files, app.renderer, after).sent
     return result
 
 

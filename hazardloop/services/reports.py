@@ -48,7 +48,9 @@ def figures(
 def ledger(app: App, principal: Principal, flt: HazardFilter) -> bytes:
     """The hazard ledger (.xlsx) of the principal's jurisdiction with the ``hazards`` filters, one sheet per
     county (the account's own county or township only, when it is one)."""
-    from hazardloop.notifications.ledger import LedgerFilter, ledger_bytes
+    from hazardloop.models.core.ledger_filter import LedgerFilter
+    from hazardloop.models.store.ledger import ledger_rows
+    from hazardloop.notifications.ledger import ledger_bytes
 
     check_states(flt.state, "state")
     check_levels(flt.level, "level")
@@ -75,4 +77,4 @@ def ledger(app: App, principal: Principal, flt: HazardFilter) -> bytes:
         where=tuple(where),
     )
     with unit_of_work(app.engine, write=False) as conn:
-        return ledger_bytes(conn, app.rules, now, ledger_filter)
+        return ledger_bytes(ledger_rows(conn, ledger_filter), app.rules, now, ledger_filter)
