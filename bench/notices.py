@@ -35,6 +35,7 @@ from hazardloop.config.bootstrap import bootstrap
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.outbox import SqlOutbox
 from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.dispatch import dispatch, document_context
 from hazardloop.notifications.mailers import SMTPBackend
@@ -109,7 +110,7 @@ def main() -> None:
 
         began, cpu_began = time.perf_counter(), time.process_time()
         report = dispatch(
-            app.engine,
+            SqlOutbox(app.engine),
             app.rules,
             SMTPBackend(f"smtp://127.0.0.1:{port}"),
             renderer,

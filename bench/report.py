@@ -112,7 +112,8 @@ def populate(app: object, n: int) -> int:
 
 def run(backend: str, n: int, workdir: Path) -> dict[str, object]:
     from hazardloop.flows.reports import build
-    from hazardloop.models.store.analysis import report_scopes, resolve_period
+    from hazardloop.models.core.figures import report_scopes
+    from hazardloop.models.core.periods import resolve_period
 
     url, size = fresh_db(backend, workdir)
     app = bootstrap(db=url, config_dir=CONFIG)

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hazardloop.models.core.url_text import shown_url
+from hazardloop.models.store.url_text import shown_url
 
 
 def default_config_dir() -> Path:

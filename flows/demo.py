@@ -30,6 +30,7 @@ from hazardloop.flows.demo_readings import ReadingFeed, raised
 from hazardloop.models.core.calendar import WorkingCalendar
 from hazardloop.models.core.policy import Unit
 from hazardloop.models.store.intake import apply_lines
+from hazardloop.models.store.outbox import SqlOutbox
 from hazardloop.models.store.sweep import sweep
 from hazardloop.notifications.dispatch import dispatch
 from hazardloop.notifications.mailers import FileBackend
@@ -316,7 +317,7 @@ def simulate(
         sweep(app.engine, app.rules, morning)
         result.sweeps += 1
         if (last - day).days < settings.mail_days:
-            result.mailed += dispatch(app.engine, app.rules, files, app.renderer, morning).sent
+            result.mailed += dispatch(SqlOutbox(app.engine), app.rules, files, app.renderer, morning).sent
         else:
             result.counted += deliver_to_sink(app.engine, morning)
         if write_reports:
@@ -346,7 +347,7 @@ def simulate(
     result.sweeps += 1
     if write_reports:
         result.report_files = write_closing_reports(app, settings, after, result)
-    result.mailed += dispatch(app.engine, app.rules, files, app.renderer, after).sent
+    result.mailed += dispatch(SqlOutbox(app.engine), app.rules, files, app.renderer, after).sent
     return result
 
 
@@ -400,7 +401,7 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
     """The analysis on its schedule: monthly and quarterly for the city and every county; weekly for the city;
     daily for the city in the mail window only (a year of daily reports would take most of the demo's time)."""
     from hazardloop.flows.reports import run_report
-    from hazardloop.models.store.analysis import report_scopes, resolve_scope
+    from hazardloop.models.core.figures import report_scopes, resolve_scope
 
     city = [resolve_scope(app.rules, app.tree.city.code)]
     due: list[tuple[str, Any]] = []

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 
 from hazardloop.flows.common import transient_db_error, wire
 from hazardloop.flows.jobs import record_job
+from hazardloop.models.store.outbox import SqlOutbox
 from hazardloop.notifications.dispatch import dispatch
 
 
@@ -24,7 +25,9 @@ def send_pending_notices(db: str | None, config: str | None, now: datetime | Non
     try:
         as_of = app.clock.now()
         with record_job(app.engine, "dispatch", as_of) as summary:
-            report = dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of, batch_size=batch_size)
+            report = dispatch(
+                SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, as_of, batch_size=batch_size
+            )
             summary.update(report.as_dict())
         return {"as_of": as_of.isoformat(), **report.as_dict()}
     finally:

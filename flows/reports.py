@@ -25,11 +25,13 @@ from sqlalchemy.exc import IntegrityError
 
 from hazardloop.flows.common import transient_db_error, wire
 from hazardloop.flows.jobs import record_job
+from hazardloop.models.core.figures import Scope, report_scopes
 from hazardloop.models.core.hazard import NoticeIntent
 from hazardloop.models.core.indicators import IndicatorSet
 from hazardloop.models.core.notice_docs import KIND_TITLES, notice_row
+from hazardloop.models.core.periods import Period, resolve_period
 from hazardloop.models.core.rules import Rules
-from hazardloop.models.store.analysis import Period, Scope, build_figures, report_scopes, resolve_period
+from hazardloop.models.store.analysis import build_figures
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.indicator_analysis import indicator_figures
 from hazardloop.models.store.repository import Counters, insert_notices

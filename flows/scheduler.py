@@ -177,10 +177,11 @@ def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable
             from hazardloop.flows.notices import dispatch_notices
 
             return asyncio.run(dispatch_notices(now=now, db=db, config=config))
+        from hazardloop.models.store.outbox import SqlOutbox
         from hazardloop.notifications.dispatch import dispatch
 
         with record_job(app.engine, "dispatch", now) as summary:
-            summary.update(dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, now).as_dict())
+            summary.update(dispatch(SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, now).as_dict())
         return summary
 
     return run

@@ -107,13 +107,16 @@ def dispatch(
 ) -> None:
     """Render and send the pending notices once (SMTP with $HAZARDLOOP_SMTP_URL, else .eml files)."""
     from hazardloop.flows.jobs import record_job
+    from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import dispatch as run_dispatch
 
     application = ready(ctx)
     now = application.clock.now()
     backend = application.mail_backend()
     with record_job(application.engine, "dispatch", now) as summary:
-        report = run_dispatch(application.engine, application.rules, backend, application.renderer, now, limit=limit)
+        report = run_dispatch(
+            SqlOutbox(application.engine), application.rules, backend, application.renderer, now, limit=limit
+        )
         summary.update(report.as_dict())
     if as_json:
         print_json(report.as_dict())

@@ -17,10 +17,10 @@ from rich.table import Table
 
 from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
 from hazardloop.models.core.errors import ConfigError, InvalidInput, Problem, Rejections
-from hazardloop.models.core.url_text import shown_url
 from hazardloop.models.store.db import schema_is_current, unit_of_work, upgrade
 from hazardloop.models.store.intake import ApplyReport
 from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.url_text import shown_url
 from hazardloop.services.hazards import apply_events, record_manual
 from hazardloop.services.identity import cli_principal
 from hazardloop.terminal import styled

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from hazardloop.cli import app, err, handled, opts, out
 from hazardloop.models.core.errors import InvalidInput, Problem
-from hazardloop.models.core.url_text import shown_url
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.org_sync import sync_units
 from hazardloop.models.store.tables import HazardRow, ListingRow, NoticeRow, TransitionRow
+from hazardloop.models.store.url_text import shown_url
 
 SEED_FIGURES = {  # from the Shaoxing 2025 report (shared/reference)
     "cleared": "35,000+ (3.5万余个)",

@@ -125,7 +125,9 @@ def report_cmd(
         report_key,
         stored_context,
     )
-    from hazardloop.models.store.analysis import report_scopes, resolve_period, resolve_scope
+    from hazardloop.models.core.figures import report_scopes, resolve_scope
+    from hazardloop.models.core.periods import resolve_period
+    from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import dispatch as run_dispatch
 
     application = ready(ctx)
@@ -152,7 +154,9 @@ def report_cmd(
         # earlier run that could not send goes now too), with the outbox's retries if the mail server fails
         keys = [n["key"] for n in (*run.queued, *run.already)]
         with record_job(engine, "dispatch", now) as summary:
-            mailed = run_dispatch(engine, rules, application.mail_backend(), application.renderer, now, keys=keys)
+            mailed = run_dispatch(
+                SqlOutbox(engine), rules, application.mail_backend(), application.renderer, now, keys=keys
+            )
             summary.update(mailed.as_dict())
         notices = {"queued": run.queued, "already_queued": run.already, "dispatch": mailed.as_dict()}
         figures = run.figures.get(chosen.code)
@@ -212,7 +216,9 @@ def ledger_cmd(
     state: Annotated[str | None, typer.Option("--state", help="only these state(s), comma-separated")] = None,
 ) -> None:
     """Write the hazard ledger (隐患台账) as an Excel file: one sheet per county for the whole city."""
-    from hazardloop.notifications.ledger import resolve_filter, write_ledger
+    from hazardloop.models.core.ledger_filter import resolve_filter
+    from hazardloop.models.store.ledger import ledger_rows
+    from hazardloop.notifications.ledger import write_ledger
 
     if out_file.suffix.lower() != ".xlsx":
         raise InvalidInput([Problem("the ledger is written as an Excel file; name it *.xlsx", field="--out")])
@@ -222,7 +228,7 @@ def ledger_cmd(
     prepare_folder(out_file.parent)
     content = io.BytesIO()  # built in full before the file is touched
     with unit_of_work(application.engine, write=False) as conn:
-        summary = write_ledger(conn, application.rules, application.clock.now(), content, flt)
+        summary = write_ledger(ledger_rows(conn, flt), application.rules, application.clock.now(), content, flt)
     write_file(out_file, content.getvalue())
     sheets = ", ".join(f"{name} {count}" for name, count in summary.sheets.items())
     out.print(

@@ -13,7 +13,7 @@ from hazardloop.config.bootstrap import App, bootstrap
 from hazardloop.config.settings import Settings
 from hazardloop.models.core.errors import ConfigError, InvalidInput, Problem
 from hazardloop.models.core.instants import instant_in_range, out_of_range_words
-from hazardloop.models.core.url_text import shown_url
+from hazardloop.models.store.url_text import shown_url
 
 
 @dataclass

@@ -34,28 +34,22 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
-
-from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
+from typing import Any, Protocol
 
 from hazardloop.models.core.errors import HazardloopError
+from hazardloop.models.core.ledger_filter import LedgerFilter, report_ledger_filter
 from hazardloop.models.core.rules import Rules
-from hazardloop.models.store.bulk import bulk_insert
-from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MailBackend
 from hazardloop.notifications.messages import build_message, message_envelope, message_id_for
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")
-_N = NoticeRow.__table__
-_A = NoticeArchiveRow.__table__
-_ARCHIVE_COLUMNS = [c.name for c in _A.columns]
 MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
 LEASE = timedelta(minutes=10)
@@ -75,6 +69,40 @@ _DATE_KEYS = (
 )
 _DATETIME_KEYS = ("cleared_at", "detected_at")
 _DEADLINE_LABELS = {"rectification": "整改期限", "verification": "核查期限", "extension": "审批期限"}
+
+
+Done = list[tuple[Any, dict[str, Any]]]  # (notice row, outcome of its attempt)
+
+
+class Outbox(Protocol):
+    """The outbox as dispatch reads and writes it, each call in its own short transaction. Over the database:
+    ``models.store.outbox.SqlOutbox(engine)``; dispatch itself holds no SQL."""
+
+    def claim(
+        self,
+        *,
+        now: datetime,
+        wall: datetime,
+        worker: str,
+        limit: int,
+        keys: Sequence[str] | None,
+        lease_until: datetime,
+    ) -> list[Any]:
+        """Claim up to ``limit`` notices due at ``now`` and not claimed (by the ``wall`` clock) for ``worker``
+        until ``lease_until``; returns their rows in id order."""
+        ...
+
+    def record_outcomes(self, worker: str, done: Done) -> set[int]:
+        """Write the outcomes (and archive what was sent) of the rows ``worker`` still holds; returns their ids."""
+        ...
+
+    def mark_outcomes(self, worker: str, outcomes: list[dict[str, Any]]) -> None:
+        """Write outcomes of rows claimed by ``worker`` and release their claim."""
+        ...
+
+    def ledger_rows(self, flt: LedgerFilter) -> AbstractContextManager[Iterable[Any]]:
+        """The ledger's rows for ``flt``, streamed inside a read-only transaction of their own."""
+        ...
 
 
 class MailServerUnavailable(HazardloopError):
@@ -121,44 +149,13 @@ def _wall_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _claim(engine: Engine, now: datetime, worker: str, batch_size: int, keys: Sequence[str] | None) -> list[Any]:
+def _claim(outbox: Outbox, now: datetime, worker: str, batch_size: int, keys: Sequence[str] | None) -> list[Any]:
     wall = _wall_now()
-    due = and_(
-        _N.c.status == "pending",
-        or_(_N.c.next_try_at.is_(None), _N.c.next_try_at <= now),
-        or_(_N.c.claimed_until.is_(None), _N.c.claimed_until < wall),
-        _N.c.key.in_(keys) if keys is not None else true(),
-    )
-    with unit_of_work(engine) as conn:
-        stmt = select(_N.c.id).where(due).order_by(_N.c.id).limit(batch_size)
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = [r[0] for r in conn.execute(stmt)]
-        if not ids:
-            return []
-        conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=wall + LEASE))
-        return list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id)))
-
-
-_MARK = (
-    update(_N)
-    .where(and_(_N.c.id == bindparam("b_id"), _N.c.claimed_by == bindparam("b_worker")))
-    .values(
-        status=bindparam("status"),
-        attempts=bindparam("attempts"),
-        next_try_at=bindparam("next_try_at"),
-        last_error=bindparam("last_error"),
-        sent_at=bindparam("sent_at"),
-        subject=bindparam("subject"),
-        delivered_to=bindparam("delivered_to"),
-        claimed_by=None,
-        claimed_until=None,
-    )
-)
+    return outbox.claim(now=now, wall=wall, worker=worker, limit=batch_size, keys=keys, lease_until=wall + LEASE)
 
 
 def dispatch(
-    engine: Engine,
+    outbox: Outbox,
     rules: Rules,
     backend: MailBackend,
     renderer: NoticeRenderer,
@@ -170,8 +167,10 @@ def dispatch(
     progress: Any = None,
     keys: Sequence[str] | None = None,
 ) -> DispatchReport:
-    """Send what is pending as of ``now`` (only the notices with these idempotency ``keys``, when given: a
-    command that queued them and mails them at once); returns what happened."""
+    """Send what is pending in ``outbox`` as of ``now`` (only the notices with these idempotency ``keys``, when
+    given: a command that queued them and mails them at once); returns what happened."""
+    if not hasattr(outbox, "claim"):
+        raise TypeError("dispatch takes the outbox: models.store.outbox.SqlOutbox(engine), not the engine itself")
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = DispatchReport()
     sender = rules.policy.notices.sender
@@ -179,7 +178,7 @@ def dispatch(
     try:
         while limit is None or report.claimed < limit:
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
-            rows = _claim(engine, now, worker, size, keys)
+            rows = _claim(outbox, now, worker, size, keys)
             if not rows:
                 break
             report.claimed += len(rows)
@@ -187,13 +186,13 @@ def dispatch(
                 try:
                     backend.open()
                 except MailError as exc:
-                    raise _server_down(engine, rules, worker, rows, exc, now, report) from exc
+                    raise _server_down(outbox, rules, worker, rows, exc, now, report) from exc
                 opened = True
             # A backend whose resend reaches nobody twice (a file rewritten in place) lets outcomes be written in
             # groups; for mail, each is written before the next send.
             group = RECORD_GROUP if getattr(backend, "resend_is_harmless", False) else 1
-            recorder = _Recorder(engine, worker, report, group)
-            attachments = _report_attachments(engine, rules, rows, now)
+            recorder = _Recorder(outbox, worker, report, group)
+            attachments = _report_attachments(outbox, rules, rows, now)
             groups, singles = digest_groups(rows, rules)
             try:
                 _deliver_each(singles, rules, backend, renderer, sender, now, report, attachments, recorder.record)
@@ -203,7 +202,7 @@ def dispatch(
             except _ServerLost as lost:
                 recorder.flush()
                 unrecorded = [r for r in rows if r.id not in recorder.recorded]
-                raise _server_down(engine, rules, worker, unrecorded, lost.error, now, report) from lost.error
+                raise _server_down(outbox, rules, worker, unrecorded, lost.error, now, report) from lost.error
             finally:
                 recorder.tell_of_lost_claims()
             _alert_operator(rules, backend, renderer, sender, recorder.alerts, now)
@@ -233,8 +232,8 @@ class _Recorder:
     holds. A claim is lost only when a batch outlives its lease and another dispatcher takes the rows over;
     that one records them, so nothing is recorded (or archived) twice."""
 
-    def __init__(self, engine: Engine, worker: str, report: DispatchReport, group: int = 1) -> None:
-        self.engine, self.worker, self.report, self.group = engine, worker, report, group
+    def __init__(self, outbox: Outbox, worker: str, report: DispatchReport, group: int = 1) -> None:
+        self.outbox, self.worker, self.report, self.group = outbox, worker, report, group
         self.recorded: set[int] = set()
         self.alerts: list[tuple[Any, dict[str, Any]]] = []  # (row, outcome) of notices failed or given up on
         self.lost = 0
@@ -251,8 +250,7 @@ class _Recorder:
         done, self._waiting = self._waiting, []
         if not done:
             return
-        with unit_of_work(self.engine) as conn:
-            ours = self._write(conn, done)
+        ours = self.outbox.record_outcomes(self.worker, done)
         held = [(row, outcome) for row, outcome in done if row.id in ours]
         for row, outcome in done:
             self.recorded.add(row.id)
@@ -262,26 +260,6 @@ class _Recorder:
                 if counter:
                     setattr(self.report, counter, getattr(self.report, counter) - 1)
         self.alerts += [(row, outcome) for row, outcome in held if outcome["status"] in ("failed", "dead")]
-
-    def _write(self, conn: Any, done: list[tuple[Any, dict[str, Any]]]) -> set[int]:
-        """Mark the rows still claimed by this dispatcher and archive what they sent; returns their ids."""
-        archives = {row.id: outcome.pop("archive", None) for row, outcome in done}
-        if len(done) == 1:
-            # one row: the claim in the WHERE clause is the check (an update finding no row of ours writes nothing)
-            row, outcome = done[0]
-            ours = {row.id} if conn.execute(_MARK, {**outcome, "b_worker": self.worker}).rowcount == 1 else set()
-        else:
-            held = select(_N.c.id).where(_N.c.id.in_(list(archives)), _N.c.claimed_by == self.worker)
-            if conn.dialect.name == "postgresql":
-                held = held.with_for_update()
-            ours = {r[0] for r in conn.execute(held)}
-            marks = [{**outcome, "b_worker": self.worker} for row, outcome in done if row.id in ours]
-            if marks:
-                conn.execute(_MARK, marks)
-        archive = [a for row_id, a in archives.items() if a and row_id in ours]
-        if archive:
-            bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
-        return ours
 
     def tell_of_lost_claims(self) -> None:
         if not self.lost:
@@ -310,7 +288,7 @@ def _base_outcome(row: Any) -> dict[str, Any]:
 
 
 def _server_down(
-    engine: Engine, rules: Rules, worker: str, rows: list[Any], exc: MailError, now: datetime, report: DispatchReport
+    outbox: Outbox, rules: Rules, worker: str, rows: list[Any], exc: MailError, now: datetime, report: DispatchReport
 ) -> MailServerUnavailable:
     """The backend cannot be opened: record the attempt of every row still claimed and release it, so that it goes
     as soon as the server is back and its backoff allows, instead of waiting out the lease. The server is the
@@ -318,8 +296,7 @@ def _server_down(
     reason = TransientMailError(str(exc))
     outcomes = [_unsent(_base_outcome(row), report, row, reason, now, quiet=True) for row in rows]
     if outcomes:
-        with unit_of_work(engine) as conn:
-            conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
+        outbox.mark_outcomes(worker, outcomes)
     what = str(exc).rstrip(". ")
     sent = f"{report.sent} notice(s) were sent before that" if report.sent else "nothing was sent"
     if not outcomes:
@@ -470,7 +447,7 @@ def _unbuildable(exc: BaseException) -> str:
     return f"the notice could not be built: {type(exc).__name__}: {exc}"
 
 
-def _report_attachments(engine: Engine, rules: Rules, rows: list[Any], now: datetime) -> dict[int, Any]:
+def _report_attachments(outbox: Outbox, rules: Rules, rows: list[Any], now: datetime) -> dict[int, Any]:
     """The monthly report carries its scope's ledger (台账) as an Excel attachment, made at sending time. A ledger
     that cannot be made is that report's failure (kept as the exception), not the batch's."""
     monthly = [r for r in rows if r.kind == "report" and (r.context or {}).get("period_kind") == "monthly"]
@@ -481,8 +458,12 @@ def _report_attachments(engine: Engine, rules: Rules, rows: list[Any], now: date
     made: dict[int, Any] = {}
     for row in monthly:
         try:
-            with unit_of_work(engine, write=False) as conn:  # its own: a failed one leaves the others' reads alone
-                made[row.id] = report_attachment(conn, rules, row.context, now)
+            flt = report_ledger_filter(rules, row.context)
+            if flt is None:
+                made[row.id] = None
+                continue
+            with outbox.ledger_rows(flt) as ledger:  # its own: a failed one leaves the others' reads alone
+                made[row.id] = report_attachment(ledger, rules, row.context, now)
         except Exception as exc:
             made[row.id] = exc
     return made

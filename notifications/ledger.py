@@ -3,9 +3,8 @@ a header row, frozen panes, an auto-filter, fitting column widths and real Excel
 policy's time zone). The city's file has one sheet per county; a county's or a township's file has one.
 
 The ledger shows each hazard as it stands at ``now`` (its current state), unlike the periodic figures,
-which are as of the period's end. Rows are streamed from one query (the last rectification note, the last
-verification and the invalidation reason are looked up per row through the transitions' hazard index)
-into a write-only workbook, so memory stays flat however large the ledger; a sheet that reaches Excel's
+which are as of the period's end. Rows are streamed from one query (``models.store.ledger``) into a
+write-only workbook, so memory stays flat however large the ledger; a sheet that reaches Excel's
 row limit goes on in a continuation sheet.
 """
 
@@ -13,22 +12,17 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, or_, select
-
-from hazardloop.models.core.errors import InvalidInput, Problem
-from hazardloop.models.core.lifecycle import CLOCK_RUNNING, State
+from hazardloop.models.core.ledger_filter import LedgerFilter, report_ledger_filter
+from hazardloop.models.core.lifecycle import CLOCK_RUNNING
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.core.text import xml_safe
-from hazardloop.models.store.tables import HazardRow, TransitionRow
 from hazardloop.notifications.rendering import LEVEL_NAMES, SEVERITY_NAMES, STATE_NAMES
-
-_H = HazardRow.__table__
-_T = TransitionRow.__table__
 
 # (header, width in characters, kind): kind decides the cell format.
 COLUMNS: tuple[tuple[str, float, str], ...] = (
@@ -65,73 +59,6 @@ class LedgerSummary:
     @property
     def rows(self) -> int:
         return sum(self.sheets.values())
-
-
-@dataclass(frozen=True)
-class LedgerFilter:
-    township: str | None = None  # codes, resolved
-    county: str | None = None
-    states: tuple[str, ...] = ()
-    closed_since: datetime | None = None  # open hazards and those closed since this instant only
-    where: tuple[Any, ...] = ()  # further SQL conditions on hazards (the API's filters and the caller's jurisdiction)
-
-
-def resolve_filter(
-    rules: Rules, *, township: str | None = None, county: str | None = None, state: str | None = None
-) -> LedgerFilter:
-    """Validate the command-line filters (names or codes) into codes; unknown ones are invalid input."""
-    tree = rules.tree
-    town_code = tree.resolve_township(township, field="--township").code if township else None
-    county_code = None
-    if county:
-        unit = tree.find(county)
-        if unit is None or unit.level != "county":
-            raise InvalidInput([Problem(f"'{county}' is not a county in org.yaml", field="--county")])
-        county_code = unit.code
-        if town_code and (tree.county_of(town_code) or tree.city).code != county_code:
-            raise InvalidInput([Problem(f"{tree.get(town_code).name} is not in {unit.name}", field="--township")])
-    states: tuple[str, ...] = ()
-    if state:
-        states = tuple(s.strip() for s in state.split(",") if s.strip())
-        known = {str(s) for s in State}
-        bad = [s for s in states if s not in known]
-        if bad:
-            raise InvalidInput([Problem(f"unknown state(s) {bad}; states are {sorted(known)}", field="--state")])
-    return LedgerFilter(town_code, county_code, states)
-
-
-def _latest(column: Any, actions: tuple[str, ...]) -> Any:
-    """Per hazard row, ``column`` of its latest transition among ``actions`` (an index look-up by hazard)."""
-    return (
-        select(column)
-        .where(_T.c.hazard_id == _H.c.id, _T.c.action.in_(actions))
-        .order_by(_T.c.at.desc(), _T.c.id.desc())
-        .limit(1)
-        .correlate(_H)
-        .scalar_subquery()
-    )
-
-
-def _query(flt: LedgerFilter) -> Any:
-    verified = ("verification.passed", "verification.failed")
-    stmt = select(
-        _H,
-        _latest(_T.c.reason, ("rectification.submitted",)).label("note"),
-        _latest(_T.c.at, verified).label("checked_at"),
-        _latest(_T.c.actor, verified).label("checker"),
-        _latest(_T.c.reason, ("hazard.invalidated",)).label("void_reason"),
-    ).order_by(_H.c.county_code, _H.c.detected_at, _H.c.id)
-    if flt.township:
-        stmt = stmt.where(_H.c.township_code == flt.township)
-    if flt.county:
-        stmt = stmt.where(_H.c.county_code == flt.county)
-    if flt.states:
-        stmt = stmt.where(_H.c.state.in_(flt.states))
-    if flt.closed_since is not None:
-        stmt = stmt.where(or_(_H.c.closed_at.is_(None), _H.c.closed_at >= flt.closed_since))
-    for clause in flt.where:
-        stmt = stmt.where(clause)
-    return stmt
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
@@ -288,13 +215,14 @@ class _Writer:
 
 
 def write_ledger(
-    conn: Connection,
+    rows: Iterable[Any],
     rules: Rules,
     now: datetime,
     target: str | Path | IO[bytes],
     flt: LedgerFilter | None = None,
 ) -> LedgerSummary:
-    """Write the ledger for ``flt`` (default: every hazard of the city, one sheet per county) to ``target``."""
+    """Write the ledger of ``rows`` (``models.store.ledger.ledger_rows`` for ``flt``; default: every hazard of the
+    city, one sheet per county) to ``target``."""
     flt = flt or LedgerFilter()
     tree = rules.tree
     writer = _Writer(rules, now)
@@ -308,7 +236,7 @@ def write_ledger(
     else:
         for unit in tree.counties():
             writer.add_sheet(unit.code, unit.name)
-    for r in conn.execution_options(yield_per=2000).execute(_query(flt)):
+    for r in rows:
         key = r.county_code
         if key not in writer.sheets:
             if flt.township or flt.county:  # a hazard filed under another county than the tree says
@@ -319,28 +247,21 @@ def write_ledger(
     return writer.finish(target)
 
 
-def ledger_bytes(conn: Connection, rules: Rules, now: datetime, flt: LedgerFilter | None = None) -> bytes:
+def ledger_bytes(rows: Iterable[Any], rules: Rules, now: datetime, flt: LedgerFilter | None = None) -> bytes:
     buf = io.BytesIO()
-    write_ledger(conn, rules, now, buf, flt)
+    write_ledger(rows, rules, now, buf, flt)
     return buf.getvalue()
 
 
 def report_attachment(
-    conn: Connection, rules: Rules, context: dict[str, Any], now: datetime
+    rows: Iterable[Any], rules: Rules, context: dict[str, Any], now: datetime
 ) -> tuple[str, bytes, str] | None:
-    """The ledger to attach to a monthly report notice (``None`` for other periods): the scope's hazards
-    still open and those closed since the period began, as they stand at sending time, as
-    ``(filename, bytes, mimetype)`` for ``build_message``."""
-    if context.get("period_kind") != "monthly":
+    """The ledger to attach to a monthly report notice (``None`` for other periods), from the ``rows`` of
+    ``report_ledger_filter(rules, context)``: the scope's hazards still open and those closed since the period
+    began, as they stand at sending time, as ``(filename, bytes, mimetype)`` for ``build_message``."""
+    flt = report_ledger_filter(rules, context)
+    if flt is None:
         return None
     scope = context.get("scope") or {}
-    first = context.get("period_start")
-    first_day = date.fromisoformat(first) if isinstance(first, str) else first
-    since = datetime.combine(first_day, datetime.min.time(), tzinfo=rules.policy.tz) if first_day else None
-    flt = LedgerFilter(closed_since=since)
-    if scope.get("level") == "county":
-        flt = LedgerFilter(county=scope["code"], closed_since=since)
-    elif scope.get("level") == "township":
-        flt = LedgerFilter(township=scope["code"], closed_since=since)
     name = f"隐患台账-{scope.get('name', '')}-{context.get('period_label', '')}.xlsx"
-    return name, ledger_bytes(conn, rules, now, flt), XLSX_MIME
+    return name, ledger_bytes(rows, rules, now, flt), XLSX_MIME

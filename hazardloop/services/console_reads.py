@@ -13,8 +13,9 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Jurisdiction, Principal, Role
 from hazardloop.models.core.lifecycle import CLOCK_RUNNING, OPEN
+from hazardloop.models.core.listing import breaches
 from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.listing import breaches, township_figures
+from hazardloop.models.store.listing import township_figures
 from hazardloop.models.store.queries import hazard_view, hazards_within, listing_view
 from hazardloop.models.store.tables import HazardRow, ListingRow
 

@@ -7,7 +7,8 @@ from typing import Any
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Principal
 from hazardloop.models.core.errors import NotFound, Problem
-from hazardloop.models.store.analysis import resolve_period, resolve_scope
+from hazardloop.models.core.figures import resolve_scope
+from hazardloop.models.core.periods import resolve_period
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.queries import hazard_filters, hazards_within
 from hazardloop.services.hazards import HazardFilter, check_levels, check_states
@@ -47,7 +48,9 @@ def figures(
 def ledger(app: App, principal: Principal, flt: HazardFilter) -> bytes:
     """The hazard ledger (.xlsx) of the principal's jurisdiction with the ``hazards`` filters, one sheet per
     county (the account's own county or township only, when it is one)."""
-    from hazardloop.notifications.ledger import LedgerFilter, ledger_bytes
+    from hazardloop.models.core.ledger_filter import LedgerFilter
+    from hazardloop.models.store.ledger import ledger_rows
+    from hazardloop.notifications.ledger import ledger_bytes
 
     check_states(flt.state, "state")
     check_levels(flt.level, "level")
@@ -74,4 +77,4 @@ def ledger(app: App, principal: Principal, flt: HazardFilter) -> bytes:
         where=tuple(where),
     )
     with unit_of_work(app.engine, write=False) as conn:
-        return ledger_bytes(conn, app.rules, now, ledger_filter)
+        return ledger_bytes(ledger_rows(conn, ledger_filter), app.rules, now, ledger_filter)

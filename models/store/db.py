@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from hazardloop.models.core.errors import ConfigError
-from hazardloop.models.core.url_text import shown_url
+from hazardloop.models.store.url_text import shown_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

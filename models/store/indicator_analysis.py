@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, func, select
 
+from hazardloop.models.core.figures import Scope
 from hazardloop.models.core.indicators import Indicator, IndicatorSet
+from hazardloop.models.core.periods import Period
 from hazardloop.models.core.rules import Rules
-from hazardloop.models.store.analysis import Period, Scope
-from hazardloop.models.store.readings_store import BreachEpisodeRow, ReadingRow
+from hazardloop.models.store.tables import BreachEpisodeRow, ReadingRow
 
 _R, _E = ReadingRow.__table__, BreachEpisodeRow.__table__
 _RANK = {"breach": 2, "warning": 1, "normal": 0}

@@ -1,14 +1,7 @@
-"""Township listing for elevated supervision (提级挂牌督办): the figures, the thresholds, automatic
-listing by the sweep, delisting proposals, and the manual ``supervise`` / ``delist`` commands.
-
-Figures per township, as of ``now`` (one grouped query over all townships):
-- overdue: open hazards whose deadline has passed while the unit owes the work (assigned or rectifying);
-- overdue_major: the same, for major hazards;
-- clearance rate: of the hazards whose deadline fell in the last ``window_days`` days, the share cleared
-  by now (only judged when at least ``min_hazards_for_rate`` fell due).
-A township breaks the policy when overdue > max_overdue, overdue_major > max_overdue_major or the clearance
-rate < min_clearance_rate. A listed township is proposed for delisting when its figures are back within
-bounds and every hazard named in its listing is closed; delisting itself needs a supervisor.
+"""Township listing for elevated supervision (提级挂牌督办), the store's half: the figures read in two grouped
+queries, automatic listing by the sweep, delisting proposals, and the manual ``supervise`` / ``delist`` commands,
+with their locks and writes. What is decided (thresholds, who may list or delist, the notices) is pure and lives in
+``models.core.listing``.
 
 The sweep runs every quarter of an hour, and most of its runs find nothing new; the figures cost two grouped
 queries over all open hazards. So each evaluation leaves a mark (``listing_marks``, written in its transaction)
@@ -37,17 +30,27 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, case, delete, func, insert, select, text, update
 
-from hazardloop.models.core.calendar import end_of_day
-from hazardloop.models.core.errors import Refused
 from hazardloop.models.core.events import TownshipDelisted, TownshipListed
-from hazardloop.models.core.hazard import Effects, NoticeIntent, Transition
 from hazardloop.models.core.lifecycle import CLOCK_RUNNING, OPEN
-from hazardloop.models.core.policy import LEVEL_CN, LEVEL_RANK
+from hazardloop.models.core.listing import (
+    Figures,
+    breaches,
+    check_may_delist,
+    check_may_list,
+    delisting_effects,
+    listing_deadline,
+    listing_effects,
+    not_recovered_refusal,
+    proposal_change,
+    recovered,
+    replaced_reason,
+    townships_to_list,
+)
 from hazardloop.models.store.tables import HazardRow, ListingMarkRow, ListingRow, TransitionRow
 
 if TYPE_CHECKING:
     from hazardloop.models.core.rules import Rules
-    from hazardloop.models.store.intake import EffectWriter
+    from hazardloop.models.store.effects import EffectWriter
 
 _H = HazardRow.__table__
 _L = ListingRow.__table__
@@ -55,31 +58,6 @@ _M = ListingMarkRow.__table__
 _T = TransitionRow.__table__
 _RUNNING = [str(s) for s in CLOCK_RUNNING]
 _OPEN = [str(s) for s in OPEN]
-
-
-@dataclass(frozen=True)
-class Figures:
-    township_code: str
-    open: int
-    overdue: int
-    overdue_major: int
-    due_in_window: int
-    cleared_of_due: int
-
-    @property
-    def clearance_rate(self) -> float | None:
-        return self.cleared_of_due / self.due_in_window if self.due_in_window else None
-
-    def as_dict(self, window_days: int) -> dict[str, Any]:
-        rate = self.clearance_rate
-        return {
-            "open": self.open,
-            "overdue": self.overdue,
-            "overdue_major": self.overdue_major,
-            "due_in_window": self.due_in_window,
-            "clearance_rate": round(rate, 4) if rate is not None else None,
-            "window_days": window_days,
-        }
 
 
 def township_figures(
@@ -114,20 +92,6 @@ def township_figures(
         row = counts.setdefault(code, [0, 0, 0, 0, 0])
         row[3], row[4] = int(n_due), int(n_cleared or 0)
     return {code: Figures(code, *values) for code, values in counts.items()}
-
-
-def breaches(rules: Rules, f: Figures) -> list[str]:
-    """The policy thresholds a township's figures break, each as a plain Chinese problem statement."""
-    lim = rules.policy.listing
-    found: list[str] = []
-    if f.overdue > lim.max_overdue:
-        found.append(f"逾期未整改隐患{f.overdue}件，超过{lim.max_overdue}件的限值")
-    if f.overdue_major > lim.max_overdue_major:
-        found.append(f"重大隐患逾期未整改{f.overdue_major}件，超过{lim.max_overdue_major}件的限值")
-    rate = f.clearance_rate
-    if rate is not None and f.due_in_window >= lim.min_hazards_for_rate and rate < lim.min_clearance_rate:
-        found.append(f"近{lim.window_days}日到期隐患整改销号率{rate:.1%}，低于{lim.min_clearance_rate:.0%}的要求")
-    return found
 
 
 def active_listings(conn: Connection) -> dict[str, Any]:
@@ -165,24 +129,17 @@ def list_township(
     current: Any = None,
 ) -> None:
     """List a township; ``current`` is its active listing, if any (replaced by this one)."""
-    tree, tz = rules.tree, rules.policy.tz
     if current is not None:
         conn.execute(
             update(_L)
             .where(_L.c.id == current.id)
-            .values(
-                delisted_at=at, delisted_by=actor, delist_reason=f"提级为{LEVEL_CN[level]}挂牌督办", active_key=None
-            )
+            .values(delisted_at=at, delisted_by=actor, delist_reason=replaced_reason(level), active_key=None)
         )
     # counted like a hazard's deadline: provisional where it runs into a year whose holidays are not published,
     # and recomputed from (listed_at, deadline_days) by ``models.deadlines.recompute_provisional``
-    deadline_days = rules.policy.listing.deadline_days
-    deadline_day = rules.calendar.add_working_days(rules.local_day(at), deadline_days)
-    deadline = end_of_day(deadline_day, tz)
-    provisional = rules.calendar.span_provisional(rules.local_day(at), deadline_day)
+    deadline = listing_deadline(rules, at)
     problem_hazards = _overdue_ids(conn, township, at)
-    window = rules.policy.listing.window_days
-    fig = figures.as_dict(window) if figures else {}
+    fig = figures.as_dict(rules.policy.listing.window_days) if figures else {}
     conn.execute(
         insert(_L).values(
             township_code=township,
@@ -193,9 +150,9 @@ def list_township(
             problems=problems,
             problem_hazards=problem_hazards,
             figures=fig,
-            deadline=deadline,
-            deadline_provisional=provisional,
-            deadline_days=deadline_days,
+            deadline=deadline.at,
+            deadline_provisional=deadline.provisional,
+            deadline_days=deadline.days,
             delist_proposed_at=None,
             delisted_at=None,
             delisted_by=None,
@@ -203,48 +160,22 @@ def list_township(
             active_key=township,
         )
     )
-    seq = _listing_count(conn, township)
-    issuer = tree.supervising_unit(township, level)
-    key = f"listing:{township}:{seq}"
-    writer.transitions.append(
-        Transition(
-            None,
-            township,
-            "township.listed",
-            None,
-            None,
-            at,
-            actor,
-            event_id=event_id,
-            reason=reason,
-            level=level,
-            cause_key=key,
-            details={"problems": problems, "figures": fig},
-        )
-    )
-    _township_notice(
+    effects = listing_effects(
         rules,
-        writer,
-        "listing",
-        key,
         township,
-        issuer.code,
-        at,
-        {
-            "reason": reason,
-            "problems": problems,
-            "manual": manual,
-            "deadline": deadline_day.isoformat(),
-            "deadline_provisional": provisional,
-            "figures": {
-                "overdue": fig.get("overdue", 0),
-                "overdue_major": fig.get("overdue_major", 0),
-                "clearance_rate": fig.get("clearance_rate"),
-                "window_days": window,
-            },
-            "problem_hazards": problem_hazards,
-        },
+        _listing_count(conn, township),
+        at=at,
+        actor=actor,
+        level=level,
+        reason=reason,
+        problems=problems,
+        figures=fig,
+        deadline=deadline,
+        problem_hazards=problem_hazards,
+        event_id=event_id,
+        manual=manual,
     )
+    writer.record(effects, {})
 
 
 def delist_township(
@@ -259,63 +190,15 @@ def delist_township(
     event_id: str | None = None,
     actor_person: str | None = None,
 ) -> None:
-    tree = rules.tree
-    township = listing.township_code
     conn.execute(
         update(_L)
         .where(_L.c.id == listing.id)
         .values(delisted_at=at, delisted_by=actor, delist_reason=reason, active_key=None)
     )
-    key = f"delisting:{township}:{listing.id}"
-    writer.transitions.append(
-        Transition(
-            None,
-            township,
-            "township.delisted",
-            None,
-            None,
-            at,
-            actor,
-            event_id=event_id,
-            reason=reason,
-            level=listing.level,
-            cause_key=key,
-        )
+    effects = delisting_effects(
+        rules, listing, at=at, actor=actor, reason=reason, event_id=event_id, actor_person=actor_person
     )
-    issuer = tree.find(actor.split("/")[0]) or tree.supervising_unit(township, listing.level)
-    _township_notice(
-        rules,
-        writer,
-        "delisting",
-        key,
-        township,
-        issuer.code,
-        at,
-        {
-            "reason": reason,
-            "listed_on": rules.local_day(listing.listed_at).isoformat(),
-            # the notice names the confirming office, with the person after it when one was given
-            "actor_name": issuer.name,
-            "actor_person": actor_person,
-        },
-    )
-
-
-def _township_notice(
-    rules: Rules,
-    writer: EffectWriter,
-    kind: str,
-    key: str,
-    township: str,
-    issuer: str,
-    at: datetime,
-    extra: dict[str, Any],
-) -> None:
-    """A listing or delisting notice: to the township, copies to its county and the issuing office."""
-    unit, county = rules.tree.get(township), rules.tree.county_of(township)
-    cc = tuple(c for c in (county.code if county else None, issuer) if c and c != township)
-    extra["township"] = {"name": unit.name, "code": unit.code, "county": county.name if county else ""}
-    writer.record(Effects(notices=[NoticeIntent(kind, key, None, township, township, cc, issuer, at, extra)]), {})
+    writer.record(effects, {})
 
 
 def apply_event(
@@ -331,20 +214,9 @@ def apply_event(
     actor = tree.parse_actor(event.actor)
     serialize_listing(conn)
     current = active_listings(conn).get(township.code)
-    if actor.unit is None or actor.unit.code not in {u.code for u in tree.supervisors(township.code)}:
-        raise Refused(
-            f"{actor.unit.name if actor.unit else actor.raw} has no jurisdiction over {township.name}", field="actor"
-        )
-    rank = tree.supervisor_rank(actor.unit)
     if isinstance(event, TownshipListed):
-        if rank < LEVEL_RANK["county"]:
-            raise Refused(
-                f"{actor.unit.name} may not list a township; listing is for the county or the city", field="actor"
-            )
-        if current is not None and LEVEL_RANK[current.level] >= rank:
-            raise Refused(
-                f"{township.name} is already under {current.level}-level listed supervision", field="township"
-            )
+        check_may_list(tree, township, actor, current)
+        assert actor.unit is not None  # a supervisor, as checked
         figures = township_figures(conn, rules, event.at, [township.code]).get(township.code)
         problems = breaches(rules, figures) if figures else []
         list_township(
@@ -363,14 +235,7 @@ def apply_event(
             current=current,
         )
     else:
-        if current is None:
-            raise Refused(f"{township.name} is not under listed supervision", field="township")
-        if rank < LEVEL_RANK[current.level]:
-            raise Refused(
-                f"{actor.unit.name} may not delist {township.name}: it was listed at {current.level} "
-                "level, so delisting needs that level or above",
-                field="actor",
-            )
+        check_may_delist(tree, township, actor, current)
         if not event.force:
             _require_recovered(conn, rules, township.code, township.name, current, event.at)
         delist_township(
@@ -411,32 +276,28 @@ def sweep_listings(conn: Connection, rules: Rules, now: datetime, writer: Effect
     figures = township_figures(conn, rules, now)
     listed = active_listings(conn)
     newly, proposed = [], []
-    for code, f in sorted(figures.items()):
-        if code not in rules.tree.units:
-            continue
-        problems = breaches(rules, f)
-        current = listed.get(code)
-        if problems and current is None:
-            list_township(
-                conn,
-                rules,
-                writer,
-                code,
-                at=now,
-                actor="system",
-                level="city",
-                reason="；".join(problems),
-                problems=problems,
-                figures=f,
-            )
-            newly.append(code)
+    for chosen in townships_to_list(rules, figures, listed):
+        problems = chosen.problems
+        list_township(
+            conn,
+            rules,
+            writer,
+            chosen.township_code,
+            at=now,
+            actor="system",
+            level="city",
+            reason="；".join(problems),
+            problems=problems,
+            figures=chosen.figures,
+        )
+        newly.append(chosen.township_code)
     for code, current in listed.items():
         still_open, breached = _unrecovered(conn, rules, current, figures.get(code))
-        recovered = not still_open and not breached
-        if recovered and current.delist_proposed_at is None:
+        change = proposal_change(recovered(still_open, breached), current.delist_proposed_at is not None)
+        if change is True:
             conn.execute(update(_L).where(_L.c.id == current.id).values(delist_proposed_at=now))
             proposed.append(code)
-        elif not recovered and current.delist_proposed_at is not None:
+        elif change is False:
             conn.execute(update(_L).where(_L.c.id == current.id).values(delist_proposed_at=None))
     # The decisions just taken are a fixed point (listed townships are not listed again, proposals are not
     # proposed again), so the state they leave — listings and transitions included — is what the mark describes.
@@ -583,16 +444,6 @@ def _unrecovered(conn: Connection, rules: Rules, listing: Any, figures: Figures 
 
 def _require_recovered(conn: Connection, rules: Rules, code: str, name: str, listing: Any, at: datetime) -> None:
     still_open, breached = _unrecovered(conn, rules, listing, township_figures(conn, rules, at, [code]).get(code))
-    why = []
-    if still_open:
-        shown = ", ".join(still_open[:5]) + (f" and {len(still_open) - 5} more" if len(still_open) > 5 else "")
-        listed = len(listing.problem_hazards or [])
-        why.append(f"{len(still_open)} of its {listed} listed hazards are still open ({shown})")
-    if breached:
-        why.append("its figures still break the policy: " + "；".join(breached))
-    if why:
-        raise Refused(
-            f"{name} cannot be delisted yet: {'; '.join(why)}. Delist it once they are cleared (the sweep proposes "
-            'it then), or delist with --force ("force": true in an event) if the listing was made in error',
-            field="township",
-        )
+    refusal = not_recovered_refusal(name, still_open, len(listing.problem_hazards or []), breached)
+    if refusal is not None:
+        raise refusal

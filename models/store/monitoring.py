@@ -40,9 +40,9 @@ from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.bulk import bulk_insert, shared_conversions
 from hazardloop.models.store.collector import collector_paused
 from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.intake import ApplyReport, EffectWriter, _Batch, parse_lines, prefer_indexes, retryable
-from hazardloop.models.store.readings_store import BreachEpisodeRow, MonitoringPointRow, ReadingRow
-from hazardloop.models.store.tables import HazardRow
+from hazardloop.models.store.effects import EffectWriter
+from hazardloop.models.store.intake import ApplyReport, _Batch, parse_lines, prefer_indexes, retryable
+from hazardloop.models.store.tables import BreachEpisodeRow, HazardRow, MonitoringPointRow, ReadingRow
 
 CHUNK_READINGS = 20000
 SOURCE = "monitoring"

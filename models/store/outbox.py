@@ -1,20 +1,27 @@
-"""Operator actions on the outbox: sending failed or given-up notices again.
+"""The outbox's queries: operator actions (sending failed or given-up notices again), and the claims, outcomes and
+archive of the dispatcher (``SqlOutbox``, the store behind ``notifications.dispatch``).
 
-One function for every entry point (``hazardloop notices requeue``, the HTTP API's
+Requeueing is one function for every entry point (``hazardloop notices requeue``, the HTTP API's
 ``POST /api/v1/notices/{id}/requeue``): it takes the caller's connection, so the caller's unit of work decides
 when the change lands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, true, update
 
 from hazardloop.models.core.errors import InvalidInput, Problem, Refused
+from hazardloop.models.core.ledger_filter import LedgerFilter
 from hazardloop.models.core.policy import NOTICE_KINDS
-from hazardloop.models.store.tables import NoticeRow, UnitRow
+from hazardloop.models.store.bulk import bulk_insert
+from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.ledger import ledger_rows
+from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow, UnitRow
 
 _N = NoticeRow.__table__
 _U = UnitRow.__table__
@@ -129,3 +136,92 @@ def _values(given: Sequence[str] | str | None) -> list[str]:
         return []
     items = given.split(",") if isinstance(given, str) else list(given)
     return [item.strip() for item in items if item.strip()]
+
+
+# --- the outbox as dispatch reads and writes it -------------------------------------------------------------
+
+_A = NoticeArchiveRow.__table__
+_ARCHIVE_COLUMNS = [c.name for c in _A.columns]
+
+# An attempt's outcome, for a row still claimed by this dispatcher; the claim is released.
+_MARK = (
+    update(_N)
+    .where(and_(_N.c.id == bindparam("b_id"), _N.c.claimed_by == bindparam("b_worker")))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        next_try_at=bindparam("next_try_at"),
+        last_error=bindparam("last_error"),
+        sent_at=bindparam("sent_at"),
+        subject=bindparam("subject"),
+        delivered_to=bindparam("delivered_to"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
+class SqlOutbox:
+    """The outbox in the database, as ``notifications.dispatch`` claims, records and reads it: each call is its
+    own short transaction. A notice is claimed with a lease (``claimed_until``), on PostgreSQL with
+    ``FOR UPDATE SKIP LOCKED``, so several dispatchers never take the same row."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(
+        self,
+        *,
+        now: datetime,
+        wall: datetime,
+        worker: str,
+        limit: int,
+        keys: Sequence[str] | None,
+        lease_until: datetime,
+    ) -> list[Any]:
+        due = and_(
+            _N.c.status == "pending",
+            or_(_N.c.next_try_at.is_(None), _N.c.next_try_at <= now),
+            or_(_N.c.claimed_until.is_(None), _N.c.claimed_until < wall),
+            _N.c.key.in_(keys) if keys is not None else true(),
+        )
+        with unit_of_work(self.engine) as conn:
+            stmt = select(_N.c.id).where(due).order_by(_N.c.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = [r[0] for r in conn.execute(stmt)]
+            if not ids:
+                return []
+            conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=lease_until))
+            return list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id)))
+
+    def record_outcomes(self, worker: str, done: list[tuple[Any, dict[str, Any]]]) -> set[int]:
+        """Mark the rows still claimed by ``worker`` and archive what they sent (each outcome's ``archive`` entry,
+        taken out of it), all or nothing; returns their ids."""
+        with unit_of_work(self.engine) as conn:
+            archives = {row.id: outcome.pop("archive", None) for row, outcome in done}
+            if len(done) == 1:
+                # one row: the claim in the WHERE clause is the check (an update finding no row of ours writes nothing)
+                row, outcome = done[0]
+                ours = {row.id} if conn.execute(_MARK, {**outcome, "b_worker": worker}).rowcount == 1 else set()
+            else:
+                held = select(_N.c.id).where(_N.c.id.in_(list(archives)), _N.c.claimed_by == worker)
+                if conn.dialect.name == "postgresql":
+                    held = held.with_for_update()
+                ours = {r[0] for r in conn.execute(held)}
+                marks = [{**outcome, "b_worker": worker} for row, outcome in done if row.id in ours]
+                if marks:
+                    conn.execute(_MARK, marks)
+            archive = [a for row_id, a in archives.items() if a and row_id in ours]
+            if archive:
+                bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
+            return ours
+
+    def mark_outcomes(self, worker: str, outcomes: list[dict[str, Any]]) -> None:
+        with unit_of_work(self.engine) as conn:
+            conn.execute(_MARK, [{**o, "b_worker": worker} for o in outcomes])
+
+    @contextmanager
+    def ledger_rows(self, flt: LedgerFilter) -> Iterator[Iterable[Any]]:
+        with unit_of_work(self.engine, write=False) as conn:
+            yield ledger_rows(conn, flt)

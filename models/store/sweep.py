@@ -21,7 +21,8 @@ from hazardloop.models.core.rules import Rules
 from hazardloop.models.store import listing
 from hazardloop.models.store.collector import collector_paused
 from hazardloop.models.store.db import open_unit_of_work, unit_of_work
-from hazardloop.models.store.intake import EffectWriter, retryable
+from hazardloop.models.store.effects import EffectWriter
+from hazardloop.models.store.intake import retryable
 from hazardloop.models.store.repository import load_hazards_where
 from hazardloop.models.store.tables import HazardRow
 

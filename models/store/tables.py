@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -364,5 +365,51 @@ class SessionRow(Base):
     ended_at: Mapped[datetime | None]
 
 
-# The indicator system's tables live in their own module; importing it here puts them in ``Base.metadata``.
-from hazardloop.models.store import readings_store  # noqa: E402,F401
+# --- the indicator system: every reading received, each monitoring point's running state (the row a batch locks,
+# so two writers of the same point queue), and the breach episodes with the hazard each raised (migration 0008)
+
+
+class ReadingRow(Base):
+    """One reading of a monitoring point; a point has at most one reading per instant (the idempotency key)."""
+
+    __tablename__ = "readings"
+
+    point_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(8))  # normal, warning or breach, as the thresholds stood
+    indicator_code: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+    # the analysis reads whole periods across points
+    __table_args__ = (Index("ix_readings_at", "at"),)
+
+
+class MonitoringPointRow(Base):
+    """Where a point stands after its latest reading: the level, the open breach episode, the warning spell."""
+
+    __tablename__ = "monitoring_points"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_at: Mapped[datetime | None]
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_level: Mapped[str | None] = mapped_column(String(8))
+    episode_started_at: Mapped[datetime | None]
+    warning_since: Mapped[datetime | None]
+
+
+class BreachEpisodeRow(Base):
+    """One spell of a point past its breach threshold, from the first reading past it to the first back within
+    the warning threshold, and the hazard it raised."""
+
+    __tablename__ = "breach_episodes"
+
+    point_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(String(64))
+    hazard_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    ended_at: Mapped[datetime | None]
+    readings: Mapped[int] = mapped_column(Integer, default=0)
+    peak: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[datetime]
+    last_value: Mapped[float] = mapped_column(Float)

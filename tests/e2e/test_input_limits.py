@@ -87,7 +87,7 @@ def test_a_password_in_a_url_that_cannot_be_read_is_hidden(tmp_path: Path, monke
     ],
 )
 def test_every_secret_of_a_url_is_hidden(url: str, shown: str) -> None:
-    from hazardloop.models.core.url_text import shown_url
+    from hazardloop.models.store.url_text import shown_url
 
     text = shown_url(url)
     assert shown in text and "pw" not in text.replace("password", "") and "=x" not in text and "=y" not in text

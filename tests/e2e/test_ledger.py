@@ -13,9 +13,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from hazardloop.models.core.ledger_filter import LedgerFilter, report_ledger_filter
 from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.ledger import ledger_rows
 from hazardloop.models.store.tables import HazardRow, TransitionRow
-from hazardloop.notifications.ledger import HEADERS, LedgerFilter, ledger_bytes, report_attachment
+from hazardloop.notifications.ledger import HEADERS, ledger_bytes, report_attachment
 from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from tests.support.analysis_data import TZ, load
 from tests.support.fixtures import Cli, cli_on_copy
@@ -150,9 +152,13 @@ def test_the_monthly_report_gets_the_scope_ledger_as_attachment(template_db: Pat
     context = {"period_kind": "monthly", "period_label": "2025-10", "period_start": "2025-10-01",
                "scope": {"code": "SX-KQ", "name": "柯桥区", "level": "county"}}  # fmt: skip
     with unit_of_work(app.engine, write=False) as conn:
-        name, data, mime = report_attachment(conn, app.rules, context, now)  # type: ignore[misc]
-        assert report_attachment(conn, app.rules, {**context, "period_kind": "daily"}, now) is None
-        whole = ledger_bytes(conn, app.rules, now, LedgerFilter())
+        flt = report_ledger_filter(app.rules, context)
+        assert flt is not None
+        name, data, mime = report_attachment(ledger_rows(conn, flt), app.rules, context, now)  # type: ignore[misc]
+        daily = {**context, "period_kind": "daily"}
+        assert report_ledger_filter(app.rules, daily) is None
+        assert report_attachment([], app.rules, daily, now) is None
+        whole = ledger_bytes(ledger_rows(conn, LedgerFilter()), app.rules, now, LedgerFilter())
     assert name == "隐患台账-柯桥区-2025-10.xlsx"
     assert mime.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(data))["柯桥区"]
@@ -184,7 +190,8 @@ def test_a_county_beyond_the_excel_row_limit_goes_on_in_continuation_sheets(
     app = bootstrap(db=f"sqlite:///{template_db}", config_dir=CONFIG_DIR)
     buf = io.BytesIO()
     with unit_of_work(app.engine, write=False) as conn:
-        summary = ledger.write_ledger(conn, app.rules, datetime.fromisoformat(NOW), buf, LedgerFilter(county="SX-YC"))
+        county = LedgerFilter(county="SX-YC")
+        summary = ledger.write_ledger(ledger_rows(conn, county), app.rules, datetime.fromisoformat(NOW), buf, county)
         total = conn.execute(
             select(func.count()).select_from(HazardRow.__table__).where(HazardRow.__table__.c.county_code == "SX-YC")
         ).scalar()

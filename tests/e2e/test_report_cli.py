@@ -17,7 +17,9 @@ import openpyxl
 import pytest
 
 from hazardloop.config.bootstrap import bootstrap
-from hazardloop.models.store.analysis import Period, build_figures, resolve_scope
+from hazardloop.models.core.figures import resolve_scope
+from hazardloop.models.core.periods import Period
+from hazardloop.models.store.analysis import build_figures
 from hazardloop.models.store.db import unit_of_work
 from tests.support.analysis_data import load
 from tests.support.fixtures import CONFIG_DIR, Cli, cli_on_copy

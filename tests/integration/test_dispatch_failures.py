@@ -361,6 +361,7 @@ def test_a_server_lost_mid_batch_stops_the_batch_and_records_the_rest_as_attempt
     from datetime import datetime
 
     from hazardloop.models.store.intake import apply_lines
+    from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import MailServerUnavailable, dispatch
     from hazardloop.notifications.mail_errors import TransientMailError
     from hazardloop.notifications.mailers import MemoryBackend
@@ -379,7 +380,7 @@ def test_a_server_lost_mid_batch_stops_the_batch_and_records_the_rest_as_attempt
 
     backend.send = send_then_lose_the_server  # type: ignore[method-assign]
     with pytest.raises(MailServerUnavailable) as raised:
-        dispatch(app.engine, app.rules, backend, app.renderer, now)
+        dispatch(SqlOutbox(app.engine), app.rules, backend, app.renderer, now)
 
     said = str(raised.value)
     assert "mail.example.org:25" in said and "1 notice(s) were sent before that" in said and "3 notice(s) left" in said
@@ -397,6 +398,7 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
 
     import hazardloop.notifications.dispatch as dispatch_module
     from hazardloop.models.store.intake import apply_lines
+    from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import dispatch
     from hazardloop.notifications.mailers import FileBackend
 
@@ -411,10 +413,10 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
         real_send(self, message, recipients)
         if not overtaken:
             overtaken.append(None)
-            overtaken[0] = dispatch(app.engine, app.rules, FileBackend(tmp_path / "b"), app.renderer, now)
+            overtaken[0] = dispatch(SqlOutbox(app.engine), app.rules, FileBackend(tmp_path / "b"), app.renderer, now)
 
     monkeypatch.setattr(FileBackend, "send", send_then_be_overtaken)
-    first = dispatch(app.engine, app.rules, FileBackend(tmp_path / "a"), app.renderer, now)
+    first = dispatch(SqlOutbox(app.engine), app.rules, FileBackend(tmp_path / "a"), app.renderer, now)
 
     assert overtaken[0].sent == 2 and first.sent == 0
     assert first.errors and "another dispatcher has taken them over" in first.errors[0]

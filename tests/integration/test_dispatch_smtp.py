@@ -103,6 +103,7 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_id(
     import time
     from datetime import timedelta
 
+    import hazardloop.models.store.outbox as outbox_module
     import hazardloop.notifications.dispatch as dispatch_module
 
     _detect(mail_cli, tmp_path, 3)
@@ -112,7 +113,7 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_id(
         raise KeyboardInterrupt("power cut after sending, before recording")
 
     with monkeypatch.context() as patch:
-        patch.setattr(dispatch_module, "bulk_insert", crash)
+        patch.setattr(outbox_module, "bulk_insert", crash)  # the archive write of the outcome
         assert mail_cli("dispatch", now=NOW).exit_code != 0  # the command line turns the interrupt into an abort
     crashed = time.monotonic()
     assert len(smtp.messages) == 1  # each outcome is recorded before the next send: the crash stops the batch there
@@ -137,6 +138,7 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
 
     import hazardloop.notifications.dispatch as dispatch_module
     from hazardloop.config.bootstrap import bootstrap
+    from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import dispatch
 
     _detect(mail_cli, tmp_path, 2)
@@ -151,10 +153,10 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
         real_send(self, message)
         if not started:  # while the first dispatcher sends, a second one takes the expired claim and finishes
             started.append(True)
-            overtaken.append(dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of))
+            overtaken.append(dispatch(SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, as_of))
 
     monkeypatch.setattr(app.mail_backend().__class__, "send", send_then_be_overtaken)
-    first = dispatch(app.engine, app.rules, app.mail_backend(), app.renderer, as_of)
+    first = dispatch(SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, as_of)
     app.close()
     assert overtaken and overtaken[0].sent == 2
     assert first.errors and "another dispatcher has taken them over" in first.errors[0]

@@ -181,7 +181,8 @@ def _scopes(app: App, viewer: Viewer) -> list[tuple[str, str]]:
 def _analysis(app: App, viewer: Viewer, period: str, label: str | None, scope: str) -> tuple[str, dict[str, Any]]:
     """The report document (HTML with its charts inline) and its figures, cached for a few minutes per question."""
     from hazardloop.flows.reports import _as_document, preview_context  # _as_document: the context's dates as dates
-    from hazardloop.models.store.analysis import resolve_period, resolve_scope
+    from hazardloop.models.core.figures import resolve_scope
+    from hazardloop.models.core.periods import resolve_period
     from hazardloop.notifications.charts import render_charts
 
     now = app.clock.now()
