@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hazardloop.models.core.addresses import address_problem
+from hazardloop.models.core.ladder import RungSpec, ladder_problem, standard_ladder
 
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
@@ -88,14 +89,18 @@ class Deadlines(DeadlineDays):
 
 
 class Escalation(_Strict):
+    """The escalation ladder (``models.core.ladder``): ``ladder`` lists the rungs; without it, the standard ladder
+    is built from the shorthand keys. With it, a shorthand key that is given must agree with its rung."""
+
     acknowledge_within_days: int = Field(1, ge=0, le=60, description="0 disables the acknowledgement reminder")
     remind_before_days: int = Field(1, ge=0, le=60, description="0 disables the deadline reminder")
     county_after_days: int = Field(3, ge=0, le=365)
     city_after_days: int = Field(10, ge=0, le=365)
     major_overdue_to: Literal["township", "county", "city"] = "county"
+    ladder: tuple[RungSpec, ...] | None = None
 
     @model_validator(mode="after")
-    def _city_after_county(self) -> Escalation:
+    def _a_ladder_that_climbs(self) -> Escalation:
         if self.city_after_days < self.county_after_days:
             raise _error_at(
                 ("city_after_days",),
@@ -103,7 +108,51 @@ class Escalation(_Strict):
                 "city supervision cannot come before county supervision",
                 self.city_after_days,
             )
+        if self.ladder is None:
+            return self
+        problem = ladder_problem(self.ladder)
+        if problem is not None:
+            index, key, message = problem
+            raise _error_at(("ladder", index, key), message, getattr(self.ladder[index], key))
+        self._shorthand_agrees()
         return self
+
+    def _shorthand_agrees(self) -> None:
+        """A shorthand key given beside a ladder says the same as its rung, or the policy would mean two things."""
+        rungs = {r.name: r for r in self.ladder or ()}
+        reminder, major = rungs.get("reminder"), rungs.get("major")
+        declared: dict[str, tuple[object, str]] = {
+            "remind_before_days": (
+                reminder.before_deadline if reminder and reminder.before_deadline else 0,
+                "the ladder's rung 'reminder' says",
+            ),
+            "county_after_days": (_overdue(rungs.get("county")), "the ladder's rung 'county' says"),
+            "city_after_days": (_overdue(rungs.get("city")), "the ladder's rung 'city' says"),
+            "major_overdue_to": (major.level if major else None, "the ladder's rung 'major' says"),
+        }
+        for key in sorted(self.model_fields_set & set(declared)):
+            given, (ladder_value, whose) = getattr(self, key), declared[key]
+            if given != ladder_value:
+                said = "nothing (it has no such rung)" if ladder_value is None else repr(ladder_value)
+                raise _error_at(
+                    (key,),
+                    f"{given!r} disagrees with the ladder: {whose} {said}; with a ladder the rungs decide, so change "
+                    f"the rung or remove '{key}'",
+                    given,
+                )
+
+    @cached_property
+    def rungs(self) -> tuple[RungSpec, ...]:
+        """The ladder in force: the declared one, or the standard ladder from the shorthand keys."""
+        if self.ladder is not None:
+            return self.ladder
+        return standard_ladder(
+            self.remind_before_days, self.county_after_days, self.city_after_days, self.major_overdue_to
+        )
+
+
+def _overdue(rung: RungSpec | None) -> int | None:
+    return rung.overdue_days if rung is not None else None
 
 
 class Extensions(_Strict):
