@@ -188,6 +188,22 @@ def test_the_added_rungs_notice_says_which_rung_and_is_copied_as_declared(interv
     assert transition.details["rung"] == "interview"
 
 
+def test_an_added_rung_is_addressed_and_copied_as_declared(tmp_path: Path) -> None:
+    # a 通报 to the county office itself three working days before the deadline, copied to the city
+    notice = "    - {name: county_notice, title: 通报, before_deadline: 3, notice: reminder, to: county, cc: [city]}\n"
+    text = _policy_text().replace("  ladder:\n", "  ladder:\n" + notice, 1)
+    folder = _config(tmp_path, text)
+    policy = load_policy(folder)
+    rules = Rules.build(policy, OrgTree(load_org(folder, policy)))
+    h = _detected(rules, "IV-4", "2025-09-26T10:00:00")
+    # due Mon 10-13: three working days before is Thu 10-09 (10-01 … 10-08 are National Day holidays)
+    effects = sweep_hazard(rules, h, at("2025-10-09T00:00:00"))
+    (sent,) = [n for n in effects.notices if n.extra.get("rung") == "county_notice"]
+    assert sent.kind == "reminder" and sent.recipient_code == "SX-YC" and sent.cc_codes == ("SX",)
+    assert sent.key == f"reminder:{h.id}:rung:county_notice:1"
+    assert not [n for n in sweep_hazard(rules, h, at("2025-10-09T01:00:00")).notices if n.extra.get("rung")]
+
+
 # --- an office's own rung, through the store -----------------------------------------------------------------------
 
 

@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     from hazardloop.models.core.rules import Rules
 
 _ONE_SECOND = timedelta(seconds=1)
-# The rung as the sweep and the what-if preview read it (``action``, ``at``, ``level``, ``duty``).
-Rung = PendingRung
 
 
 def pending_rungs(rules: Rules, h: Hazard) -> list[PendingRung]:
