@@ -120,24 +120,21 @@ class Escalation(_Strict):
     def _shorthand_agrees(self) -> None:
         """A shorthand key given beside a ladder says the same as its rung, or the policy would mean two things."""
         rungs = {r.name: r for r in self.ladder or ()}
-        reminder, major = rungs.get("reminder"), rungs.get("major")
-        declared: dict[str, tuple[object, str]] = {
-            "remind_before_days": (
-                reminder.before_deadline if reminder and reminder.before_deadline else 0,
-                "the ladder's rung 'reminder' says",
-            ),
-            "county_after_days": (_overdue(rungs.get("county")), "the ladder's rung 'county' says"),
-            "city_after_days": (_overdue(rungs.get("city")), "the ladder's rung 'city' says"),
-            "major_overdue_to": (major.level if major else None, "the ladder's rung 'major' says"),
+        reminder, county, city, major = (rungs.get(name) for name in ("reminder", "county", "city", "major"))
+        declared: dict[str, tuple[str, object]] = {
+            "remind_before_days": ("reminder", reminder.before_deadline or 0 if reminder else 0),
+            "county_after_days": ("county", county.overdue_days if county else None),
+            "city_after_days": ("city", city.overdue_days if city else None),
+            "major_overdue_to": ("major", major.level if major else None),
         }
         for key in sorted(self.model_fields_set & set(declared)):
-            given, (ladder_value, whose) = getattr(self, key), declared[key]
-            if given != ladder_value:
-                said = "nothing (it has no such rung)" if ladder_value is None else repr(ladder_value)
+            given, (name, in_ladder) = getattr(self, key), declared[key]
+            if given != in_ladder:
+                said = "nothing (there is no such rung)" if in_ladder is None else repr(in_ladder)
                 raise _error_at(
                     (key,),
-                    f"{given!r} disagrees with the ladder: {whose} {said}; with a ladder the rungs decide, so change "
-                    f"the rung or remove '{key}'",
+                    f"{given!r} disagrees with the ladder: the ladder's rung '{name}' says {said}; with a ladder the "
+                    f"rungs decide, so change the rung or remove '{key}'",
                     given,
                 )
 
@@ -149,10 +146,6 @@ class Escalation(_Strict):
         return standard_ladder(
             self.remind_before_days, self.county_after_days, self.city_after_days, self.major_overdue_to
         )
-
-
-def _overdue(rung: RungSpec | None) -> int | None:
-    return rung.overdue_days if rung is not None else None
 
 
 class Extensions(_Strict):
