@@ -63,6 +63,9 @@ class Hazard:
     extension_due_at: datetime | None = None
     extension_reminded_seq: int = 0
     extension_supervised_seq: int = 0
+    # the rungs of an office's own ladder that have fired, as "duty/rung=seq" words (``models.core.ladder``); the
+    # standard rungs keep their records in the columns above
+    rungs_fired: str = ""
     cleared_at: datetime | None = None
     closed_at: datetime | None = None
     next_action_at: datetime | None = None
@@ -86,6 +89,11 @@ HAZARD_COLUMNS = tuple(f.name for f in fields(Hazard))
 # Set by the store on a hazard it read: the updatable values as read, so an update writes only what changed.
 # Kept out of the dataclass fields (not compared, not a column); copies carry it along.
 LOADED = "_loaded"
+
+
+def cause_key(kind: str, hazard_id: str, *parts: object) -> str:
+    """The idempotency key of a step and its notice: the same cause is never acted on twice."""
+    return ":".join([kind, hazard_id, *(str(p) for p in parts)])
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
+from hazardloop.models.core.actions import Action
 from hazardloop.models.core.errors import Refused
 
 
@@ -28,27 +29,28 @@ CLOCK_RUNNING = frozenset({State.ASSIGNED, State.RECTIFYING})
 SWEPT = frozenset({*CLOCK_RUNNING, State.PENDING_VERIFICATION})
 
 _S = State
+_A = Action
 # (event type, from state) -> to state. Events that keep the state still appear: they are allowed only there.
 # "routed" is the engine's own routing of a fresh detection; "swept" covers reminders, supervision and
 # automatic elevation.
 TABLE: Mapping[tuple[str, State], State] = {
-    ("routed", _S.DETECTED): _S.ASSIGNED,
-    ("hazard.assigned", _S.DETECTED): _S.ASSIGNED,
-    ("hazard.acknowledged", _S.ASSIGNED): _S.RECTIFYING,
-    ("hazard.reassigned", _S.ASSIGNED): _S.ASSIGNED,
-    ("hazard.reassigned", _S.RECTIFYING): _S.ASSIGNED,
-    ("extension.requested", _S.ASSIGNED): _S.ASSIGNED,
-    ("extension.requested", _S.RECTIFYING): _S.RECTIFYING,
-    ("extension.decided", _S.ASSIGNED): _S.ASSIGNED,
-    ("extension.decided", _S.RECTIFYING): _S.RECTIFYING,
-    ("rectification.submitted", _S.RECTIFYING): _S.PENDING_VERIFICATION,
-    ("verification.passed", _S.PENDING_VERIFICATION): _S.CLEARED,
-    ("verification.failed", _S.PENDING_VERIFICATION): _S.RECTIFYING,
-    **{("hazard.invalidated", s): _S.INVALID for s in OPEN},
-    **{("hazard.escalated", s): s for s in OPEN},
-    ("swept", _S.ASSIGNED): _S.ASSIGNED,
-    ("swept", _S.RECTIFYING): _S.RECTIFYING,
-    ("swept", _S.PENDING_VERIFICATION): _S.PENDING_VERIFICATION,  # the verifier's clock
+    (_A.ROUTED, _S.DETECTED): _S.ASSIGNED,
+    (_A.ASSIGNED, _S.DETECTED): _S.ASSIGNED,
+    (_A.ACKNOWLEDGED, _S.ASSIGNED): _S.RECTIFYING,
+    (_A.REASSIGNED, _S.ASSIGNED): _S.ASSIGNED,
+    (_A.REASSIGNED, _S.RECTIFYING): _S.ASSIGNED,
+    (_A.EXTENSION_REQUESTED, _S.ASSIGNED): _S.ASSIGNED,
+    (_A.EXTENSION_REQUESTED, _S.RECTIFYING): _S.RECTIFYING,
+    (_A.EXTENSION_DECIDED, _S.ASSIGNED): _S.ASSIGNED,
+    (_A.EXTENSION_DECIDED, _S.RECTIFYING): _S.RECTIFYING,
+    (_A.RECTIFICATION_SUBMITTED, _S.RECTIFYING): _S.PENDING_VERIFICATION,
+    (_A.VERIFICATION_PASSED, _S.PENDING_VERIFICATION): _S.CLEARED,
+    (_A.VERIFICATION_FAILED, _S.PENDING_VERIFICATION): _S.RECTIFYING,
+    **{(_A.INVALIDATED, s): _S.INVALID for s in OPEN},
+    **{(_A.ESCALATED, s): s for s in OPEN},
+    (_A.SWEPT, _S.ASSIGNED): _S.ASSIGNED,
+    (_A.SWEPT, _S.RECTIFYING): _S.RECTIFYING,
+    (_A.SWEPT, _S.PENDING_VERIFICATION): _S.PENDING_VERIFICATION,  # the verifier's clock
 }
 
 _PLAIN_STATE = {
@@ -61,7 +63,7 @@ _PLAIN_STATE = {
 }
 
 
-_INTERNAL = frozenset({"routed", "swept"})  # the engine's own steps, not events anyone can send
+_INTERNAL = frozenset({Action.ROUTED, Action.SWEPT})  # the engine's own steps, not events anyone can send
 
 
 def allowed_events(state: State) -> list[str]:

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hazardloop.models.core.addresses import address_problem
+from hazardloop.models.core.ladder import RungSpec, ladder_problem, standard_ladder
 
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
@@ -88,14 +89,18 @@ class Deadlines(DeadlineDays):
 
 
 class Escalation(_Strict):
+    """The escalation ladder (``models.core.ladder``): ``ladder`` lists the rungs; without it, the standard ladder
+    is built from the shorthand keys. With it, a shorthand key that is given must agree with its rung."""
+
     acknowledge_within_days: int = Field(1, ge=0, le=60, description="0 disables the acknowledgement reminder")
     remind_before_days: int = Field(1, ge=0, le=60, description="0 disables the deadline reminder")
     county_after_days: int = Field(3, ge=0, le=365)
     city_after_days: int = Field(10, ge=0, le=365)
     major_overdue_to: Literal["township", "county", "city"] = "county"
+    ladder: tuple[RungSpec, ...] | None = None
 
     @model_validator(mode="after")
-    def _city_after_county(self) -> Escalation:
+    def _a_ladder_that_climbs(self) -> Escalation:
         if self.city_after_days < self.county_after_days:
             raise _error_at(
                 ("city_after_days",),
@@ -103,7 +108,44 @@ class Escalation(_Strict):
                 "city supervision cannot come before county supervision",
                 self.city_after_days,
             )
+        if self.ladder is None:
+            return self
+        problem = ladder_problem(self.ladder)
+        if problem is not None:
+            index, key, message = problem
+            raise _error_at(("ladder", index, key), message, getattr(self.ladder[index], key))
+        self._shorthand_agrees()
         return self
+
+    def _shorthand_agrees(self) -> None:
+        """A shorthand key given beside a ladder says the same as its rung, or the policy would mean two things."""
+        rungs = {r.name: r for r in self.ladder or ()}
+        reminder, county, city, major = (rungs.get(name) for name in ("reminder", "county", "city", "major"))
+        declared: dict[str, tuple[str, object]] = {
+            "remind_before_days": ("reminder", reminder.before_deadline or 0 if reminder else 0),
+            "county_after_days": ("county", county.overdue_days if county else None),
+            "city_after_days": ("city", city.overdue_days if city else None),
+            "major_overdue_to": ("major", major.level if major else None),
+        }
+        for key in sorted(self.model_fields_set & set(declared)):
+            given, (name, in_ladder) = getattr(self, key), declared[key]
+            if given != in_ladder:
+                said = "nothing (there is no such rung)" if in_ladder is None else repr(in_ladder)
+                raise _error_at(
+                    (key,),
+                    f"{given!r} disagrees with the ladder: the ladder's rung '{name}' says {said}; with a ladder the "
+                    f"rungs decide, so change the rung or remove '{key}'",
+                    given,
+                )
+
+    @cached_property
+    def rungs(self) -> tuple[RungSpec, ...]:
+        """The ladder in force: the declared one, or the standard ladder from the shorthand keys."""
+        if self.ladder is not None:
+            return self.ladder
+        return standard_ladder(
+            self.remind_before_days, self.county_after_days, self.city_after_days, self.major_overdue_to
+        )
 
 
 class Extensions(_Strict):

@@ -3,11 +3,10 @@ sets. Pure functions of (hazard, event, policy, organisation, calendar); time co
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
 
+from hazardloop.models.core.actions import Action
 from hazardloop.models.core.calendar import (
     WorkingCalendar,
     calendar_for,
@@ -31,44 +30,26 @@ from hazardloop.models.core.events import (
     VerificationFailed,
     VerificationPassed,
 )
-from hazardloop.models.core.hazard import HAZARD_ID_FORM, Effects, Hazard, NoticeIntent, Transition
+from hazardloop.models.core.hazard import HAZARD_ID_FORM, Effects, Hazard, NoticeIntent, Transition, cause_key
+from hazardloop.models.core.ladder import Schedule
 from hazardloop.models.core.lifecycle import CLOCK_RUNNING, State, next_state
+from hazardloop.models.core.memo import memoised
 from hazardloop.models.core.orgtree import Actor, OrgTree
 from hazardloop.models.core.policy import LEVEL_RANK, Policy, Unit
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-def memoised(cache: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
-    """``cache[key]``, made on first use. For values derived from the rules alone (deadline instants, working-day
-    counts), keyed by instants; the cache is emptied when it holds 100,000 of them, which bounds a process that
-    runs for years."""
-    value = cache.get(key)
-    if value is None:
-        if len(cache) >= 100_000:
-            cache.clear()
-        value = cache[key] = make()
-    return value
-
-
-def cause_key(kind: str, hazard_id: str, *parts: object) -> str:
-    return ":".join([kind, hazard_id, *(str(p) for p in parts)])
-
-
 # How an order error names a hazard's last step.
-_STEP_WORDS = {
-    "hazard.detected": "its detection",
-    "hazard.assigned": "its assignment",
-    "hazard.acknowledged": "its acknowledgement",
-    "hazard.reassigned": "its reassignment",
-    "extension.requested": "the request for an extension",
-    "extension.decided": "the decision on an extension",
-    "rectification.submitted": "the submission of its rectification for verification",
-    "verification.passed": "its verification",
-    "verification.failed": "its failed verification",
-    "hazard.invalidated": "its closing as invalid",
-    "hazard.escalated": "its escalation by hand",
+_STEP_WORDS: dict[str, str] = {
+    Action.DETECTED: "its detection",
+    Action.ASSIGNED: "its assignment",
+    Action.ACKNOWLEDGED: "its acknowledgement",
+    Action.REASSIGNED: "its reassignment",
+    Action.EXTENSION_REQUESTED: "the request for an extension",
+    Action.EXTENSION_DECIDED: "the decision on an extension",
+    Action.RECTIFICATION_SUBMITTED: "the submission of its rectification for verification",
+    Action.VERIFICATION_PASSED: "its verification",
+    Action.VERIFICATION_FAILED: "its failed verification",
+    Action.INVALIDATED: "its closing as invalid",
+    Action.ESCALATED: "its escalation by hand",
 }
 
 
@@ -77,14 +58,24 @@ class Rules:
     policy: Policy
     tree: OrgTree
     calendar: WorkingCalendar
-    # deadline instant -> the instants of its escalation rungs (``models.escalation``), derived from the three above
-    ladders: dict[datetime, Any] = field(default_factory=dict, repr=False, compare=False)
     # (deadline, instant) -> working days overdue, likewise derived
     overdue_counts: dict[tuple[datetime, datetime], int] = field(default_factory=dict, repr=False, compare=False)
     # (start day, working days) -> the verifier's or deciding unit's deadline, likewise derived
     duty_deadlines: dict[tuple[date, int], tuple[datetime, date, bool]] = field(
         default_factory=dict, repr=False, compare=False
     )
+
+    # when each rung of the escalation ladder falls due (``models.core.ladder``), derived from the three above
+    schedule: Schedule = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.schedule = Schedule(
+            self.policy.escalation.rungs,
+            self.calendar,
+            self.policy.tz,
+            acknowledge_within_days=self.policy.escalation.acknowledge_within_days,
+            extension_decision_days=self.policy.deadlines.extension_decision,
+        )
 
     @classmethod
     def build(cls, policy: Policy, tree: OrgTree) -> Rules:
@@ -241,10 +232,10 @@ class Rules:
         if d.unit is not None:  # the source names the responsible unit: assigned to it, whatever the routing
             unit = self.tree.resolve_unit(d.unit, field="hazard.unit")
             self._check_assignable(unit, h)
-            effects.extend(self._route(h, unit, event.at, "system", "routed", event.event_id, None))
+            effects.extend(self._route(h, unit, event.at, "system", Action.ROUTED, event.event_id, None))
         elif self.policy.routing.auto:
             unit = self.tree.route(h.field, h.township_code)
-            effects.extend(self._route(h, unit, event.at, "system", "routed", event.event_id, None))
+            effects.extend(self._route(h, unit, event.at, "system", Action.ROUTED, event.event_id, None))
         self.refresh_next_action(h)
         return h, effects
 
@@ -304,7 +295,7 @@ class Rules:
         that step or comes after it. The engine's own steps (reminders, supervision, elevation by the sweep) do not
         count: a unit's acknowledgement at 10:00 that reaches the engine after the 12:00 sweep reminded it is
         accepted, and recorded after the reminder."""
-        step, step_at = (h.last_step, h.last_step_at) if h.last_step_at else ("hazard.detected", h.detected_at)
+        step, step_at = (h.last_step, h.last_step_at) if h.last_step_at else (Action.DETECTED, h.detected_at)
         if event.at >= step_at:
             return
         what = _STEP_WORDS.get(step, step)
@@ -628,9 +619,11 @@ class Rules:
         fell_due_at: datetime | None = None,
         recipient: Unit | None = None,
         duty: str = "rectification",
+        cc: tuple[str, ...] | None = None,
     ) -> Effects:
         """Raise the hazard's supervision level. ``duty``: whose lateness caused it, the responsible unit's
-        (rectification) or the verifier's (verification, then ``recipient`` is the verifier)."""
+        (rectification) or the verifier's (verification, then ``recipient`` is the verifier). ``cc``: the copy-to
+        units when a ladder rung names them; by default the township and the offices of the new level."""
         before = h.level
         h.level = level
         office = issuer or self.tree.supervising_unit(h.township_code, level)
@@ -641,7 +634,7 @@ class Rules:
                 Transition(
                     h.id,
                     h.township_code,
-                    "hazard.escalated" if manual else "elevated",
+                    Action.ESCALATED if manual else Action.ELEVATED,
                     h.state,
                     h.state,
                     at,
@@ -665,7 +658,7 @@ class Rules:
                     h,
                     at,
                     office,
-                    self.copies(h, supervising, office.code),
+                    self.copies(h, supervising, office.code) if cc is None else cc,
                     recipient=recipient,
                     new_level=level,
                     reason=reason,
@@ -677,9 +670,7 @@ class Rules:
 
     # --- the clock -------------------------------------------------------------------------------------
     def refresh_next_action(self, h: Hazard) -> None:
-        from hazardloop.models.core.escalation import next_action_at  # the ladder lives in its own module
-
-        h.next_action_at = next_action_at(self, h)
+        h.next_action_at = self.schedule.next_action_at(h)
 
     def is_overdue(self, h: Hazard, now: datetime) -> bool:
         return h.state in CLOCK_RUNNING and h.due_at is not None and now > h.due_at

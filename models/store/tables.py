@@ -132,6 +132,7 @@ class HazardRow(Base):
     extension_due_at: Mapped[datetime | None]
     extension_reminded_seq: Mapped[int] = mapped_column(Integer, default=0)
     extension_supervised_seq: Mapped[int] = mapped_column(Integer, default=0)
+    rungs_fired: Mapped[str] = mapped_column(Text, default="", server_default="")  # migration 0011
     cleared_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
