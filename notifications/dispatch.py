@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
 
 from hazardloop.models.core.errors import HazardloopError
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.bulk import bulk_insert
 from hazardloop.models.store.db import unit_of_work
@@ -337,9 +338,6 @@ def _server_down(
     return MailServerUnavailable(f"{what}; {sent}, and {left}.")
 
 
-_DIGEST_KINDS = ("reminder", "supervision")
-
-
 def digest_groups(rows: list[Any], rules: Rules) -> tuple[list[list[Any]], list[Any]]:
     """With ``notices.digest`` on, a unit's reminders and supervisions of one day (at least ``digest_min`` in
     this batch, same addresses) go out as one mail; everything else individually (also a notice some of whose
@@ -347,9 +345,10 @@ def digest_groups(rows: list[Any], rules: Rules) -> tuple[list[list[Any]], list[
     policy = rules.policy.notices
     if not policy.digest:
         return [], rows
+    digestible = NOTICE_KINDS.digestible()
     buckets: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
-        if row.kind in _DIGEST_KINDS and row.to_addrs and not row.delivered_to:
+        if row.kind in digestible and row.to_addrs and not row.delivered_to:
             day = row.created_at.astimezone(rules.policy.tz).date()
             key = (row.recipient_code, tuple(row.to_addrs), tuple(row.cc_addrs or ()), day)
             buckets.setdefault(key, []).append(row)
@@ -372,8 +371,6 @@ def _deliver_digest(
     record: Record | None = None,
 ) -> list[dict[str, Any]]:
     """One mail for the group; each notice in it is marked by the outcome of that one send."""
-    from hazardloop.models.core.notice_docs import KIND_TITLES
-
     first = group[0]
     base = [_base_outcome(r) for r in group]
     try:
@@ -385,7 +382,7 @@ def _deliver_digest(
             due = stored.get("duty_due_date") if duty != "rectification" else hazard.get("due_date")
             items.append(
                 {
-                    "kind_title": KIND_TITLES[row.kind],
+                    "kind_title": NOTICE_KINDS[row.kind].title,
                     "number": row.number,
                     "hazard_id": row.hazard_id,
                     "title": hazard.get("title", ""),
@@ -637,8 +634,6 @@ def _alert_operator(
     operator = rules.policy.notices.operator
     if not given_up or not operator:
         return
-    from hazardloop.models.core.notice_docs import KIND_TITLES
-
     tz = rules.policy.tz
     for row, outcome in given_up:
         issuer = rules.tree.units.get(row.issuer_code)
@@ -646,7 +641,7 @@ def _alert_operator(
         context = {
             "notice_id": row.id,
             "number": row.number,
-            "kind_title": KIND_TITLES.get(row.kind, row.kind),
+            "kind_title": NOTICE_KINDS.titles.get(row.kind, row.kind),
             "issuer": issuer.name if issuer else row.issuer_code,
             "recipient": recipient.name if recipient else row.recipient_code,
             "addresses": [*(row.to_addrs or []), *(row.cc_addrs or [])] or ["（无邮件地址）"],
