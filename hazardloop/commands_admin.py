@@ -113,7 +113,16 @@ def dispatch(
     now = application.clock.now()
     backend = application.mail_backend()
     with record_job(application.engine, "dispatch", now) as summary:
-        report = run_dispatch(application.engine, application.rules, backend, application.renderer, now, limit=limit)
+        report = run_dispatch(
+            application.engine,
+            application.rules,
+            backend,
+            application.renderer,
+            now,
+            delivery=application.delivery,
+            clock=application.clock,
+            limit=limit,
+        )
         summary.update(report.as_dict())
     if as_json:
         print_json(report.as_dict())

@@ -404,7 +404,7 @@ def delist(
 def sweep(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 2000,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
 ) -> None:
     """Run the escalation sweep once, as of --now."""
     from hazardloop.flows.jobs import record_job
@@ -413,7 +413,9 @@ def sweep(
     application = ready(ctx)
     now = application.clock.now()
     with record_job(application.engine, "sweep", now) as summary:
-        report = run_sweep(application.engine, application.rules, now, batch_size=batch_size)
+        report = run_sweep(
+            application.engine, application.rules, now, batch_size=batch_size or application.settings.sweep_batch_size
+        )
         summary.update(report.as_dict())
     if as_json:
         print_json(report.as_dict())

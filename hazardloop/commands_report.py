@@ -152,7 +152,16 @@ def report_cmd(
         # earlier run that could not send goes now too), with the outbox's retries if the mail server fails
         keys = [n["key"] for n in (*run.queued, *run.already)]
         with record_job(engine, "dispatch", now) as summary:
-            mailed = run_dispatch(engine, rules, application.mail_backend(), application.renderer, now, keys=keys)
+            mailed = run_dispatch(
+                engine,
+                rules,
+                application.mail_backend(),
+                application.renderer,
+                now,
+                delivery=application.delivery,
+                clock=application.clock,
+                keys=keys,
+            )
             summary.update(mailed.as_dict())
         notices = {"queued": run.queued, "already_queued": run.already, "dispatch": mailed.as_dict()}
         figures = run.figures.get(chosen.code)

@@ -382,6 +382,7 @@ def apply_events(
         source=source,
         now=app.clock.now(),
         partial=partial,
+        chunk_lines=app.settings.intake_chunk_lines,
         progress=progress,
         principal=principal.audit(),
         acting=principal.actor if principal.proven else None,
