@@ -5,9 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hazardloop.models.core.url_text import shown_url
 
@@ -37,9 +38,9 @@ class Settings(BaseSettings):
         description="how long a dispatcher holds the notices it claimed before others may take them",
     )
     notice_max_attempts: int = Field(6, ge=1, le=100, description="sends of a notice before it is given up on (dead)")
-    notice_backoff_seconds: tuple[int, ...] = Field(
+    notice_backoff_seconds: Annotated[tuple[int, ...], NoDecode] = Field(
         (60, 300, 900, 3600, 14400),
-        description="wait before the 1st, 2nd, … retry of a notice; the last step repeats (JSON list)",
+        description="seconds to wait before the 1st, 2nd, … retry of a notice, the last repeating: 60,300,900",
     )
     notice_batch_size: int = Field(200, ge=1, le=100_000, description="notices claimed by a dispatcher at a time")
     notice_record_group: int = Field(
@@ -83,11 +84,19 @@ class Settings(BaseSettings):
             raise ValueError(f"'{shown_url(value)}' must start with smtp:// or smtps://")
         return value or None
 
+    @field_validator("notice_backoff_seconds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # the environment gives "60,300,900" (or "[60, 300, 900]"); a number that is not one is said by pydantic
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.strip().strip("[]").split(",") if part.strip())
+        return value
+
     @field_validator("notice_backoff_seconds")
     @classmethod
     def _backoff_steps(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not value:
-            raise ValueError("at least one wait is needed, e.g. [60, 300, 900]")
+            raise ValueError("at least one wait is needed, e.g. 60,300,900")
         if any(step < 1 or step > 7 * 86400 for step in value):
             raise ValueError(f"each wait is between 1 second and 7 days, not {list(value)}")
         if any(later < earlier for earlier, later in pairwise(value)):

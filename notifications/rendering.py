@@ -216,7 +216,8 @@ class NoticeRenderer:
         self.environment.globals["supervision_levels"] = SUPERVISION_LEVELS
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
-        """Render `{kind}.subject.txt`, `{kind}.txt` and `{kind}.html` with `context`.
+        """Render `{kind}.subject.txt`, `{kind}.txt` and `{kind}.html` with `context`; a registered notice kind's
+        templates also see its title as `document_title`.
 
         Raises `ValueError` for an unknown kind and `jinja2.UndefinedError` when the context lacks a
         name a template uses.
@@ -229,6 +230,9 @@ class NoticeRenderer:
             subject, text, html = (self.environment.get_template(name) for name in names)
         except TemplateNotFound as exc:
             raise ValueError(f"unknown notice kind {kind!r}: no template {exc.name!r}") from None
+        kind_entry = REGISTRY.get(kind)
+        if kind_entry is not None:  # the heading and the subject's 【…】 read the registry's title
+            context = {"document_title": kind_entry.title, **context}
         return RenderedNotice(
             subject=_one_line(subject.render(context)),
             text=_tidy_text(text.render(context)),
