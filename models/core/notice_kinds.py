@@ -72,14 +72,14 @@ class NoticeKind:
         return self.about in ("hazard", "township")
 
 
-class _Column(Mapping[str, object]):
-    """A live read-only view of one attribute of every kind: ``NOTICE_KINDS.titles["reminder"]``."""
+class _Column(Mapping[str, str]):
+    """A live read-only view of one text attribute of every kind: ``NOTICE_KINDS.titles["reminder"]``."""
 
     def __init__(self, registry: NoticeKindRegistry, attribute: str) -> None:
         self._registry, self._attribute = registry, attribute
 
-    def __getitem__(self, name: str) -> object:
-        return getattr(self._registry[name], self._attribute)
+    def __getitem__(self, name: str) -> str:
+        return str(getattr(self._registry[name], self._attribute))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._registry)
@@ -131,11 +131,11 @@ class NoticeKindRegistry(Mapping[str, NoticeKind]):
 
     @property
     def titles(self) -> Mapping[str, str]:
-        return _Column(self, "title")  # type: ignore[return-value]
+        return _Column(self, "title")
 
     @property
     def prefixes(self) -> Mapping[str, str]:
-        return _Column(self, "prefix")  # type: ignore[return-value]
+        return _Column(self, "prefix")
 
     def digestible(self) -> tuple[str, ...]:
         return tuple(name for name, kind in self._kinds.items() if kind.digestible)
