@@ -115,6 +115,8 @@ def main() -> None:
             SMTPBackend(f"smtp://127.0.0.1:{port}"),
             renderer,
             start + timedelta(days=3),
+            delivery=app.delivery,
+            clock=app.clock,
             limit=args.notices,
         )
         dispatch_s, dispatch_cpu_s = time.perf_counter() - began, time.process_time() - cpu_began

@@ -4,7 +4,7 @@ backend. Called by the command line, the flows and the scheduler; never at impor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.db import make_engine
 
 if TYPE_CHECKING:
+    from hazardloop.notifications.dispatch import Delivery
     from hazardloop.notifications.mailers import MailBackend
     from hazardloop.notifications.rendering import NoticeRenderer
 
@@ -34,7 +35,12 @@ class Clock:
         self.fixed = fixed
 
     def now(self) -> datetime:
-        return self.fixed if self.fixed is not None else datetime.now(UTC)
+        return self.fixed if self.fixed is not None else self.wall()
+
+    def wall(self) -> datetime:
+        """The real time even when ``fixed``: for what is about live processes (a dispatcher's hold on the notices
+        it claimed), not about the instant the rules act as of."""
+        return datetime.now(UTC)
 
 
 @dataclass
@@ -69,6 +75,20 @@ class App:
         if override is not None and not override.is_dir():
             raise ConfigError(f"HAZARDLOOP_TEMPLATES={override}: not a folder of templates")
         return NoticeRenderer(override)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        """How the outbox is worked (``HAZARDLOOP_NOTICE_*``): handed to ``dispatch`` with the clock."""
+        from hazardloop.notifications.dispatch import Delivery
+
+        s = self.settings
+        return Delivery(
+            lease=timedelta(seconds=s.notice_lease_seconds),
+            max_attempts=s.notice_max_attempts,
+            backoff=tuple(timedelta(seconds=step) for step in s.notice_backoff_seconds),
+            batch_size=s.notice_batch_size,
+            record_group=s.notice_record_group,
+        )
 
     def mail_backend(self) -> MailBackend:
         from hazardloop.notifications.mailers import backend_from_settings

@@ -314,10 +314,12 @@ def simulate(
     for offset in range(settings.days):
         day = first + timedelta(days=offset)
         morning = planner.at(day, 8)
-        sweep(app.engine, app.rules, morning)
+        sweep(app.engine, app.rules, morning, batch_size=app.settings.sweep_batch_size)
         result.sweeps += 1
         if (last - day).days < settings.mail_days:
-            result.mailed += dispatch(SqlOutbox(app.engine), app.rules, files, app.renderer, morning).sent
+            result.mailed += dispatch(
+                SqlOutbox(app.engine), app.rules, files, app.renderer, morning, delivery=app.delivery, clock=app.clock
+            ).sent
         else:
             result.counted += deliver_to_sink(app.engine, morning)
         if write_reports:
@@ -343,11 +345,13 @@ def simulate(
             progress(day)
     # The morning after: the last sweep, the closing month's and quarter's analysis, and their mail.
     after = planner.at(last + timedelta(days=1), 8)
-    sweep(app.engine, app.rules, after)
+    sweep(app.engine, app.rules, after, batch_size=app.settings.sweep_batch_size)
     result.sweeps += 1
     if write_reports:
         result.report_files = write_closing_reports(app, settings, after, result)
-    result.mailed += dispatch(SqlOutbox(app.engine), app.rules, files, app.renderer, after).sent
+    result.mailed += dispatch(
+        SqlOutbox(app.engine), app.rules, files, app.renderer, after, delivery=app.delivery, clock=app.clock
+    ).sent
     return result
 
 

@@ -19,12 +19,14 @@ from hazardloop.models.store.sweep import sweep
 
 
 @task(name="sweep-due-hazards", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)
-def sweep_due_hazards(db: str | None, config: str | None, now: datetime | None, batch_size: int) -> dict[str, Any]:
+def sweep_due_hazards(
+    db: str | None, config: str | None, now: datetime | None, batch_size: int | None
+) -> dict[str, Any]:
     app = wire(db, config, now)
     try:
         as_of = app.clock.now()
         with record_job(app.engine, "sweep", as_of) as summary:
-            report = sweep(app.engine, app.rules, as_of, batch_size=batch_size)
+            report = sweep(app.engine, app.rules, as_of, batch_size=batch_size or app.settings.sweep_batch_size)
             summary.update(report.as_dict())
         return {"as_of": as_of.isoformat(), **report.as_dict()}
     finally:
@@ -33,7 +35,7 @@ def sweep_due_hazards(db: str | None, config: str | None, now: datetime | None, 
 
 @flow(name="escalation-sweep", flow_run_name="sweep-{now}")
 async def escalation_sweep(
-    now: datetime | None = None, db: str | None = None, config: str | None = None, batch_size: int = 2000
+    now: datetime | None = None, db: str | None = None, config: str | None = None, batch_size: int | None = None
 ) -> dict[str, Any]:
     """Run the escalation sweep once, as of ``now`` (default: the real time)."""
     result = sweep_due_hazards(db, config, now, batch_size)

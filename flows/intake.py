@@ -38,7 +38,15 @@ def apply_events(
     """Dedupe, route, assign and apply in one all-or-nothing transaction (or chunk by chunk if partial)."""
     app = wire(db, config, now)
     try:
-        report = apply_lines(app.engine, app.rules, lines, source=source, now=now, partial=partial)
+        report = apply_lines(
+            app.engine,
+            app.rules,
+            lines,
+            source=source,
+            now=now,
+            partial=partial,
+            chunk_lines=app.settings.intake_chunk_lines,
+        )
     finally:
         app.close()
     return {

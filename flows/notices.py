@@ -20,13 +20,22 @@ from hazardloop.notifications.dispatch import dispatch
 
 
 @task(name="send-pending-notices", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)
-def send_pending_notices(db: str | None, config: str | None, now: datetime | None, batch_size: int) -> dict[str, Any]:
+def send_pending_notices(
+    db: str | None, config: str | None, now: datetime | None, batch_size: int | None
+) -> dict[str, Any]:
     app = wire(db, config, now)
     try:
         as_of = app.clock.now()
         with record_job(app.engine, "dispatch", as_of) as summary:
             report = dispatch(
-                SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, as_of, batch_size=batch_size
+                SqlOutbox(app.engine),
+                app.rules,
+                app.mail_backend(),
+                app.renderer,
+                as_of,
+                delivery=app.delivery,
+                clock=app.clock,
+                batch_size=batch_size,
             )
             summary.update(report.as_dict())
         return {"as_of": as_of.isoformat(), **report.as_dict()}
@@ -36,7 +45,7 @@ def send_pending_notices(db: str | None, config: str | None, now: datetime | Non
 
 @flow(name="dispatch-notices", flow_run_name="dispatch-{now}")
 async def dispatch_notices(
-    now: datetime | None = None, db: str | None = None, config: str | None = None, batch_size: int = 200
+    now: datetime | None = None, db: str | None = None, config: str | None = None, batch_size: int | None = None
 ) -> dict[str, Any]:
     """Send the pending notices once."""
     result = send_pending_notices(db, config, now, batch_size)

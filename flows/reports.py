@@ -28,7 +28,8 @@ from hazardloop.flows.jobs import record_job
 from hazardloop.models.core.figures import Scope, report_scopes
 from hazardloop.models.core.hazard import NoticeIntent
 from hazardloop.models.core.indicators import IndicatorSet
-from hazardloop.models.core.notice_docs import KIND_TITLES, notice_row
+from hazardloop.models.core.notice_docs import notice_row
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 from hazardloop.models.core.periods import Period, resolve_period
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.analysis import build_figures
@@ -102,7 +103,7 @@ def report_row(
     """The outbox row of one scope's report, shaped like every other notice."""
     row = notice_row(rules, _intent(rules, period, scope, now), None, seq, now, report_context(figures))
     row["subject"] = (
-        f"【{KIND_TITLES['report']}】{row['number']} {scope.name}{period.title}风险隐患"
+        f"【{NOTICE_KINDS['report'].title}】{row['number']} {scope.name}{period.title}风险隐患"
         f"{figures['period']['kind_cn']}研判报告"
     )[:300]
     return row

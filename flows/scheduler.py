@@ -40,8 +40,6 @@ from hazardloop.models.store.tables import LeaseRow
 log = logging.getLogger("hazardloop.run")
 _L = LeaseRow.__table__
 LEASE_NAME = "scheduler"
-LEASE_SECONDS = 45  # default; HAZARDLOOP_LEASE_SECONDS sets it, renewed every quarter of it
-MISFIRE_GRACE = 3600
 REPORT_JOBS = {
     "daily_report": "daily",
     "weekly_report": "weekly",
@@ -110,7 +108,7 @@ def schedule_trigger(cron: str, timezone: object, offset: timedelta | None) -> B
 
 
 class Lease:
-    def __init__(self, engine: Engine, holder: str, seconds: int = LEASE_SECONDS) -> None:
+    def __init__(self, engine: Engine, holder: str, seconds: int) -> None:  # HAZARDLOOP_LEASE_SECONDS
         self.engine, self.holder, self.seconds = engine, holder, seconds
 
     def try_acquire(self) -> bool:
@@ -165,7 +163,7 @@ def _sweep_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[d
         from hazardloop.models.store.sweep import sweep
 
         with record_job(app.engine, "sweep", now) as summary:
-            summary.update(sweep(app.engine, app.rules, now).as_dict())
+            summary.update(sweep(app.engine, app.rules, now, batch_size=app.settings.sweep_batch_size).as_dict())
         return summary
 
     return run
@@ -181,7 +179,16 @@ def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable
         from hazardloop.notifications.dispatch import dispatch
 
         with record_job(app.engine, "dispatch", now) as summary:
-            summary.update(dispatch(SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, now).as_dict())
+            report = dispatch(
+                SqlOutbox(app.engine),
+                app.rules,
+                app.mail_backend(),
+                app.renderer,
+                now,
+                delivery=app.delivery,
+                clock=app.clock,
+            )
+            summary.update(report.as_dict())
         return summary
 
     return run
@@ -218,7 +225,8 @@ def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threadin
         signal.signal(signal.SIGTERM, on_signal)
 
     scheduler = BackgroundScheduler(
-        timezone=app.policy.tz, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE}
+        timezone=app.policy.tz,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": app.settings.misfire_grace_seconds},
     )
 
     def wrap(job: Job) -> Callable[[], None]:

@@ -115,7 +115,14 @@ def dispatch(
     backend = application.mail_backend()
     with record_job(application.engine, "dispatch", now) as summary:
         report = run_dispatch(
-            SqlOutbox(application.engine), application.rules, backend, application.renderer, now, limit=limit
+            SqlOutbox(application.engine),
+            application.rules,
+            backend,
+            application.renderer,
+            now,
+            delivery=application.delivery,
+            clock=application.clock,
+            limit=limit,
         )
         summary.update(report.as_dict())
     if as_json:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
 from hazardloop.models.core.errors import ConfigError, InvalidInput, Problem, Rejections
+from hazardloop.models.core.vocabulary import STATE_NAMES, SUPERVISION_LEVELS
 from hazardloop.models.store.db import schema_is_current, unit_of_work, upgrade
 from hazardloop.models.store.intake import ApplyReport
 from hazardloop.models.store.org_sync import sync_units
@@ -26,15 +27,6 @@ from hazardloop.services.identity import cli_principal
 from hazardloop.terminal import styled
 
 PROGRESS_FROM = 2000
-
-_STATE_CN = {
-    "detected": "待分拨",
-    "assigned": "已交办",
-    "rectifying": "整改中",
-    "pending_verification": "待核查",
-    "cleared": "已销号",
-    "invalid": "已作废",
-}
 
 
 def ready(ctx: typer.Context) -> Any:
@@ -226,7 +218,7 @@ def _hazard_table(rows: list[dict[str, Any]]) -> Table:
             due = styled((f"{due} (+{h['overdue_days']})", "red"))
         table.add_row(
             h["id"],
-            _STATE_CN.get(h["state"], h["state"]),
+            STATE_NAMES.get(h["state"], h["state"]),
             h["level"],
             h["field_name"],
             "重大" if h["severity"] == "major" else "一般",
@@ -284,7 +276,7 @@ def show(
     if view["deadline_provisional"]:
         due += " (provisional: holiday schedule not yet published)"
     for label, value in (
-        ("state", f"{view['state']} / {_STATE_CN.get(view['state'], '')}"),
+        ("state", f"{view['state']} / {STATE_NAMES.get(view['state'], '')}"),
         ("field", f"{view['field_name']} ({view['field']}), {view['severity']}"),
         (
             "where",
@@ -361,9 +353,6 @@ def _in_option_terms(problem: Problem) -> Problem:
     return Problem(problem.message, field=_OPTION_OF.get(problem.field or "", problem.field), refused=problem.refused)
 
 
-_LEVELS = ("township", "county", "city")
-
-
 @app.command()
 @handled
 def escalate(
@@ -374,7 +363,7 @@ def escalate(
     by: Annotated[str, typer.Option("--by", help="unit code, optionally /person")],
 ) -> None:
     """A supervisor escalates a hazard by hand."""
-    if to not in _LEVELS:
+    if to not in SUPERVISION_LEVELS:
         raise InvalidInput([Problem(f"'{to}' is not a level; use township, county or city", field="--to")])
     _manual(ctx, {"type": "hazard.escalated", "hazard": hazard, "to": to, "reason": reason, "actor": by})
 
@@ -415,7 +404,7 @@ def delist(
 def sweep(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 2000,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
 ) -> None:
     """Run the escalation sweep once, as of --now."""
     from hazardloop.flows.jobs import record_job
@@ -424,7 +413,9 @@ def sweep(
     application = ready(ctx)
     now = application.clock.now()
     with record_job(application.engine, "sweep", now) as summary:
-        report = run_sweep(application.engine, application.rules, now, batch_size=batch_size)
+        report = run_sweep(
+            application.engine, application.rules, now, batch_size=batch_size or application.settings.sweep_batch_size
+        )
         summary.update(report.as_dict())
     if as_json:
         print_json(report.as_dict())

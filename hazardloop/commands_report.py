@@ -155,7 +155,14 @@ def report_cmd(
         keys = [n["key"] for n in (*run.queued, *run.already)]
         with record_job(engine, "dispatch", now) as summary:
             mailed = run_dispatch(
-                SqlOutbox(engine), rules, application.mail_backend(), application.renderer, now, keys=keys
+                SqlOutbox(engine),
+                rules,
+                application.mail_backend(),
+                application.renderer,
+                now,
+                delivery=application.delivery,
+                clock=application.clock,
+                keys=keys,
             )
             summary.update(mailed.as_dict())
         notices = {"queued": run.queued, "already_queued": run.already, "dispatch": mailed.as_dict()}

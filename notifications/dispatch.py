@@ -2,10 +2,10 @@
 
 A notice is claimed with a lease (``claimed_until``) in its own short transaction — on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED`` — so several dispatchers never take the same row, and a dispatcher that dies
-mid-batch only delays its rows until the lease runs out. Leases run on the real clock, not on the ``now``
-the rules act as of: they are about live processes, and a dispatcher acting as of another instant (``--now``,
-a catch-up run) must not see a live claim as expired. Each dispatcher has its own id (host, process, random
-part). Sending happens outside any transaction; the outcome is written afterwards, for the rows still
+mid-batch only delays its rows until the lease runs out. Leases run on the real clock (the App's clock's
+``wall()``), not on the ``now`` the rules act as of: they are about live processes, and a dispatcher acting
+as of another instant (``--now``, a catch-up run) must not see a live claim as expired. Each dispatcher has its own id (host,
+process, random part). Sending happens outside any transaction; the outcome is written afterwards, for the rows still
 claimed by this dispatcher only, as soon as the server has answered (each notice in its own short
 transaction), so a dispatcher killed mid-batch sends again at most the message that was in flight. Notices
 go out one by one over one connection; while the server digests one, the next is rendered (see
@@ -18,7 +18,8 @@ some recipients and refused for others records who has it (``delivered_to``); it
 
 Retries live in the outbox itself, not in Prefect: the attempt count and next-try instant survive restarts
 and work the same from the command line and the scheduler. Transient failures (4xx, dropped connections,
-timeouts) are retried with growing delays; after ``MAX_ATTEMPTS`` the notice is ``dead``. Permanent failures
+timeouts) are retried with growing delays; after ``Delivery.max_attempts`` the notice is ``dead`` (the lease,
+the delays, the attempts and the batch sizes come from the settings, ``HAZARDLOOP_NOTICE_*``). Permanent failures
 (5xx, refused or malformed addresses, a unit without an address, a template that cannot be rendered, an
 attachment that cannot be made: anything that goes wrong building one notice) mark it ``failed`` with the
 reason at once, and never hold up the other notices. The operator (``notices.operator`` in the policy) gets a
@@ -37,12 +38,13 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
 from hazardloop.models.core.errors import HazardloopError
 from hazardloop.models.core.ledger_filter import LedgerFilter, report_ledger_filter
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 from hazardloop.models.core.rules import Rules
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MailBackend
@@ -50,10 +52,6 @@ from hazardloop.notifications.messages import build_message, message_envelope, m
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")
-MAX_ATTEMPTS = 6
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
-LEASE = timedelta(minutes=10)
-RECORD_GROUP = 100  # outcomes written together where a resend is harmless (see `dispatch`)
 _DATE_KEYS = (
     "date",
     "deadline",
@@ -144,14 +142,40 @@ def document_context(context: dict[str, Any], rules: Rules) -> dict[str, Any]:
     return result
 
 
-def _wall_now() -> datetime:
-    # Leases are about real processes being alive, so they use the real clock; no rule reads this.
-    return datetime.now(UTC)
+class WallClock(Protocol):
+    def wall(self) -> datetime:
+        """The real time, whatever instant the rules act as of."""
+        ...
 
 
-def _claim(outbox: Outbox, now: datetime, worker: str, batch_size: int, keys: Sequence[str] | None) -> list[Any]:
-    wall = _wall_now()
-    return outbox.claim(now=now, wall=wall, worker=worker, limit=batch_size, keys=keys, lease_until=wall + LEASE)
+@dataclass(frozen=True)
+class Delivery:
+    """How the outbox is worked, from the settings (``App.delivery``): how long a claim holds (``lease``), how
+    often a notice is tried (``max_attempts``) and how long it waits before each retry (``backoff``, the last step
+    repeating), how many notices are claimed at a time (``batch_size``) and how many outcomes are written together
+    where a resend is harmless (``record_group``, see ``dispatch``)."""
+
+    lease: timedelta
+    max_attempts: int
+    backoff: tuple[timedelta, ...]
+    batch_size: int
+    record_group: int
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed try."""
+        return self.backoff[min(attempts - 1, len(self.backoff) - 1)]
+
+
+def _claim(
+    outbox: Outbox,
+    now: datetime,
+    wall: datetime,
+    lease: timedelta,
+    worker: str,
+    batch_size: int,
+    keys: Sequence[str] | None,
+) -> list[Any]:
+    return outbox.claim(now=now, wall=wall, worker=worker, limit=batch_size, keys=keys, lease_until=wall + lease)
 
 
 def dispatch(
@@ -161,16 +185,20 @@ def dispatch(
     renderer: NoticeRenderer,
     now: datetime,
     *,
+    delivery: Delivery,
+    clock: WallClock,
     worker: str | None = None,
-    batch_size: int = 200,
+    batch_size: int | None = None,
     limit: int | None = None,
     progress: Any = None,
     keys: Sequence[str] | None = None,
 ) -> DispatchReport:
     """Send what is pending in ``outbox`` as of ``now`` (only the notices with these idempotency ``keys``, when
-    given: a command that queued them and mails them at once); returns what happened."""
+    given: a command that queued them and mails them at once); returns what happened. ``delivery`` and ``clock``
+    are the App's (``app.delivery``, ``app.clock``); ``batch_size`` overrides the delivery's."""
     if not hasattr(outbox, "claim"):
         raise TypeError("dispatch takes the outbox: models.store.outbox.SqlOutbox(engine), not the engine itself")
+    batch_size = batch_size or delivery.batch_size
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = DispatchReport()
     sender = rules.policy.notices.sender
@@ -178,7 +206,7 @@ def dispatch(
     try:
         while limit is None or report.claimed < limit:
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
-            rows = _claim(outbox, now, worker, size, keys)
+            rows = _claim(outbox, now, clock.wall(), delivery.lease, worker, size, keys)
             if not rows:
                 break
             report.claimed += len(rows)
@@ -186,23 +214,25 @@ def dispatch(
                 try:
                     backend.open()
                 except MailError as exc:
-                    raise _server_down(outbox, rules, worker, rows, exc, now, report) from exc
+                    raise _server_down(outbox, rules, delivery, worker, rows, exc, now, report) from exc
                 opened = True
             # A backend whose resend reaches nobody twice (a file rewritten in place) lets outcomes be written in
             # groups; for mail, each is written before the next send.
-            group = RECORD_GROUP if getattr(backend, "resend_is_harmless", False) else 1
-            recorder = _Recorder(outbox, worker, report, group)
+            group = delivery.record_group if getattr(backend, "resend_is_harmless", False) else 1
+            recorder = _Recorder(outbox, worker, report, delivery.lease, group)
             attachments = _report_attachments(outbox, rules, rows, now)
             groups, singles = digest_groups(rows, rules)
             try:
-                _deliver_each(singles, rules, backend, renderer, sender, now, report, attachments, recorder.record)
+                _deliver_each(
+                    singles, rules, backend, renderer, sender, now, delivery, report, attachments, recorder.record
+                )
                 for digest in groups:
-                    _deliver_digest(digest, rules, backend, renderer, sender, now, report, recorder.record)
+                    _deliver_digest(digest, rules, backend, renderer, sender, now, delivery, report, recorder.record)
                 recorder.flush()
             except _ServerLost as lost:
                 recorder.flush()
                 unrecorded = [r for r in rows if r.id not in recorder.recorded]
-                raise _server_down(outbox, rules, worker, unrecorded, lost.error, now, report) from lost.error
+                raise _server_down(outbox, rules, delivery, worker, unrecorded, lost.error, now, report) from lost.error
             finally:
                 recorder.tell_of_lost_claims()
             _alert_operator(rules, backend, renderer, sender, recorder.alerts, now)
@@ -232,8 +262,8 @@ class _Recorder:
     holds. A claim is lost only when a batch outlives its lease and another dispatcher takes the rows over;
     that one records them, so nothing is recorded (or archived) twice."""
 
-    def __init__(self, outbox: Outbox, worker: str, report: DispatchReport, group: int = 1) -> None:
-        self.outbox, self.worker, self.report, self.group = outbox, worker, report, group
+    def __init__(self, outbox: Outbox, worker: str, report: DispatchReport, lease: timedelta, group: int = 1) -> None:
+        self.outbox, self.worker, self.report, self.lease, self.group = outbox, worker, report, lease, group
         self.recorded: set[int] = set()
         self.alerts: list[tuple[Any, dict[str, Any]]] = []  # (row, outcome) of notices failed or given up on
         self.lost = 0
@@ -264,8 +294,9 @@ class _Recorder:
     def tell_of_lost_claims(self) -> None:
         if not self.lost:
             return
+        minutes = self.lease.total_seconds() / 60
         message = (
-            f"{self.lost} notice(s) were still being sent when this dispatcher's {LEASE.total_seconds() / 60:g}-minute "
+            f"{self.lost} notice(s) were still being sent when this dispatcher's {minutes:g}-minute "
             "hold on them ran out; another dispatcher has taken them over and records what happens to them. "
             "Their recipients may receive them twice, with the same Message-ID."
         )
@@ -288,13 +319,20 @@ def _base_outcome(row: Any) -> dict[str, Any]:
 
 
 def _server_down(
-    outbox: Outbox, rules: Rules, worker: str, rows: list[Any], exc: MailError, now: datetime, report: DispatchReport
+    outbox: Outbox,
+    rules: Rules,
+    delivery: Delivery,
+    worker: str,
+    rows: list[Any],
+    exc: MailError,
+    now: datetime,
+    report: DispatchReport,
 ) -> MailServerUnavailable:
     """The backend cannot be opened: record the attempt of every row still claimed and release it, so that it goes
     as soon as the server is back and its backoff allows, instead of waiting out the lease. The server is the
     reason, not the notice: even a refused login leaves the notices pending (``dead`` only once out of attempts)."""
     reason = TransientMailError(str(exc))
-    outcomes = [_unsent(_base_outcome(row), report, row, reason, now, quiet=True) for row in rows]
+    outcomes = [_unsent(_base_outcome(row), delivery, report, row, reason, now, quiet=True) for row in rows]
     if outcomes:
         outbox.mark_outcomes(worker, outcomes)
     what = str(exc).rstrip(". ")
@@ -304,7 +342,7 @@ def _server_down(
     retry_at = min((o["next_try_at"] for o in outcomes if o["next_try_at"] is not None), default=None)
     given_up = sum(o["status"] == "dead" for o in outcomes)
     again = f"will be tried again from {rules.local_iso(retry_at)}"
-    dead = f"given up after {MAX_ATTEMPTS} attempts (`hazardloop notices requeue` sends them again)"
+    dead = f"given up after {delivery.max_attempts} attempts (`hazardloop notices requeue` sends them again)"
     if not given_up:
         left = f"the {len(outcomes)} notice(s) left {again}"
     elif given_up == len(outcomes):
@@ -314,9 +352,6 @@ def _server_down(
     return MailServerUnavailable(f"{what}; {sent}, and {left}.")
 
 
-_DIGEST_KINDS = ("reminder", "supervision")
-
-
 def digest_groups(rows: list[Any], rules: Rules) -> tuple[list[list[Any]], list[Any]]:
     """With ``notices.digest`` on, a unit's reminders and supervisions of one day (at least ``digest_min`` in
     this batch, same addresses) go out as one mail; everything else individually (also a notice some of whose
@@ -324,9 +359,10 @@ def digest_groups(rows: list[Any], rules: Rules) -> tuple[list[list[Any]], list[
     policy = rules.policy.notices
     if not policy.digest:
         return [], rows
+    digestible = NOTICE_KINDS.digestible()
     buckets: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
-        if row.kind in _DIGEST_KINDS and row.to_addrs and not row.delivered_to:
+        if row.kind in digestible and row.to_addrs and not row.delivered_to:
             day = row.created_at.astimezone(rules.policy.tz).date()
             key = (row.recipient_code, tuple(row.to_addrs), tuple(row.cc_addrs or ()), day)
             buckets.setdefault(key, []).append(row)
@@ -345,12 +381,11 @@ def _deliver_digest(
     renderer: NoticeRenderer,
     sender: str,
     now: datetime,
+    delivery: Delivery,
     report: DispatchReport,
     record: Record | None = None,
 ) -> list[dict[str, Any]]:
     """One mail for the group; each notice in it is marked by the outcome of that one send."""
-    from hazardloop.models.core.notice_docs import KIND_TITLES
-
     first = group[0]
     base = [_base_outcome(r) for r in group]
     try:
@@ -362,7 +397,7 @@ def _deliver_digest(
             due = stored.get("duty_due_date") if duty != "rectification" else hazard.get("due_date")
             items.append(
                 {
-                    "kind_title": KIND_TITLES[row.kind],
+                    "kind_title": NOTICE_KINDS[row.kind].title,
                     "number": row.number,
                     "hazard_id": row.hazard_id,
                     "title": hazard.get("title", ""),
@@ -408,7 +443,8 @@ def _deliver_digest(
         # the digest have them all (their retries then go one by one, to the others only)
         accepted = dict.fromkeys(exc.delivered, now.isoformat()) or None
         outcomes = [
-            _unsent({**o, "delivered_to": accepted}, report, row, exc, now) for o, row in zip(base, group, strict=True)
+            _unsent({**o, "delivered_to": accepted}, delivery, report, row, exc, now)
+            for o, row in zip(base, group, strict=True)
         ]
         return _recorded(group, outcomes, record)
     digest = fingerprint(rendered)
@@ -488,6 +524,7 @@ def _deliver_each(
     renderer: NoticeRenderer,
     sender: str,
     now: datetime,
+    delivery: Delivery,
     report: DispatchReport,
     attachments: dict[int, Any],
     record: Record | None = None,
@@ -512,7 +549,7 @@ def _deliver_each(
         current = prepared[index]
         if run_while_waiting is not None and current.message is not None and index + 1 < len(rows):
             run_while_waiting(functools.partial(prepare, index + 1))
-        outcomes.append(_send(current, backend, now, report))
+        outcomes.append(_send(current, backend, now, delivery, report))
         if record is not None:
             record([(current.row, outcomes[-1])])
     return outcomes
@@ -567,7 +604,9 @@ def _prepare(
     return _Prepared(row, outcome, message, rendered, recipients=recipients)
 
 
-def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: DispatchReport) -> dict[str, Any]:
+def _send(
+    prepared: _Prepared, backend: MailBackend, now: datetime, delivery: Delivery, report: DispatchReport
+) -> dict[str, Any]:
     row, outcome, rendered = prepared.row, prepared.outcome, prepared.rendered
     if prepared.message is None or rendered is None:
         return _failed(outcome, report, row, prepared.refusal)
@@ -586,6 +625,7 @@ def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: Disp
             accepted = dict.fromkeys(exc.delivered, now.isoformat())
             return _unsent(
                 {**outcome, "delivered_to": {**(outcome["delivered_to"] or {}), **accepted} or None},
+                delivery,
                 report,
                 row,
                 exc,
@@ -618,8 +658,6 @@ def _alert_operator(
     operator = rules.policy.notices.operator
     if not given_up or not operator:
         return
-    from hazardloop.models.core.notice_docs import KIND_TITLES
-
     tz = rules.policy.tz
     for row, outcome in given_up:
         issuer = rules.tree.units.get(row.issuer_code)
@@ -627,7 +665,7 @@ def _alert_operator(
         context = {
             "notice_id": row.id,
             "number": row.number,
-            "kind_title": KIND_TITLES.get(row.kind, row.kind),
+            "kind_title": NOTICE_KINDS.titles.get(row.kind, row.kind),
             "issuer": issuer.name if issuer else row.issuer_code,
             "recipient": recipient.name if recipient else row.recipient_code,
             "addresses": [*(row.to_addrs or []), *(row.cc_addrs or [])] or ["（无邮件地址）"],
@@ -658,7 +696,14 @@ def fingerprint(rendered: RenderedNotice) -> str:
 
 
 def _unsent(
-    outcome: dict[str, Any], report: DispatchReport, row: Any, exc: MailError, now: datetime, *, quiet: bool = False
+    outcome: dict[str, Any],
+    delivery: Delivery,
+    report: DispatchReport,
+    row: Any,
+    exc: MailError,
+    now: datetime,
+    *,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """A send that did not go through (for some recipients or all): failed for good (5xx, bad address), dead once
     out of attempts, otherwise pending until its next try with backoff. The reason says who has it already, so
@@ -669,15 +714,19 @@ def _unsent(
         reason = f"{exc} Delivered to {', '.join(delivered)} already."
     if isinstance(exc, PermanentMailError):
         return _failed(outcome, report, row, reason)
-    if outcome["attempts"] >= MAX_ATTEMPTS:
+    if outcome["attempts"] >= delivery.max_attempts:
         report.dead += 1
         given_up = f"gave up after {outcome['attempts']} attempts: {reason}"
         if not quiet:
             report.errors.append(f"notice {row.id} ({row.number}): {given_up}")
         return {**outcome, "status": "dead", "last_error": given_up}
     report.retrying += 1
-    delay = BACKOFF[min(outcome["attempts"] - 1, len(BACKOFF) - 1)]
-    return {**outcome, "status": "pending", "next_try_at": now + delay, "last_error": reason}
+    return {
+        **outcome,
+        "status": "pending",
+        "next_try_at": now + delivery.retry_delay(outcome["attempts"]),
+        "last_error": reason,
+    }
 
 
 def _failed(outcome: dict[str, Any], report: DispatchReport, row: Any, reason: str) -> dict[str, Any]:

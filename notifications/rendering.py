@@ -31,7 +31,14 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from hazardloop.models.core.policy import NOTICE_KINDS as CONTRACT_NOTICE_KINDS
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS as REGISTRY
+from hazardloop.models.core.vocabulary import (
+    LEVEL_GRADES,
+    LEVEL_NAMES,
+    SEVERITY_NAMES,
+    STATE_NAMES,
+    SUPERVISION_LEVELS,
+)
 
 __all__ = [
     "LEVEL_NAMES",
@@ -43,6 +50,7 @@ __all__ = [
     "clause",
     "cn_date",
     "cn_datetime",
+    "level_grade",
     "level_name",
     "office_title",
     "percent",
@@ -52,28 +60,7 @@ __all__ = [
 ]
 
 #: The notice kinds about hazards and townships (the periodic report has its own context and charts).
-NOTICE_KINDS: tuple[str, ...] = tuple(kind for kind in CONTRACT_NOTICE_KINDS if kind != "report")
-
-LEVEL_NAMES: Mapping[str, str] = {
-    "none": "未督办",
-    "township": "乡镇督办",
-    "county": "县级督办",
-    "city": "市级督办",
-}
-
-SEVERITY_NAMES: Mapping[str, str] = {
-    "general": "一般隐患",
-    "major": "重大隐患",
-}
-
-STATE_NAMES: Mapping[str, str] = {
-    "detected": "待分拨",
-    "assigned": "已交办待签收",
-    "rectifying": "整改中",
-    "pending_verification": "待核查",
-    "cleared": "已销号",
-    "invalid": "已作废",
-}
+NOTICE_KINDS: tuple[str, ...] = REGISTRY.about("hazard", "township", "reading")
 
 # Names that already read as an office; anything else is a unit name ("府山街道") whose notices are issued
 # by its safety office ("府山街道平安建设办公室").
@@ -127,6 +114,7 @@ def _lookup(table: Mapping[str, str], what: str) -> Callable[[str], str]:
 
 
 level_name = _lookup(LEVEL_NAMES, "supervision level")
+level_grade = _lookup(LEVEL_GRADES, "supervision level")
 severity_name = _lookup(SEVERITY_NAMES, "severity")
 state_name = _lookup(STATE_NAMES, "hazard state")
 
@@ -216,6 +204,7 @@ class NoticeRenderer:
             cn_date=cn_date,
             cn_datetime=cn_datetime,
             level_name=level_name,
+            level_grade=level_grade,
             severity_name=severity_name,
             state_name=state_name,
             office_title=office_title,
@@ -224,9 +213,11 @@ class NoticeRenderer:
             clause=clause,
             nl2br=nl2br,
         )
+        self.environment.globals["supervision_levels"] = SUPERVISION_LEVELS
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
-        """Render `{kind}.subject.txt`, `{kind}.txt` and `{kind}.html` with `context`.
+        """Render `{kind}.subject.txt`, `{kind}.txt` and `{kind}.html` with `context`; a registered notice kind's
+        templates also see its title as `document_title`.
 
         Raises `ValueError` for an unknown kind and `jinja2.UndefinedError` when the context lacks a
         name a template uses.
@@ -239,6 +230,9 @@ class NoticeRenderer:
             subject, text, html = (self.environment.get_template(name) for name in names)
         except TemplateNotFound as exc:
             raise ValueError(f"unknown notice kind {kind!r}: no template {exc.name!r}") from None
+        kind_entry = REGISTRY.get(kind)
+        if kind_entry is not None:  # the heading and the subject's 【…】 read the registry's title
+            context = {"document_title": kind_entry.title, **context}
         return RenderedNotice(
             subject=_one_line(subject.render(context)),
             text=_tidy_text(text.render(context)),

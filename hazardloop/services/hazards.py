@@ -36,6 +36,7 @@ from hazardloop.models.core.errors import InvalidInput, NotFound, Problem, Refus
 from hazardloop.models.core.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
 from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import State
+from hazardloop.models.core.vocabulary import LEVEL_NAMES
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import ApplyReport, Guard, apply_event, apply_lines
 from hazardloop.models.store.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
@@ -91,7 +92,7 @@ def check_states(state: str | None, field_name: str) -> None:
 
 def check_levels(level: str | None, field_name: str) -> None:
     if level:
-        known = ("none", "township", "county", "city")
+        known = tuple(LEVEL_NAMES)
         bad = [v for v in level.split(",") if v not in known]
         if bad:
             raise InvalidInput([Problem(f"unknown level(s) {bad}; levels are {list(known)}", field=field_name)])
@@ -381,6 +382,7 @@ def apply_events(
         source=source,
         now=app.clock.now(),
         partial=partial,
+        chunk_lines=app.settings.intake_chunk_lines,
         progress=progress,
         principal=principal.audit(),
         acting=principal.actor if principal.proven else None,

@@ -9,25 +9,13 @@ from typing import Any, NamedTuple
 
 from hazardloop.models.core.hazard import Hazard, NoticeIntent
 from hazardloop.models.core.lifecycle import CLOCK_RUNNING
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 from hazardloop.models.core.orgtree import OrgTree
 from hazardloop.models.core.policy import Unit
 from hazardloop.models.core.rules import Rules
 
-KIND_TITLES = {
-    "assignment": "隐患交办单",
-    "reminder": "催办通知",
-    "supervision": "督办通知书",
-    "elevation": "提级督办通知",
-    "listing": "挂牌督办通知书",
-    "return": "退回整改通知",
-    "extension_decision": "延期审批结果通知",
-    "clearance": "销号通知",
-    "delisting": "摘牌通知",
-    "report": "研判报告",
-    "verification_request": "核查通知",
-    "extension_request": "延期申请",
-    "indicator_warning": "指标预警通知",
-}
+# the kinds' titles, read from their registry (the name kept for the modules that import it from here)
+KIND_TITLES = NOTICE_KINDS.titles
 
 
 def document_number(office_short: str, prefix: str, year: int, seq: int) -> str:
@@ -159,7 +147,7 @@ def number_notice(row: dict[str, Any], numbering: Numbering, seq: int) -> dict[s
     number = document_number(numbering.office_short, numbering.prefix, numbering.year, seq)
     row["number"] = row["context"]["number"] = number
     # titles are user input: no line breaks may reach a mail header
-    row["subject"] = " ".join(f"【{KIND_TITLES[row['kind']]}】{number} {numbering.title}".split())[:300]
+    row["subject"] = " ".join(f"【{NOTICE_KINDS[row['kind']].title}】{number} {numbering.title}".split())[:300]
     return row
 
 

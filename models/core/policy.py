@@ -23,28 +23,15 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hazardloop.models.core.addresses import address_problem
 from hazardloop.models.core.ladder import RungSpec, ladder_problem, standard_ladder
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS as NOTICE_KINDS  # the kinds, from their registry
+from hazardloop.models.core.vocabulary import LEVEL_GRADES
+from hazardloop.models.core.vocabulary import LEVEL_RANK as LEVEL_RANK  # where the rules have always found it
 
 Level = Literal["none", "township", "county", "city"]
 UnitLevel = Literal["city", "county", "township", "village", "department", "area"]
 Severity = Literal["general", "major"]
-LEVEL_RANK: dict[str, int] = {"none": 0, "township": 1, "county": 2, "city": 3}
-# How official documents name a supervision level ("提级至县级督办", "提级为市级挂牌督办").
-LEVEL_CN: dict[str, str] = {"none": "", "township": "乡镇（街道）", "county": "县级", "city": "市级"}
-NOTICE_KINDS = (
-    "assignment",
-    "reminder",
-    "supervision",
-    "elevation",
-    "listing",
-    "return",
-    "extension_decision",
-    "clearance",
-    "delisting",
-    "report",
-    "verification_request",
-    "extension_request",
-    "indicator_warning",
-)
+# How official documents name a supervision level ("提级至县级督办", "提级为市级挂牌督办"): the vocabulary's grades.
+LEVEL_CN = LEVEL_GRADES
 
 
 def _valid_cron(expr: str) -> str:
@@ -187,24 +174,9 @@ class Notices(_Strict):
         return value
 
     def prefix(self, kind: str) -> str:
-        return self.prefixes.get(kind, _DEFAULT_PREFIXES[kind])
-
-
-_DEFAULT_PREFIXES = {
-    "assignment": "交",
-    "reminder": "催",
-    "supervision": "督",
-    "elevation": "提督",
-    "listing": "挂督",
-    "return": "退",
-    "extension_decision": "延",
-    "clearance": "销",
-    "delisting": "摘",
-    "report": "研",
-    "verification_request": "核",
-    "extension_request": "延申",
-    "indicator_warning": "预",
-}
+        """The 代字 of ``kind``'s document numbers: the office's own from policy.yaml, else the registry's."""
+        own = self.prefixes.get(kind)
+        return own if own is not None else NOTICE_KINDS[kind].prefix
 
 
 class Routing(_Strict):

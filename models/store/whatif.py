@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, literal_column, select
 
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 from hazardloop.models.core.orgtree import OrgTree
 from hazardloop.models.core.policy import Org, Policy
 from hazardloop.models.core.rules import Rules
@@ -52,7 +53,7 @@ METRIC_CN = {
     "townships_listed": "挂牌督办乡镇（街道）",
 }
 # notices that are not decisions of the policy over hazards: reports and indicator warnings are not replayed
-NOT_REPLAYED = ("report", "indicator_warning")
+NOT_REPLAYED = tuple(kind for kind in NOTICE_KINDS if not NOTICE_KINDS[kind].decided_by_rules)
 _T, _H, _N, _EV = TransitionRow.__table__, HazardRow.__table__, NoticeRow.__table__, EventRow.__table__
 _L = ListingRow.__table__
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from hazardloop.config.bootstrap import App, bootstrap
 from hazardloop.models.core.errors import InvalidInput
-from hazardloop.models.core.figures import Scope, report_scopes
+from hazardloop.models.core.figures import report_scopes
 from hazardloop.models.core.periods import Period, resolve_period
 from hazardloop.models.store.analysis import build_figures
 from hazardloop.models.store.db import unit_of_work, upgrade

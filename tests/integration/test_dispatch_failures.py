@@ -380,7 +380,7 @@ def test_a_server_lost_mid_batch_stops_the_batch_and_records_the_rest_as_attempt
 
     backend.send = send_then_lose_the_server  # type: ignore[method-assign]
     with pytest.raises(MailServerUnavailable) as raised:
-        dispatch(SqlOutbox(app.engine), app.rules, backend, app.renderer, now)
+        dispatch(SqlOutbox(app.engine), app.rules, backend, app.renderer, now, delivery=app.delivery, clock=app.clock)
 
     said = str(raised.value)
     assert "mail.example.org:25" in said and "1 notice(s) were sent before that" in said and "3 notice(s) left" in said
@@ -395,8 +395,8 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
     """Files are rewritten in place, so their outcomes are written a group at a time; a group whose rows another
     dispatcher took over (the first one's lease ran out) is recorded by that one only, once."""
     from datetime import datetime, timedelta
+    from types import SimpleNamespace
 
-    import hazardloop.notifications.dispatch as dispatch_module
     from hazardloop.models.store.intake import apply_lines
     from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import dispatch
@@ -405,7 +405,8 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
     now = datetime.fromisoformat(NOW)
     events = [json.dumps(detected(f"G-{i}", "2025-03-03T08:00:00+08:00"), ensure_ascii=False) for i in range(2)]
     apply_lines(app.engine, app.rules, list(enumerate(events, 1)), source="t", now=now)
-    monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=-1))  # every claim has run out at once
+    # the second dispatcher's real time is past the first one's hold: as if the first had hung that long
+    hung = SimpleNamespace(wall=lambda: app.clock.wall() + app.delivery.lease + timedelta(minutes=1))
     real_send = FileBackend.send
     overtaken: list[Any] = []
 
@@ -413,10 +414,26 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
         real_send(self, message, recipients)
         if not overtaken:
             overtaken.append(None)
-            overtaken[0] = dispatch(SqlOutbox(app.engine), app.rules, FileBackend(tmp_path / "b"), app.renderer, now)
+            overtaken[0] = dispatch(
+                SqlOutbox(app.engine),
+                app.rules,
+                FileBackend(tmp_path / "b"),
+                app.renderer,
+                now,
+                delivery=app.delivery,
+                clock=hung,
+            )
 
     monkeypatch.setattr(FileBackend, "send", send_then_be_overtaken)
-    first = dispatch(SqlOutbox(app.engine), app.rules, FileBackend(tmp_path / "a"), app.renderer, now)
+    first = dispatch(
+        SqlOutbox(app.engine),
+        app.rules,
+        FileBackend(tmp_path / "a"),
+        app.renderer,
+        now,
+        delivery=app.delivery,
+        clock=app.clock,
+    )
 
     assert overtaken[0].sent == 2 and first.sent == 0
     assert first.errors and "another dispatcher has taken them over" in first.errors[0]

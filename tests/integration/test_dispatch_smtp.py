@@ -101,13 +101,11 @@ def test_a_crash_between_send_and_commit_resends_the_same_message_id(
     mail_cli: Cli, smtp: ScriptedHandler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import time
-    from datetime import timedelta
 
     import hazardloop.models.store.outbox as outbox_module
-    import hazardloop.notifications.dispatch as dispatch_module
 
     _detect(mail_cli, tmp_path, 3)
-    monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=4))
+    monkeypatch.setenv("HAZARDLOOP_NOTICE_LEASE_SECONDS", "4")
 
     def crash(*_args: Any, **_kwargs: Any) -> None:
         raise KeyboardInterrupt("power cut after sending, before recording")
@@ -135,8 +133,8 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
     """A batch that outlives its lease: another dispatcher takes the rows over and records them; the first one
     records only what it still holds, so no row is marked or archived twice."""
     from datetime import datetime, timedelta
+    from types import SimpleNamespace
 
-    import hazardloop.notifications.dispatch as dispatch_module
     from hazardloop.config.bootstrap import bootstrap
     from hazardloop.models.store.outbox import SqlOutbox
     from hazardloop.notifications.dispatch import dispatch
@@ -144,7 +142,8 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
     _detect(mail_cli, tmp_path, 2)
     app = bootstrap(db=mail_cli.db, config_dir=CONFIG_DIR)
     as_of = datetime.fromisoformat(NOW)
-    monkeypatch.setattr(dispatch_module, "LEASE", timedelta(seconds=-1))  # every claim has run out at once
+    # the second dispatcher's real time is past the first one's hold: as if the first had hung that long
+    hung = SimpleNamespace(wall=lambda: app.clock.wall() + app.delivery.lease + timedelta(minutes=1))
     real_send = app.mail_backend().__class__.send
     overtaken: list[Any] = []
     started: list[bool] = []
@@ -153,10 +152,23 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
         real_send(self, message)
         if not started:  # while the first dispatcher sends, a second one takes the expired claim and finishes
             started.append(True)
-            overtaken.append(dispatch(SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, as_of))
+            backend = app.mail_backend()
+            overtaken.append(
+                dispatch(
+                    SqlOutbox(app.engine), app.rules, backend, app.renderer, as_of, delivery=app.delivery, clock=hung
+                )
+            )
 
     monkeypatch.setattr(app.mail_backend().__class__, "send", send_then_be_overtaken)
-    first = dispatch(SqlOutbox(app.engine), app.rules, app.mail_backend(), app.renderer, as_of)
+    first = dispatch(
+        SqlOutbox(app.engine),
+        app.rules,
+        app.mail_backend(),
+        app.renderer,
+        as_of,
+        delivery=app.delivery,
+        clock=app.clock,
+    )
     app.close()
     assert overtaken and overtaken[0].sent == 2
     assert first.errors and "another dispatcher has taken them over" in first.errors[0]

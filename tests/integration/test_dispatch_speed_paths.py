@@ -388,13 +388,16 @@ def test_the_next_notice_is_prepared_during_the_send_and_outcomes_keep_the_row_o
     from hazardloop.config.bootstrap import bootstrap
     from hazardloop.notifications.dispatch import DispatchReport, _deliver_each
 
-    rules = bootstrap(db=f"sqlite:///{tmp_path / 'x.db'}", config_dir=CONFIG_DIR).rules
+    app = bootstrap(db=f"sqlite:///{tmp_path / 'x.db'}", config_dir=CONFIG_DIR)
+    rules = app.rules
     events: list[str] = []
     backend, report = WaitingBackend(events), DispatchReport()
     backend.fail_next(TransientMailError("The mail server is busy."))
     rows = [_row(1, ["a@b.example.org"]), _row(2, []), _row(3, ["c@d.example.org"]), _row(4, ["e@f.example.org"])]
 
-    outcomes = _deliver_each(rows, rules, backend, RecordingRenderer(events), "s@x.example.org", DATE, report, {})
+    outcomes = _deliver_each(
+        rows, rules, backend, RecordingRenderer(events), "s@x.example.org", DATE, app.delivery, report, {}
+    )
 
     assert events == [
         "render No.1",

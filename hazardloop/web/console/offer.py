@@ -12,6 +12,7 @@ from hazardloop.models.core.authz import Action, Decision, HazardTarget, Princip
 from hazardloop.models.core.lifecycle import State, allowed_events
 from hazardloop.models.core.policy import LEVEL_RANK
 from hazardloop.models.core.rules import Rules
+from hazardloop.models.core.vocabulary import SUPERVISION_LEVELS
 
 # The page's actions in the order a person does them, with the event each one records.
 ORDER: tuple[tuple[Action, str], ...] = (
@@ -37,7 +38,7 @@ def escalation_levels(principal: Principal, rules: Rules, h: dict[str, Any]) -> 
         return []
     return [
         level
-        for level in ("township", "county", "city")
+        for level in SUPERVISION_LEVELS
         if rules.tree.may_escalate(unit, h["township_code"], h["level"], level) is None
     ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
+from hazardloop.models.core.vocabulary import LEVEL_NAMES, STATE_NAMES
 from hazardloop.web.evidence import reference_hash
 
 from .render import local_text
@@ -28,26 +30,15 @@ ACTION_NAMES = {
     "township.listed": "挂牌督办",
     "township.delisted": "摘牌",
 }
-NOTICE_KIND_NAMES = {
-    "assignment": "隐患交办单",
-    "reminder": "催办通知",
-    "supervision": "督办通知书",
-    "elevation": "提级督办通知",
-    "listing": "挂牌督办通知书",
-    "return": "退回整改通知",
-    "extension_decision": "延期审批结果",
-    "clearance": "销号通知",
-    "delisting": "摘牌通知",
-    "report": "研判报告",
-}
+NOTICE_KIND_NAMES = NOTICE_KINDS.titles
 NOTICE_STATUS_NAMES = {
     "pending": "待发送",
     "sent": "已发送",
     "failed": "发送失败（将重试）",
     "dead": "发送失败（已放弃）",
 }
-STATE_ORDER = ("detected", "assigned", "rectifying", "pending_verification", "cleared", "invalid")
-LEVEL_ORDER = ("none", "township", "county", "city")
+STATE_ORDER = tuple(STATE_NAMES)
+LEVEL_ORDER = tuple(LEVEL_NAMES)
 SOURCES = ("网格巡查", "12345热线", "群众举报", "专项整治排查", "企业自查", "监测点预警", "物联感知")
 
 
@@ -79,8 +70,6 @@ def _change(t: dict[str, Any], tree: Any) -> str:
         unit = tree.units.get(details["unit"])
         parts.append(f"责任单位：{unit.name if unit else details['unit']}")
     if t.get("level") and t["action"] in ("elevated", "hazard.escalated", "supervised"):
-        from hazardloop.notifications.rendering import LEVEL_NAMES
-
         parts.append(f"督办级别：{LEVEL_NAMES.get(t['level'], t['level'])}")
     if "days" in details:
         parts.append(f"{details['days']}个工作日")
