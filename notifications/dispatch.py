@@ -1,14 +1,14 @@
 """Delivering the outbox: claim pending notices in batches, render them, send them, mark them.
 
-A notice is claimed with a lease (``claimed_until``) in its own short transaction — on PostgreSQL with
-``FOR UPDATE SKIP LOCKED`` — so several dispatchers never take the same row, and a dispatcher that dies
-mid-batch only delays its rows until the lease runs out. Leases run on the real clock (the App's clock's
-``wall()``), not on the ``now`` the rules act as of: they are about live processes, and a dispatcher acting
-as of another instant (``--now``, a catch-up run) must not see a live claim as expired. Each dispatcher has its own id (host,
-process, random part). Sending happens outside any transaction; the outcome is written afterwards, for the rows still
-claimed by this dispatcher only, as soon as the server has answered (each notice in its own short
-transaction), so a dispatcher killed mid-batch sends again at most the message that was in flight. Notices
-go out one by one over one connection; while the server digests one, the next is rendered (see
+A notice is claimed with a lease (``claimed_until``) in its own short transaction — on PostgreSQL with ``FOR
+UPDATE SKIP LOCKED`` — so several dispatchers never take the same row, and a dispatcher that dies mid-batch
+only delays its rows until the lease runs out. Leases run on the real clock (the App's clock's ``wall()``),
+not on the ``now`` the rules act as of: they are about live processes, and a dispatcher acting as of another
+instant (``--now``, a catch-up run) must not see a live claim as expired. Each dispatcher has its own id
+(host, process, random part). Sending happens outside any transaction; the outcome is written afterwards, for
+the rows still claimed by this dispatcher only, as soon as the server has answered (each notice in its own
+short transaction), so a dispatcher killed mid-batch sends again at most the message that was in flight.
+Notices go out one by one over one connection; while the server digests one, the next is rendered (see
 ``_deliver_each``).
 
 A mail server that cannot be reached (or a mail folder that cannot be made) stops the run: every notice of the

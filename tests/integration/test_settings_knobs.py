@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from hazardloop.config.settings import Settings
-from tests.support.fixtures import Cli, ready_app
 from tests.support.factories import detected
+from tests.support.fixtures import Cli, ready_app
 
 NOW = datetime.fromisoformat("2025-03-03T12:00:00+08:00")
 

@@ -17,8 +17,8 @@ from hazardloop.models.core.vocabulary import (
     STATE_NAMES,
     SUPERVISION_LEVELS,
 )
-from tests.support.fixtures import Cli, write_events
 from tests.support.factories import detected
+from tests.support.fixtures import Cli, write_events
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("models", "notifications", "flows", "config", "hazardloop")
