@@ -6,6 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge behaviour, not speed: on a loaded machine (CI runners, parallel workers) an example that takes
+# longer than hypothesis' default 200 ms deadline is not a failure.
+settings.register_profile("hazardloop", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hazardloop")
 
 pytest_plugins = ["tests.support.fixtures"]
 
