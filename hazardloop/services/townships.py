@@ -59,3 +59,12 @@ def change_listing(
     return TownshipResult(
         {"code": township.code, "name": township.name}, _latest_listing(app, township.code), report.notices
     )
+
+
+def listings(app: App, principal: Principal, *, active_only: bool = False) -> list[dict[str, Any]]:
+    """The townships under (or once under) elevated listed supervision within the principal's jurisdiction, with
+    their history and delisting proposals, oldest first."""
+    j = principal.jurisdiction
+    with unit_of_work(app.engine, write=False) as conn:
+        rows = list_listings(conn, app.rules, active_only=active_only)
+    return rows if j.everything else [r for r in rows if j.sees_township(r["township_code"])]
