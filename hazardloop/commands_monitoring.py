@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hazardloop.cli import app, err, handled, out, print_json, read_lines
-from hazardloop.commands_core import _progress, ready
+from hazardloop.cli_app import app, err, handled, out, print_json, progress_bar, read_lines, ready
 from hazardloop.models.core.errors import InvalidInput, Problem, Rejections
 from hazardloop.models.store.monitoring import ReadingsReport
 
@@ -29,7 +28,7 @@ def readings_cmd(
     application = ready(ctx)
     source, lines = read_lines(file)
     try:
-        with _progress(len(lines), "reading in") as bar:
+        with progress_bar(len(lines), "reading in") as bar:
             task = bar.add_task("readings", total=len(lines)) if bar else None
             report = ingest_readings(
                 application,
