@@ -54,3 +54,15 @@ def test_only_the_clock_reads_the_real_time_in_the_entry_points_and_services() -
     offenders = [str(p.relative_to(ROOT)) for p in files if reads.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
     assert reads.search((ROOT / "config" / "bootstrap.py").read_text(encoding="utf-8"))  # the one reader
+
+
+def test_the_services_hold_no_sql_either_the_store_does() -> None:
+    allowed = {"sqlalchemy", "sqlalchemy.Engine"}  # the engine as a type; errors come from sqlalchemy.exc
+    offenders: list[str] = []
+    for path in sorted((ROOT / "hazardloop" / "services").glob("*.py")):
+        imported = _imports(path)
+        sql = {m for m in imported if m.startswith("sqlalchemy") and not m.startswith("sqlalchemy.exc")} - allowed
+        tables = {m for m in imported if m.startswith("hazardloop.models.store.tables")}
+        if sql or tables or "dialect.name" in path.read_text(encoding="utf-8"):
+            offenders.append(f"{path.name}: {sorted(sql | tables)}")
+    assert offenders == []
