@@ -3,6 +3,7 @@ backend. Called by the command line, the flows and the scheduler; never at impor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -29,18 +30,24 @@ if TYPE_CHECKING:
 class Clock:
     """The only reader of the real time. ``fixed`` makes every decision act as of one instant (``--now``)."""
 
-    def __init__(self, fixed: datetime | None = None) -> None:
+    def __init__(self, fixed: datetime | None = None, *, wall: Callable[[], datetime] | None = None) -> None:
         if fixed is not None and fixed.tzinfo is None:
             raise ValueError("--now needs a time zone offset, e.g. 2025-10-13T09:00:00+08:00")
         self.fixed = fixed
+        self._wall = wall  # where the real time comes from (another clock's, for a clock derived from it)
 
     def now(self) -> datetime:
-        return self.fixed if self.fixed is not None else self.wall()
+        """The instant decisions are taken at: ``fixed`` when given, else the real time."""
+        return self.fixed if self.fixed is not None else self.wall_now()
 
-    def wall(self) -> datetime:
-        """The real time even when ``fixed``: for what is about live processes (a dispatcher's hold on the notices
-        it claimed), not about the instant the rules act as of."""
-        return datetime.now(UTC)
+    def wall_now(self) -> datetime:
+        """The real time whatever ``fixed`` says, for what is about processes rather than rules: a scheduler's
+        lease, when a job really started and ended, how long to wait for another server."""
+        return self._wall() if self._wall is not None else datetime.now(UTC)
+
+    def fixed_at(self, now: datetime) -> Clock:
+        """A clock fixed at ``now`` that reads the real time where this one does."""
+        return Clock(now, wall=self.wall_now)
 
 
 @dataclass
@@ -98,9 +105,22 @@ class App:
         except ValueError as exc:
             raise ConfigError(f"HAZARDLOOP_SMTP_URL: {exc}") from None
 
+    def acting_at(self, now: datetime) -> App:
+        """This app with a clock fixed at ``now`` (a job the scheduler fired at that instant), sharing the engine
+        and everything already built; close the original, not the copy."""
+        # built here once, so that no copy builds an engine (or the rules) of its own
+        self.engine  # noqa: B018
+        self.rules  # noqa: B018
+        copy = App(self.settings, self.policy, self.org, self.clock.fixed_at(now))
+        copy.__dict__.update({k: v for k, v in self.__dict__.items() if k in _SHARED})
+        return copy
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+_SHARED = ("engine", "tree", "indicators", "rules", "renderer")
 
 
 def bootstrap(

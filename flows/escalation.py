@@ -1,6 +1,7 @@
 """The escalation sweep as a Prefect flow: reminders (催办), supervision (督办), elevation (提级) for the
-hazards that are due, then township listing (挂牌督办). One flow run per sweep; the service works in
-batches claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers may sweep at once.
+hazards that are due, then township listing (挂牌督办). One flow run per sweep; the service
+(``hazardloop/services/sweep.py``) works in batches claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers may sweep at once.
 
 Run locally: ``python -m flows.escalation --db sqlite:///hazardloop.db``.
 """
@@ -13,24 +14,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from hazardloop.flows.common import transient_db_error, wire
-from hazardloop.flows.jobs import record_job
-from hazardloop.models.store.sweep import sweep
+from hazardloop.flows.common import run_service, transient_db_error
+from hazardloop.services.sweep import run_sweep
 
 
 @task(name="sweep-due-hazards", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)
 def sweep_due_hazards(
     db: str | None, config: str | None, now: datetime | None, batch_size: int | None
 ) -> dict[str, Any]:
-    app = wire(db, config, now)
-    try:
-        as_of = app.clock.now()
-        with record_job(app.engine, "sweep", as_of) as summary:
-            report = sweep(app.engine, app.rules, as_of, batch_size=batch_size or app.settings.sweep_batch_size)
-            summary.update(report.as_dict())
-        return {"as_of": as_of.isoformat(), **report.as_dict()}
-    finally:
-        app.close()
+    return run_service(db, config, now, lambda app, who: run_sweep(app, who, batch_size=batch_size)).as_dict()
 
 
 @flow(name="escalation-sweep", flow_run_name="sweep-{now}")

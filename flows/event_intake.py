@@ -25,6 +25,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.events.schemas.events import Event
 
+from hazardloop.flows.common import wired
 from hazardloop.flows.intake import apply_events
 
 EVENT_RESOURCE_PREFIX = "hazardloop."
@@ -90,18 +91,20 @@ async def intake_events(
     """Apply the hazardloop events emitted to Prefect in the window that starts at ``first_event_at`` (the
     trigger passes the first event's instant; without it, the last ``lookback_seconds``)."""
     logger = get_run_logger()
-    # Waiting on the real clock is about the Prefect server's buffering, not a rule: rules see ``now``.
-    started = datetime.now(UTC)
+    with wired(db, config, now) as app:
+        clock = app.clock
+    # Waiting on the real time is about the Prefect server's buffering, not a rule: rules see the clock's ``now``.
+    started = clock.wall_now()
     first = first_event_at.astimezone(UTC) if first_event_at else started
     close = first + timedelta(seconds=window_seconds + settle_seconds)
     if close > started:
         await asyncio.sleep((close - started).total_seconds())
-    events = await read_window(first - timedelta(seconds=lookback_seconds), datetime.now(UTC))
+    events = await read_window(first - timedelta(seconds=lookback_seconds), clock.wall_now())
     if not events:
         logger.info("no hazardloop events in the window that opened at %s", first.isoformat())
         return {"events": 0, "applied": 0, "duplicates": 0, "created": 0, "notices": 0, "rejected": []}
     lines = [(number, contract_line(event)) for number, event in enumerate(events, start=1)]
-    as_of = now or datetime.now(UTC)
+    as_of = clock.now()
     result = apply_events(lines, "prefect-events", db, config, as_of, True)
     for problem in result["rejected"]:
         event = events[problem["line"] - 1] if problem["line"] else None

@@ -13,10 +13,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from hazardloop.flows.common import transient_db_error, wire
+from hazardloop.flows.common import run_service, transient_db_error, wired
 from hazardloop.models.core.errors import Problem
 from hazardloop.models.core.event_json import numbered_lines
-from hazardloop.models.store.intake import apply_lines, parse_lines
+from hazardloop.services.hazards import apply_events as apply_event_lines
+from hazardloop.services.hazards import check_event_lines
 
 
 def _problems(problems: list[Problem]) -> list[dict[str, Any]]:
@@ -26,9 +27,7 @@ def _problems(problems: list[Problem]) -> list[dict[str, Any]]:
 @task(name="validate-events")
 def validate_events(lines: list[tuple[int, str]], source: str, now: datetime) -> list[dict[str, Any]]:
     """Parse every line against the event schema; returns the problems found (nothing is written)."""
-    problems: list[Problem] = []
-    parse_lines(lines, source, now, problems)
-    return _problems(problems)
+    return _problems(check_event_lines(lines, source, now))
 
 
 @task(name="apply-events", retries=3, retry_delay_seconds=[1, 5, 15], retry_condition_fn=transient_db_error)
@@ -36,19 +35,9 @@ def apply_events(
     lines: list[tuple[int, str]], source: str, db: str | None, config: str | None, now: datetime, partial: bool
 ) -> dict[str, Any]:
     """Dedupe, route, assign and apply in one all-or-nothing transaction (or chunk by chunk if partial)."""
-    app = wire(db, config, now)
-    try:
-        report = apply_lines(
-            app.engine,
-            app.rules,
-            lines,
-            source=source,
-            now=now,
-            partial=partial,
-            chunk_lines=app.settings.intake_chunk_lines,
-        )
-    finally:
-        app.close()
+    report = run_service(
+        db, config, now, lambda app, who: apply_event_lines(app, who, lines, source=source, partial=partial)
+    )
     return {
         "applied": report.applied,
         "duplicates": report.duplicates,
@@ -64,6 +53,11 @@ def _lines(events: list[str] | None, path: str | None) -> tuple[str, list[tuple[
     return "parameters", list(enumerate(events or [], start=1))
 
 
+def _clock_now(db: str | None, config: str | None) -> datetime:
+    with wired(db, config) as app:
+        return app.clock.now()
+
+
 @flow(name="intake", flow_run_name="intake-{source_name}", log_prints=False)
 async def intake(
     events: list[str] | None = None,
@@ -77,7 +71,7 @@ async def intake(
     """Apply a batch of contract events (JSON strings, or a JSON Lines file on the worker's disk)."""
     logger = get_run_logger()
     source, lines = _lines(events, path)
-    as_of = now or wire(db, config).clock.now()
+    as_of = now or _clock_now(db, config)
     problems = validate_events(lines, source, as_of)
     if problems and not partial:
         logger.error("%d bad line(s); nothing applied: %s", len(problems), problems[:10])

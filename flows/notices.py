@@ -1,6 +1,6 @@
-"""Notice dispatch as a Prefect flow: claim pending notices, render, send (SMTP or .eml files), mark.
-Retries of individual notices live in the outbox (attempts, next try); the task retries only on database
-trouble.
+"""Notice dispatch as a Prefect flow: claim pending notices, render, send (SMTP or .eml files), mark
+(``hazardloop/services/dispatch.py``). Retries of individual notices live in the outbox (attempts, next try);
+the task retries only on database trouble.
 
 Run locally: ``python -m flows.notices --db sqlite:///hazardloop.db``.
 """
@@ -13,34 +13,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from hazardloop.flows.common import transient_db_error, wire
-from hazardloop.flows.jobs import record_job
-from hazardloop.models.store.outbox import SqlOutbox
-from hazardloop.notifications.dispatch import dispatch
+from hazardloop.flows.common import run_service, transient_db_error
+from hazardloop.services.dispatch import send_pending
 
 
 @task(name="send-pending-notices", retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_db_error)
 def send_pending_notices(
     db: str | None, config: str | None, now: datetime | None, batch_size: int | None
 ) -> dict[str, Any]:
-    app = wire(db, config, now)
-    try:
-        as_of = app.clock.now()
-        with record_job(app.engine, "dispatch", as_of) as summary:
-            report = dispatch(
-                SqlOutbox(app.engine),
-                app.rules,
-                app.mail_backend(),
-                app.renderer,
-                as_of,
-                delivery=app.delivery,
-                clock=app.clock,
-                batch_size=batch_size,
-            )
-            summary.update(report.as_dict())
-        return {"as_of": as_of.isoformat(), **report.as_dict()}
-    finally:
-        app.close()
+    return run_service(db, config, now, lambda app, who: send_pending(app, who, batch_size=batch_size)).as_dict()
 
 
 @flow(name="dispatch-notices", flow_run_name="dispatch-{now}")

@@ -29,17 +29,13 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from sqlalchemy import Engine, delete, insert, select, update
 
-from hazardloop.config.bootstrap import App
-from hazardloop.flows.jobs import record_job
+from hazardloop.config.bootstrap import App, Clock
 from hazardloop.models.core.policy import cron_trigger
-from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.tables import LeaseRow
+from hazardloop.services.identity import system_principal
+from hazardloop.services.jobs import release_scheduler_lease, take_scheduler_lease
 
 log = logging.getLogger("hazardloop.run")
-_L = LeaseRow.__table__
-LEASE_NAME = "scheduler"
 REPORT_JOBS = {
     "daily_report": "daily",
     "weekly_report": "weekly",
@@ -48,26 +44,27 @@ REPORT_JOBS = {
 }
 
 
-def wall_now() -> datetime:
-    # Leases are about real processes being alive, so they use the real clock; no rule reads this.
-    return datetime.now(UTC)
-
-
-class OffsetClock:
+class OffsetClock(Clock):
     """With ``--now``, an unattended run starts at that instant and lets time flow from there.
 
     The simulated time is the real time plus a fixed ``offset`` (``--now`` minus the real time at start-up), the
     same offset :class:`ShiftedTrigger` reads the schedules with, so a job that fires at a scheduled instant
-    always acts as of that instant or a moment after it, never before."""
+    always acts as of that instant or a moment after it, never before. The real time comes from ``base`` (the
+    app's clock), the only reader of it."""
 
-    def __init__(self, start: datetime | None) -> None:
+    def __init__(self, start: datetime | None, base: Clock | None = None) -> None:
+        super().__init__()
+        self.base = base or Clock()
         self.start = start
-        self.offset: timedelta | None = None if start is None else start - wall_now()
+        self.offset: timedelta | None = None if start is None else start - self.base.wall_now()
 
     def now(self) -> datetime:
         if self.start is None or self.offset is None:
-            return wall_now()
-        return (wall_now() + self.offset).astimezone(self.start.tzinfo)
+            return self.base.wall_now()
+        return (self.base.wall_now() + self.offset).astimezone(self.start.tzinfo)
+
+    def wall_now(self) -> datetime:
+        return self.base.wall_now()
 
 
 class ShiftedTrigger(BaseTrigger):
@@ -108,28 +105,16 @@ def schedule_trigger(cron: str, timezone: object, offset: timedelta | None) -> B
 
 
 class Lease:
-    def __init__(self, engine: Engine, holder: str, seconds: int) -> None:  # HAZARDLOOP_LEASE_SECONDS
-        self.engine, self.holder, self.seconds = engine, holder, seconds
+    """The scheduler's lease in the engine's database, taken and renewed on the real time."""
+
+    def __init__(self, app: App, holder: str, seconds: int) -> None:  # HAZARDLOOP_LEASE_SECONDS
+        self.app, self.holder, self.seconds = app, holder, seconds
 
     def try_acquire(self) -> bool:
-        now = wall_now()
-        expires = now + timedelta(seconds=self.seconds)
-        with unit_of_work(self.engine) as conn:
-            stmt = select(_L).where(_L.c.name == LEASE_NAME)
-            if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
-            row = conn.execute(stmt).first()
-            if row is None:
-                conn.execute(insert(_L).values(name=LEASE_NAME, holder=self.holder, expires_at=expires))
-                return True
-            if row.holder == self.holder or row.expires_at < now:
-                conn.execute(update(_L).where(_L.c.name == LEASE_NAME).values(holder=self.holder, expires_at=expires))
-                return True
-            return False
+        return take_scheduler_lease(self.app, self.holder, self.seconds)
 
     def release(self) -> None:
-        with unit_of_work(self.engine) as conn:
-            conn.execute(delete(_L).where(_L.c.name == LEASE_NAME, _L.c.holder == self.holder))
+        release_scheduler_lease(self.app, self.holder)
 
 
 @dataclass
@@ -154,17 +139,19 @@ def build_jobs(app: App, use_prefect: bool) -> list[Job]:
     return jobs
 
 
+# Each job calls the same service as the command line and the flow: as a Prefect flow run when Prefect records the
+# runs, else directly, with the app acting as of the instant the job fired.
+
+
 def _sweep_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
         if use_prefect:
             from hazardloop.flows.escalation import escalation_sweep
 
             return asyncio.run(escalation_sweep(now=now, db=db, config=config))
-        from hazardloop.models.store.sweep import sweep
+        from hazardloop.services.sweep import run_sweep
 
-        with record_job(app.engine, "sweep", now) as summary:
-            summary.update(sweep(app.engine, app.rules, now, batch_size=app.settings.sweep_batch_size).as_dict())
-        return summary
+        return run_sweep(app.acting_at(now), system_principal(app)).as_dict()
 
     return run
 
@@ -175,34 +162,22 @@ def _dispatch_job(app: App, use_prefect: bool, db: str, config: str) -> Callable
             from hazardloop.flows.notices import dispatch_notices
 
             return asyncio.run(dispatch_notices(now=now, db=db, config=config))
-        from hazardloop.models.store.outbox import SqlOutbox
-        from hazardloop.notifications.dispatch import dispatch
+        from hazardloop.services.dispatch import send_pending
 
-        with record_job(app.engine, "dispatch", now) as summary:
-            report = dispatch(
-                SqlOutbox(app.engine),
-                app.rules,
-                app.mail_backend(),
-                app.renderer,
-                now,
-                delivery=app.delivery,
-                clock=app.clock,
-            )
-            summary.update(report.as_dict())
-        return summary
+        return send_pending(app.acting_at(now), system_principal(app)).as_dict()
 
     return run
 
 
 def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
-        from hazardloop.flows import reports
-
         if use_prefect:
-            return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config))
-        with record_job(app.engine, f"{period}_report", now) as summary:
-            summary.update(reports.run_report(app.engine, app.rules, period, now, indicators=app.indicators).as_dict())
-        return summary
+            from hazardloop.flows.reports import periodic_report
+
+            return asyncio.run(periodic_report(period=period, now=now, db=db, config=config))
+        from hazardloop.services.reports import queue_period_reports
+
+        return queue_period_reports(app.acting_at(now), system_principal(app), period).as_dict()
 
     return run
 
@@ -210,9 +185,9 @@ def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) 
 def serve(app: App, *, start: datetime | None, use_prefect: bool, stop: threading.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or ``stop`` is set). Returns the exit code."""
     stop = stop or threading.Event()
-    clock = OffsetClock(start)
+    clock = OffsetClock(start, app.clock)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    lease = Lease(app.engine, holder, app.settings.lease_seconds)
+    lease = Lease(app, holder, app.settings.lease_seconds)
     renew_every = max(1.0, app.settings.lease_seconds / 4)
     busy = threading.Lock()
 

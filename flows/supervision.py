@@ -10,50 +10,39 @@ lifecycle rules as the command line's ``--by`` is."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from prefect import flow
 
-from hazardloop.flows.common import wire
+from hazardloop.config.bootstrap import App
+from hazardloop.flows.common import flow_principal, wired
+from hazardloop.models.core.authz import Principal
+from hazardloop.services import supervision
+from hazardloop.services.supervision import ManualResult
 
 
-def _flow_run() -> str:
-    try:
-        from prefect.runtime import flow_run
-
-        return f"flow-run:{flow_run.id}" if flow_run.id else "flow-run:local"
-    except Exception:  # outside a run (a plain call of .fn): still say where it came from
-        return "flow-run:local"
-
-
-def _apply(payload: dict[str, Any]) -> dict[str, Any]:
-    from hazardloop.models.core.authz import declared_principal
-    from hazardloop.services.hazards import record_manual
-
-    app = wire()
-    try:
-        principal = declared_principal(app.tree, "flow", _flow_run(), payload.get("actor"))
-        report = record_manual(app, principal, payload)
-        return {"applied": report.applied, "notices": report.notices, "hazard": report.last_hazard}
-    finally:
-        app.close()
+def _act(actor: str, action: Callable[[App, Principal], ManualResult]) -> dict[str, Any]:
+    """One supervisor's action on the worker's database and configuration, at the real time, as this flow run
+    declaring ``actor``."""
+    with wired() as app:
+        return action(app, flow_principal(app, actor)).as_dict()
 
 
 @flow(name="escalate", flow_run_name="escalate-{hazard}-to-{to}")
 async def escalate(hazard: str, to: Literal["township", "county", "city"], reason: str, actor: str) -> dict[str, Any]:
     """A supervisor escalates one hazard (id or source reference) to a supervision level."""
-    return _apply({"type": "hazard.escalated", "hazard": hazard, "to": to, "reason": reason, "actor": actor})
+    return _act(actor, lambda app, who: supervision.escalate(app, who, hazard, to, reason))
 
 
 @flow(name="supervise", flow_run_name="supervise-{township}")
 async def supervise(township: str, reason: str, actor: str) -> dict[str, Any]:
     """List a township for elevated supervision (提级挂牌督办)."""
-    return _apply({"type": "township.listed", "township": township, "reason": reason, "actor": actor})
+    return _act(actor, lambda app, who: supervision.list_township(app, who, township, reason))
 
 
 @flow(name="delist", flow_run_name="delist-{township}")
 async def delist(township: str, reason: str, actor: str, force: bool = False) -> dict[str, Any]:
     """Delist a township (摘牌), once its listed problems are closed and its figures are within bounds (``force``:
     regardless, for a listing made in error)."""
-    payload = {"type": "township.delisted", "township": township, "reason": reason, "actor": actor}
-    return _apply({**payload, "force": True} if force else payload)
+    return _act(actor, lambda app, who: supervision.delist_township(app, who, township, reason, force=force))

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from hazardloop.cli import app, err, handled, out, print_json
-from hazardloop.commands_core import ready
-from hazardloop.models.store.db import unit_of_work
-
-NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
-
+from hazardloop.cli_app import app, err, handled, out, print_json, ready
+from hazardloop.services.identity import cli_principal
 
 notices_app = typer.Typer(
     add_completion=False,
@@ -38,7 +34,6 @@ def notices(
     """List notices; `notices requeue` sends failed or dead ones again."""
     if ctx.invoked_subcommand is not None:
         return
-    from hazardloop.services.identity import cli_principal
     from hazardloop.services.notices import check_filters, list_page
 
     check_filters(status, kind)
@@ -80,12 +75,12 @@ def requeue(
 ) -> None:
     """Send failed or dead notices again: they become pending, due at once, with a fresh count of attempts (the
     next `dispatch` sends them; recipients that had one already do not get it again)."""
-    from hazardloop.models.store.outbox import requeue_notices
+    from hazardloop.services.notices import requeue_many
 
     application = ready(ctx)
-    now = application.clock.now()
-    with unit_of_work(application.engine, write=not dry_run) as conn:
-        picked = requeue_notices(conn, ids=ids, kind=kind, status=status, now=now, dry_run=dry_run)
+    picked = requeue_many(
+        application, cli_principal(application), ids=ids, kind=kind, status=status, dry_run=dry_run
+    ).ids
     if as_json:
         print_json({"requeued": [] if dry_run else picked, "would_requeue": picked if dry_run else []})
         return
@@ -106,31 +101,16 @@ def dispatch(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Render and send the pending notices once (SMTP with $HAZARDLOOP_SMTP_URL, else .eml files)."""
-    from hazardloop.flows.jobs import record_job
-    from hazardloop.models.store.outbox import SqlOutbox
-    from hazardloop.notifications.dispatch import dispatch as run_dispatch
+    from hazardloop.services.dispatch import send_pending
 
     application = ready(ctx)
-    now = application.clock.now()
-    backend = application.mail_backend()
-    with record_job(application.engine, "dispatch", now) as summary:
-        report = run_dispatch(
-            SqlOutbox(application.engine),
-            application.rules,
-            backend,
-            application.renderer,
-            now,
-            delivery=application.delivery,
-            clock=application.clock,
-            limit=limit,
-        )
-        summary.update(report.as_dict())
+    done = send_pending(application, cli_principal(application), limit=limit)
+    report = done.report
     if as_json:
         print_json(report.as_dict())
     else:
-        where = "SMTP" if application.settings.smtp_url else f"{application.settings.mail_dir}/"
         out.print(
-            f"dispatch: {report.sent} sent via {where}, {report.retrying} to retry, {report.failed} failed, "
+            f"dispatch: {report.sent} sent via {done.via}, {report.retrying} to retry, {report.failed} failed, "
             f"{report.dead} given up",
             highlight=False,
         )
@@ -169,43 +149,32 @@ def run(
 @handled
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each scheduled job's last and next run and outcome, the scheduler lease holder, and the outbox."""
-    from sqlalchemy import func, select
-
-    from hazardloop.models.core.policy import cron_trigger
-    from hazardloop.models.store.tables import JobRunRow, LeaseRow, NoticeRow
+    from hazardloop.services.jobs import scheduler_status
 
     application = ready(ctx)
-    now = application.clock.now()
     tz = application.policy.tz
 
     def local(instant: datetime | None) -> str | None:
-        # SQLite hands back naive UTC: every instant is shown in the policy's zone, with its offset
-        if instant is None:
-            return None
-        return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(tz).isoformat(timespec="seconds")
+        # every instant is shown in the policy's zone, with its offset
+        return instant.astimezone(tz).isoformat(timespec="seconds") if instant is not None else None
 
+    found = scheduler_status(application, cli_principal(application))
     rows: list[dict[str, object]] = []
-    j, n, le = JobRunRow.__table__, NoticeRow.__table__, LeaseRow.__table__
-    with unit_of_work(application.engine, write=False) as conn:
-        for name, cron in application.policy.schedules.items():
-            # job runs are recorded under the schedule's name (sweep, dispatch, daily_report, …)
-            last = conn.execute(select(j).where(j.c.job == name).order_by(j.c.id.desc()).limit(1)).first()
-            nxt = cron_trigger(cron, tz).get_next_fire_time(None, now)
-            took = (last.finished_at - last.started_at).total_seconds() if last and last.finished_at else None
-            rows.append(
-                {
-                    "job": name,
-                    "cron": cron,
-                    "next_run": local(nxt),
-                    "last_run": local(last.started_at) if last else None,
-                    "last_as_of": local(last.as_of) if last else None,
-                    "last_seconds": round(took, 2) if took is not None else None,
-                    "last_outcome": last.outcome if last else None,
-                    "last_summary": last.summary if last else None,
-                }
-            )
-        counts = dict(conn.execute(select(n.c.status, func.count()).group_by(n.c.status)).all())
-        lease = conn.execute(select(le)).first()
+    for job in found.jobs:
+        last, took = job.last, job.last_seconds
+        rows.append(
+            {
+                "job": job.job,
+                "cron": job.cron,
+                "next_run": local(job.next_run),
+                "last_run": local(last.started_at) if last else None,
+                "last_as_of": local(last.as_of) if last else None,
+                "last_seconds": round(took, 2) if took is not None else None,
+                "last_outcome": last.outcome if last else None,
+                "last_summary": last.summary if last else None,
+            }
+        )
+    counts, lease = found.notices, found.lease
     state = {
         "jobs": rows,
         "notices": counts,
@@ -243,12 +212,12 @@ _BRIEF = ("examined", "reminders", "supervisions", "elevations", "sent", "retryi
 def recompute_deadlines(ctx: typer.Context) -> None:
     """Recompute provisional deadlines (years whose holiday schedule was not published) with the calendar now
     installed; deadlines that are no longer provisional stop being marked so."""
-    from hazardloop.models.store.deadlines import recompute_provisional
+    from hazardloop.services.admin import recompute_deadlines
 
     application = ready(ctx)
-    result = recompute_provisional(application.engine, application.rules, application.clock.now())
+    result = recompute_deadlines(application, cli_principal(application))
     out.print(
-        f"{result['examined']} provisional deadline(s) examined, {result['changed']} moved, "
-        f"{result['still_provisional']} still provisional",
+        f"{result.examined} provisional deadline(s) examined, {result.changed} moved, "
+        f"{result.still_provisional} still provisional",
         highlight=False,
     )

@@ -3,53 +3,23 @@ sweep, preview, listings."""
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hazardloop.cli import app, err, handled, opts, out, print_json, read_lines
-from hazardloop.models.core.errors import ConfigError, InvalidInput, Problem, Rejections
-from hazardloop.models.core.vocabulary import STATE_NAMES, SUPERVISION_LEVELS
-from hazardloop.models.store.db import schema_is_current, unit_of_work, upgrade
+from hazardloop.cli_app import app, err, handled, opts, out, print_json, progress_bar, read_lines, ready
+from hazardloop.models.core.errors import InvalidInput, Problem, Rejections
+from hazardloop.models.core.vocabulary import STATE_NAMES
 from hazardloop.models.store.intake import ApplyReport
-from hazardloop.models.store.org_sync import sync_units
-from hazardloop.models.store.url_text import shown_url
-from hazardloop.services.hazards import apply_events, record_manual
+from hazardloop.services import admin, supervision
+from hazardloop.services.hazards import apply_events
 from hazardloop.services.identity import cli_principal
+from hazardloop.services.ledger_import import import_ledger, open_ledger
 from hazardloop.terminal import styled
-
-PROGRESS_FROM = 2000
-
-
-def ready(ctx: typer.Context) -> Any:
-    """The wired app, refusing to work on a database that `init` has not prepared."""
-    application = opts(ctx).app()
-    url = application.engine.url
-    sqlite_file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
-    if sqlite_file and not Path(sqlite_file).exists():  # said before connecting, which would leave an empty file
-        raise ConfigError(f"there is no database at {sqlite_file}; run `hazardloop init` to create it")
-    if not schema_is_current(application.engine):
-        raise ConfigError(
-            f"the database {shown_url(application.engine.url)} is not "
-            "initialised or is out of date; run `hazardloop init` first"
-        )
-    return application
-
-
-def _progress(total: int, label: str) -> Any:
-    if total < PROGRESS_FROM:
-        return nullcontext(None)
-    return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    )
 
 
 @app.command()
@@ -57,13 +27,11 @@ def _progress(total: int, label: str) -> Any:
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the schema and load the organisation from org.yaml (safe to run again)."""
     application = opts(ctx).app()
-    application.indicators  # noqa: B018  (a bad indicators.yaml fails here, before anything is written)
-    before, after = upgrade(application.engine)
-    sync = sync_units(application.engine, application.org)
-    url = shown_url(application.engine.url)
+    done = admin.initialise(application, cli_principal(application))
+    before, after, sync = done.before, done.after, done.units
     schema = f"schema upgraded {before or 'empty'} → {after}" if before != after else f"schema at {after}"
     out.print(
-        f"{url}: {schema}; units: {sync.added} added, {sync.changed} changed, "
+        f"{done.database}: {schema}; units: {sync.added} added, {sync.changed} changed, "
         f"{sync.deactivated} deactivated, {sync.unchanged} unchanged",
         highlight=False,
     )
@@ -101,37 +69,23 @@ def _report_apply(report: ApplyReport, as_json: bool) -> None:
             err.print(f"  {p}", markup=False, highlight=False)
 
 
-def _as_is(problem: Problem) -> Problem:
-    return problem
-
-
 def _apply(
     ctx: typer.Context,
-    source: str,
     lines: list[tuple[int, str]],
-    partial: bool,
     as_json: bool,
-    speak: Callable[[Problem], Problem] = _as_is,
+    apply: Callable[[Any, Any, Callable[[int], None] | None], ApplyReport],
 ) -> None:
-    """Apply and report; ``speak`` rewords each problem for the input's own terms (a ledger's columns)."""
+    """Apply with a progress bar for a long input, and report; ``apply(app, principal, progress)`` calls the
+    service."""
     application = ready(ctx)
     try:
-        with _progress(len(lines), "applying") as bar:
+        with progress_bar(len(lines), "applying") as bar:
             task = bar.add_task("apply", total=len(lines)) if bar else None
-            report = apply_events(
-                application,
-                cli_principal(application),
-                lines,
-                source=source,
-                partial=partial,
-                progress=(lambda n: bar.advance(task, n)) if bar else None,
-            )
+            report = apply(application, cli_principal(application), (lambda n: bar.advance(task, n)) if bar else None)
     except Rejections as exc:
-        problems = [speak(p) for p in exc.problems]
         if as_json:  # a script asked for JSON: it gets the rejected lines there too, with nothing applied
-            _json_report(ApplyReport(lines=len(lines), rejected=problems))
-        raise Rejections(problems) from None
-    report.rejected = [speak(p) for p in report.rejected]
+            _json_report(ApplyReport(lines=len(lines), rejected=exc.problems))
+        raise
     _report_apply(report, as_json)
     if report.rejected and not (report.applied or report.duplicates):
         # --partial wrote nothing at all: the file is as bad as an all-or-nothing rejection
@@ -148,7 +102,14 @@ def apply_cmd(
 ) -> None:
     """Apply a file of events (all-or-nothing unless --partial)."""
     source, lines = read_lines(file)
-    _apply(ctx, source, lines, partial, as_json)
+    _apply(
+        ctx,
+        lines,
+        as_json,
+        lambda application, who, progress: apply_events(
+            application, who, lines, source=source, partial=partial, progress=progress
+        ),
+    )
 
 
 @app.command("import")
@@ -160,52 +121,13 @@ def import_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import a hazard ledger as detection events (same all-or-nothing rule as apply)."""
-    import zipfile
-
-    from hazardloop.importer import read_ledger
-
-    if not file.is_file():
-        raise InvalidInput([Problem("file not found" if not file.exists() else "not a file", source=str(file))])
-    application = opts(ctx).app()
-    try:
-        ledger = read_ledger(file, application.policy.tz, application.policy.fields)
-        lines, columns = ledger.lines, ledger.columns
-    except InvalidInput:
-        raise  # the ledger's own problems (no header, a missing column, not .csv/.xlsx) are already worded
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            [
-                Problem(
-                    "the CSV file is not UTF-8 text; in Excel use “Save As → CSV UTF-8”, or "
-                    "import the .xlsx file directly",
-                    source=str(file),
-                )
-            ]
-        ) from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise InvalidInput([Problem(f"cannot be read as a ledger ({exc})", source=str(file))]) from None
-    except Exception as exc:  # openpyxl's InvalidFileException and friends: a damaged or foreign spreadsheet
-        raise InvalidInput(
-            [Problem(f"cannot be read as a spreadsheet ({type(exc).__name__}: {exc})", source=str(file))]
-        ) from None
-    _apply(ctx, str(file), lines, partial, as_json, speak=functools.partial(_in_ledger_terms, columns))
-
-
-# The validation words a few values in the event's terms; a ledger writes them its own way.
-_LEDGER_WORDING = (
-    ("hazard.severity", re.compile(r"expected 'general' or 'major'$"), "use 一般 or 重大 (or general / major)"),
-    ("at", re.compile(r"\(use ISO 8601 like [^)]*\)$"), "(e.g. 2025-10-13 09:30, or 2025-10-13T09:30:00+08:00)"),
-)
-
-
-def _in_ledger_terms(columns: dict[str, str], problem: Problem) -> Problem:
-    """A problem of an imported row, told with the ledger's column header and its way of writing values."""
-    message = problem.message
-    for field, wording, ledger_wording in _LEDGER_WORDING:
-        if problem.field == field:
-            message = wording.sub(ledger_wording, message)
-    field = columns.get(problem.field or "", problem.field)
-    return Problem(message, problem.source, problem.line, field, problem.refused)
+    ledger = open_ledger(opts(ctx).app(), file)
+    _apply(
+        ctx,
+        ledger.lines,
+        as_json,
+        lambda application, who, progress: import_ledger(application, who, ledger, partial=partial, progress=progress),
+    )
 
 
 def _hazard_table(rows: list[dict[str, Any]]) -> Table:
@@ -319,11 +241,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
 ) -> None:
     """The whole state (units, hazards, transitions, notices, listings, events) as one JSON document."""
-    from hazardloop.models.store.queries import export_state
-
     application = ready(ctx)
-    with unit_of_work(application.engine, write=False) as conn:
-        state = export_state(conn, application.rules, application.clock.now())
+    state = admin.export_everything(application, cli_principal(application))
     if output:
         output.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
         out.print(f"wrote {output}", highlight=False)
@@ -335,18 +254,18 @@ def export(
 _OPTION_OF = {"actor": "--by", "to": "--to", "reason": "--reason", "type": None}
 
 
-def _manual(ctx: typer.Context, payload: dict[str, Any]) -> None:
+def _manual(ctx: typer.Context, by: str, action: Callable[[Any, Any], supervision.ManualResult]) -> None:
     """One event of a manual command, recorded as the operator declares it (``--by``): a ``cli`` principal."""
     application = ready(ctx)
     try:
-        record_manual(application, cli_principal(application, payload.get("actor")), payload)
+        done = action(application, cli_principal(application, by))
     except InvalidInput as exc:
         raise InvalidInput([_in_option_terms(p) for p in exc.problems]) from None
     except Rejections as exc:
         # One command, one event: report the problem without the synthetic "line 1", naming the command's own
         # option rather than the event's field.
         raise Rejections([_in_option_terms(p) for p in exc.problems]) from None
-    out.print(f"{payload['type']} recorded for {payload.get('hazard') or payload.get('township')}", highlight=False)
+    out.print(f"{done.type} recorded for {done.target}", highlight=False)
 
 
 def _in_option_terms(problem: Problem) -> Problem:
@@ -363,9 +282,9 @@ def escalate(
     by: Annotated[str, typer.Option("--by", help="unit code, optionally /person")],
 ) -> None:
     """A supervisor escalates a hazard by hand."""
-    if to not in SUPERVISION_LEVELS:
+    if to not in supervision.LEVELS:
         raise InvalidInput([Problem(f"'{to}' is not a level; use township, county or city", field="--to")])
-    _manual(ctx, {"type": "hazard.escalated", "hazard": hazard, "to": to, "reason": reason, "actor": by})
+    _manual(ctx, by, lambda application, who: supervision.escalate(application, who, hazard, to, reason))
 
 
 @app.command()
@@ -377,7 +296,7 @@ def supervise(
     by: Annotated[str, typer.Option("--by")],
 ) -> None:
     """List a township for elevated supervision (提级挂牌督办)."""
-    _manual(ctx, {"type": "township.listed", "township": township, "reason": reason, "actor": by})
+    _manual(ctx, by, lambda application, who: supervision.list_township(application, who, township, reason))
 
 
 @app.command()
@@ -395,8 +314,11 @@ def delist(
     ] = False,
 ) -> None:
     """Delist a township (摘牌): once its listed problems are closed and its figures are within bounds."""
-    payload = {"type": "township.delisted", "township": township, "reason": reason, "actor": by}
-    _manual(ctx, {**payload, "force": True} if force else payload)
+    _manual(
+        ctx,
+        by,
+        lambda application, who: supervision.delist_township(application, who, township, reason, force=force),
+    )
 
 
 @app.command()
@@ -407,16 +329,11 @@ def sweep(
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
 ) -> None:
     """Run the escalation sweep once, as of --now."""
-    from hazardloop.flows.jobs import record_job
-    from hazardloop.models.store.sweep import sweep as run_sweep
+    from hazardloop.services.sweep import run_sweep
 
     application = ready(ctx)
-    now = application.clock.now()
-    with record_job(application.engine, "sweep", now) as summary:
-        report = run_sweep(
-            application.engine, application.rules, now, batch_size=batch_size or application.settings.sweep_batch_size
-        )
-        summary.update(report.as_dict())
+    done = run_sweep(application, cli_principal(application), batch_size=batch_size)
+    report, now = done.report, done.as_of
     if as_json:
         print_json(report.as_dict())
     else:
@@ -438,10 +355,10 @@ def preview(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """What the sweep would do over the next N days if nothing changed (writes nothing)."""
-    from hazardloop.models.store.sweep import preview as run_preview
+    from hazardloop.services.sweep import preview_sweep
 
     application = ready(ctx)
-    rows = run_preview(application.engine, application.rules, application.clock.now(), days)
+    rows = preview_sweep(application, cli_principal(application), days)
     if as_json:
         print_json(rows)
         return
@@ -471,11 +388,10 @@ def listings(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Townships under elevated listed supervision, with history and delisting proposals."""
-    from hazardloop.models.store.queries import list_listings
+    from hazardloop.services.townships import listings as township_listings
 
     application = ready(ctx)
-    with unit_of_work(application.engine, write=False) as conn:
-        rows = list_listings(conn, application.rules, active_only=active)
+    rows = township_listings(application, cli_principal(application), active_only=active)
     if as_json:
         print_json(rows)
         return

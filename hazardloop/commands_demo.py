@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
 
-from hazardloop.cli import app, err, handled, opts, out
+from hazardloop.cli_app import app, err, handled, opts, out
 from hazardloop.models.core.errors import InvalidInput, Problem
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.org_sync import sync_units
@@ -113,7 +113,7 @@ def demo(
     with unit_of_work(application.engine, write=False) as conn:
         figures = demo_figures(conn)
     if as_json:
-        from hazardloop.cli import print_json
+        from hazardloop.cli_app import print_json
         from hazardloop.demo_accounts import create_demo_accounts
 
         made = create_demo_accounts(application)

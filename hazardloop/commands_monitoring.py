@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hazardloop.cli import app, err, handled, out, print_json, read_lines
-from hazardloop.commands_core import _progress, ready
+from hazardloop.cli_app import app, err, handled, out, print_json, progress_bar, read_lines, ready
 from hazardloop.models.core.errors import InvalidInput, Problem, Rejections
 from hazardloop.models.store.monitoring import ReadingsReport
 
@@ -24,15 +23,17 @@ def readings_cmd(
 ) -> None:
     """Take in monitoring-point readings: a breach raises a hazard, a warning notifies (all-or-nothing unless
     --partial)."""
-    from hazardloop.monitoring import ingest_readings
+    from hazardloop.services.identity import cli_principal
+    from hazardloop.services.readings import ingest_readings
 
     application = ready(ctx)
     source, lines = read_lines(file)
     try:
-        with _progress(len(lines), "reading in") as bar:
+        with progress_bar(len(lines), "reading in") as bar:
             task = bar.add_task("readings", total=len(lines)) if bar else None
             report = ingest_readings(
                 application,
+                cli_principal(application),
                 lines,
                 source=source,
                 partial=partial,
@@ -93,43 +94,13 @@ def what_if_cmd(
 ) -> None:
     """Replay a past period's recorded events under another policy in a scratch database and compare what it
     decides with what really happened (the real database is only read)."""
-    import tempfile
-
-    from hazardloop.config.loading import load_model
-    from hazardloop.models.core.policy import Policy
-    from hazardloop.models.store.whatif import compare, outcome, replay
+    from hazardloop.services.identity import cli_principal
+    from hazardloop.services.whatif import what_if
 
     application = ready(ctx)
-    other = load_model(policy, Policy)
     start, end = _day(first, "--from"), _day(last, "--to")
-    if end < start:
-        raise InvalidInput([Problem(f"--to {end} is before --from {start}", field="--to")])
-    today = application.clock.now().astimezone(application.policy.tz).date()
-    if end >= today:
-        raise InvalidInput([Problem(f"the period must have ended: --to must be before {today}", field="--to")])
     times = _times(sweep_at or ["08:00"])
-    with tempfile.TemporaryDirectory(prefix="hazardloop-what-if-") as tmp:
-        account, scratch = replay(
-            application.engine, application.policy, other, application.org, start, end,
-            f"sqlite:///{Path(tmp) / 'what-if.db'}", sweep_times=times,
-        )  # fmt: skip
-        try:
-            real = outcome(application.engine, application.tree, account.start, account.end)
-            replayed = outcome(scratch, application.tree, account.start, account.end)
-        finally:
-            scratch.dispose()
-    result = {
-        "period": {"from": start.isoformat(), "to": end.isoformat()},
-        "policy": str(policy),
-        "replay": {
-            "warmup_from": account.warmup.astimezone(application.policy.tz).date().isoformat(),
-            "events": account.events,
-            "sweeps": account.sweeps,
-            "sweep_at": [t.strftime("%H:%M") for t in times],
-            "seconds": round(account.seconds, 2),
-        },
-        **compare(real, replayed, account.refused),
-    }
+    result = what_if(application, cli_principal(application), policy, start, end, times)
     if out_dir is not None:
         from hazardloop.notifications.whatif_page import write_page
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from hazardloop.cli import app, err, handled, out, print_json
-from hazardloop.commands_core import ready
+from hazardloop.cli_app import app, err, handled, out, print_json, ready
 from hazardloop.models.core.errors import InvalidInput, Problem
-from hazardloop.models.store.db import unit_of_work
-from hazardloop.notifications.output_files import check_target, prepare_folder, write_file
+from hazardloop.services.identity import cli_principal
 from hazardloop.terminal import styled
 
 
@@ -116,74 +112,19 @@ def report_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Build the periodic analysis (日、周、月、季研判) as of --now; --send mails it."""
-    from hazardloop.flows.jobs import record_job
-    from hazardloop.flows.reports import (
-        build,
-        preview_context,
-        queue_reports,
-        render_report_files,
-        report_key,
-        stored_context,
-    )
-    from hazardloop.models.core.figures import report_scopes, resolve_scope
-    from hazardloop.models.core.periods import resolve_period
-    from hazardloop.models.store.outbox import SqlOutbox
-    from hazardloop.notifications.dispatch import dispatch as run_dispatch
+    from hazardloop.services.reports import build_report
 
     application = ready(ctx)
-    rules, engine = application.rules, application.engine
-    now = application.clock.now()
-    chosen_period = resolve_period(period_kind, now, rules.policy.tz, period)
-    chosen = resolve_scope(rules, scope)
-    if out_dir is not None:  # before anything is built or mailed: a folder that cannot hold the files is said now
-        from hazardloop.notifications.charts import CHART_TITLES
-
-        prepare_folder(out_dir)
-        for name in ("report.html", "report.txt", "figures.json", *(f"{chart}.png" for chart in CHART_TITLES)):
-            check_target(out_dir / name)
-    notices: dict[str, Any] | None = None
-    figures: dict[str, Any] | None = None
-    if send:
-        scopes = [chosen] if scope else report_scopes(rules)
-        if chosen.code not in {s.code for s in scopes}:
-            scopes.append(chosen)
-        with record_job(engine, f"{chosen_period.kind}_report", now) as summary:
-            run = queue_reports(engine, rules, chosen_period, scopes, now, indicators=application.indicators)
-            summary.update(run.as_dict())
-        # --send mails now, through the outbox: only these reports, each at most once (one still pending from an
-        # earlier run that could not send goes now too), with the outbox's retries if the mail server fails
-        keys = [n["key"] for n in (*run.queued, *run.already)]
-        with record_job(engine, "dispatch", now) as summary:
-            mailed = run_dispatch(
-                SqlOutbox(engine),
-                rules,
-                application.mail_backend(),
-                application.renderer,
-                now,
-                delivery=application.delivery,
-                clock=application.clock,
-                keys=keys,
-            )
-            summary.update(mailed.as_dict())
-        notices = {"queued": run.queued, "already_queued": run.already, "dispatch": mailed.as_dict()}
-        figures = run.figures.get(chosen.code)
-    context = stored_context(engine, report_key(chosen_period, chosen.code)) if send else None
-    if figures is None:
-        if context is not None:  # queued earlier: show what was sent
-            figures = {k: context[k] for k in _FIGURE_KEYS if k in context}
-        else:
-            figures = build(engine, rules, chosen_period, [chosen], application.indicators)[chosen.code]
-    if out_dir is not None:
-        if context is None:
-            context = preview_context(rules, chosen_period, chosen, figures, now)
-        figures_json = json.dumps(figures, ensure_ascii=False, indent=1).encode("utf-8")
-        written = render_report_files(application.renderer, context, out_dir, {"figures.json": figures_json})
+    done = build_report(
+        application, cli_principal(application), period_kind, period=period, scope=scope, out_dir=out_dir, send=send
+    )
+    figures, notices = done.figures, done.notices
     if as_json:
         print_json({**figures, "notices": notices} if notices is not None else figures)
     else:
         _print_summary(figures)
-        if out_dir is not None:
-            out.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+        if done.written is not None:
+            out.print(f"wrote {', '.join(str(p) for p in done.written)}", highlight=False)
         if notices is not None:
             for n in notices["queued"]:
                 out.print(f"queued {n['number']} for {n['scope']} → {', '.join(n['to'])}", highlight=False)
@@ -191,26 +132,8 @@ def report_cmd(
                 out.print(f"already queued earlier: {n['number']} for {n['scope']}", highlight=False)
             sent = notices["dispatch"]
             out.print(f"mailed {sent['sent']}, {sent['retrying']} to retry, {sent['failed']} failed", highlight=False)
-            for line in mailed.errors[:20]:
+            for line in (done.mail_errors or [])[:20]:
                 err.print(f"  {line}", markup=False, highlight=False)
-
-
-_FIGURE_KEYS = (
-    "scope",
-    "period",
-    "data_since",
-    "totals",
-    "by_field",
-    "by_county",
-    "by_township",
-    "rankings",
-    "county_rank",
-    "listings",
-    "oldest_open",
-    "comparisons",
-    "trend",
-    "indicators",  # only when indicators.yaml has monitoring points in the scope
-)
 
 
 @app.command("ledger")
@@ -223,20 +146,14 @@ def ledger_cmd(
     state: Annotated[str | None, typer.Option("--state", help="only these state(s), comma-separated")] = None,
 ) -> None:
     """Write the hazard ledger (隐患台账) as an Excel file: one sheet per county for the whole city."""
-    from hazardloop.models.core.ledger_filter import resolve_filter
-    from hazardloop.models.store.ledger import ledger_rows
-    from hazardloop.notifications.ledger import write_ledger
+    from hazardloop.services.reports import ledger_workbook
 
     if out_file.suffix.lower() != ".xlsx":
         raise InvalidInput([Problem("the ledger is written as an Excel file; name it *.xlsx", field="--out")])
     application = ready(ctx)
-    flt = resolve_filter(application.rules, township=township, county=county, state=state)
-    check_target(out_file)
-    prepare_folder(out_file.parent)
-    content = io.BytesIO()  # built in full before the file is touched
-    with unit_of_work(application.engine, write=False) as conn:
-        summary = write_ledger(ledger_rows(conn, flt), application.rules, application.clock.now(), content, flt)
-    write_file(out_file, content.getvalue())
+    summary = ledger_workbook(
+        application, cli_principal(application), township=township, county=county, state=state, target=out_file
+    )
     sheets = ", ".join(f"{name} {count}" for name, count in summary.sheets.items())
     out.print(
         f"wrote {out_file}: {summary.rows} hazard(s) on {len(summary.sheets)} sheet(s) ({sheets})", highlight=False

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from hazardloop.cli import app, err, handled, opts
-from hazardloop.commands_core import ready
+from hazardloop.cli_app import app, err, handled, opts, ready
 from hazardloop.models.core.errors import ConfigError, InvalidInput
 
 

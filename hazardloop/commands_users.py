@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hazardloop.cli import app, handled, out, print_json
-from hazardloop.commands_core import ready
+from hazardloop.cli_app import app, handled, out, print_json, ready
 from hazardloop.models.core.errors import InvalidInput, Problem
 from hazardloop.services import accounts as service
 from hazardloop.services.identity import cli_principal

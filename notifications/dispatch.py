@@ -2,7 +2,7 @@
 
 A notice is claimed with a lease (``claimed_until``) in its own short transaction — on PostgreSQL with ``FOR
 UPDATE SKIP LOCKED`` — so several dispatchers never take the same row, and a dispatcher that dies mid-batch
-only delays its rows until the lease runs out. Leases run on the real clock (the App's clock's ``wall()``),
+only delays its rows until the lease runs out. Leases run on the real clock (the App's clock's ``wall_now()``),
 not on the ``now`` the rules act as of: they are about live processes, and a dispatcher acting as of another
 instant (``--now``, a catch-up run) must not see a live claim as expired. Each dispatcher has its own id
 (host, process, random part). Sending happens outside any transaction; the outcome is written afterwards, for
@@ -143,7 +143,7 @@ def document_context(context: dict[str, Any], rules: Rules) -> dict[str, Any]:
 
 
 class WallClock(Protocol):
-    def wall(self) -> datetime:
+    def wall_now(self) -> datetime:
         """The real time, whatever instant the rules act as of."""
         ...
 
@@ -206,7 +206,7 @@ def dispatch(
     try:
         while limit is None or report.claimed < limit:
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
-            rows = _claim(outbox, now, clock.wall(), delivery.lease, worker, size, keys)
+            rows = _claim(outbox, now, clock.wall_now(), delivery.lease, worker, size, keys)
             if not rows:
                 break
             report.claimed += len(rows)

@@ -38,7 +38,7 @@ from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import State
 from hazardloop.models.core.vocabulary import LEVEL_NAMES
 from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.intake import ApplyReport, Guard, apply_event, apply_lines
+from hazardloop.models.store.intake import ApplyReport, Guard, apply_event, apply_lines, parse_lines
 from hazardloop.models.store.queries import find_hazard, hazard_id_of, list_hazards, show_hazard
 from hazardloop.models.store.repository import stored_events
 
@@ -388,6 +388,13 @@ def apply_events(
         acting=principal.actor if principal.proven else None,
         guard=guard_for(app, principal) if principal.proven else None,
     )
+
+
+def check_event_lines(lines: Sequence[tuple[int, str]], source: str, now: datetime) -> list[Problem]:
+    """Every line's problems against the event schema, as of ``now``: nothing is read or written."""
+    problems: list[Problem] = []
+    parse_lines(lines, source, now, problems)
+    return problems
 
 
 def not_found(message: str, field_name: str) -> NotFound:

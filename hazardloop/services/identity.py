@@ -39,6 +39,11 @@ def cli_principal(app: App, actor: str | None = None) -> Principal:
     return declared_principal(app.tree, "cli", who[:200], actor)
 
 
+def system_principal(app: App, who: str = "scheduler") -> Principal:
+    """The engine itself (the embedded scheduler's jobs): declared, not proven, acting for the whole organisation."""
+    return declared_principal(app.tree, "system", who)
+
+
 def check_token(app: App, token: str, client: str | None) -> tuple[Principal, str | None] | None:
     """The principal a token proves (a read only), and the token id whose last-used time is due to be written."""
     now = app.clock.now()

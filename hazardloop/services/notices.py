@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from hazardloop.models.core.authz import Action, Principal, role_refusal_words
 from hazardloop.models.core.errors import InvalidInput, Problem, Refused
 from hazardloop.models.core.policy import NOTICE_KINDS
 from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.outbox import REQUEUEABLE, requeue
+from hazardloop.models.store.outbox import REQUEUEABLE, requeue, requeue_notices
 from hazardloop.models.store.queries import archived_document, check_limit, find_notice, list_notices, notice_view
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
@@ -98,3 +99,29 @@ def send_again(app: App, principal: Principal, notice_id: int) -> dict[str, Any]
             )
         row = find_notice(conn, notice_id)
         return notice_view(row, app.rules)
+
+
+@dataclass
+class Requeued:
+    """The notices sent again (or that would be, with ``dry_run``): pending, due at once, attempts counted anew."""
+
+    ids: list[int]
+    dry_run: bool
+
+
+def requeue_many(
+    app: App,
+    principal: Principal,
+    *,
+    ids: Sequence[int] | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    dry_run: bool = False,
+) -> Requeued:
+    """Failed or dead notices (these ``ids``, or those of ``kind`` and ``status``) back to pending, so the next
+    dispatch sends them; recipients that had one already do not get it again. ``dry_run`` changes nothing."""
+    if not principal.may(Action.REQUEUE):
+        raise Refused(role_refusal_words(principal, Action.REQUEUE), field="actor")
+    with unit_of_work(app.engine, write=not dry_run) as conn:
+        picked = requeue_notices(conn, ids=ids, kind=kind, status=status, now=app.clock.now(), dry_run=dry_run)
+    return Requeued(list(picked), dry_run)

@@ -10,7 +10,8 @@ from hazardloop.models.core.authz import Action, Decision, Principal, TownshipTa
 from hazardloop.models.core.errors import NotFound, Problem, Refused, Rejections
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.queries import list_listings
-from hazardloop.services.hazards import one_event_error, record_manual
+from hazardloop.services import supervision
+from hazardloop.services.hazards import one_event_error
 
 
 @dataclass
@@ -44,18 +45,22 @@ def change_listing(
     township = resolve(app, principal, key)
     if decide(principal, action, TownshipTarget(township.code)) is Decision.FORBIDDEN:
         raise Refused(role_refusal_words(principal, action), field="actor")
-    payload: dict[str, Any] = {
-        "type": "township.listed" if action is Action.LIST else "township.delisted",
-        "township": township.code,
-        "reason": reason,
-        "actor": principal.actor,
-    }
-    if action is Action.DELIST and force:
-        payload["force"] = True
     try:
-        report = record_manual(app, principal, payload)
+        if action is Action.LIST:
+            done = supervision.list_township(app, principal, township.code, reason)
+        else:
+            done = supervision.delist_township(app, principal, township.code, reason, force=force)
     except Rejections as exc:
         raise one_event_error(exc) from None
     return TownshipResult(
-        {"code": township.code, "name": township.name}, _latest_listing(app, township.code), report.notices
+        {"code": township.code, "name": township.name}, _latest_listing(app, township.code), done.notices
     )
+
+
+def listings(app: App, principal: Principal, *, active_only: bool = False) -> list[dict[str, Any]]:
+    """The townships under (or once under) elevated listed supervision within the principal's jurisdiction, with
+    their history and delisting proposals, oldest first."""
+    j = principal.jurisdiction
+    with unit_of_work(app.engine, write=False) as conn:
+        rows = list_listings(conn, app.rules, active_only=active_only)
+    return rows if j.everything else [r for r in rows if j.sees_township(r["township_code"])]

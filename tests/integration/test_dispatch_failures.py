@@ -406,7 +406,7 @@ def test_eml_outcomes_written_in_groups_still_leave_rows_another_dispatcher_took
     events = [json.dumps(detected(f"G-{i}", "2025-03-03T08:00:00+08:00"), ensure_ascii=False) for i in range(2)]
     apply_lines(app.engine, app.rules, list(enumerate(events, 1)), source="t", now=now)
     # the second dispatcher's real time is past the first one's hold: as if the first had hung that long
-    hung = SimpleNamespace(wall=lambda: app.clock.wall() + app.delivery.lease + timedelta(minutes=1))
+    hung = SimpleNamespace(wall_now=lambda: app.clock.wall_now() + app.delivery.lease + timedelta(minutes=1))
     real_send = FileBackend.send
     overtaken: list[Any] = []
 

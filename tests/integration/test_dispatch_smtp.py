@@ -143,7 +143,7 @@ def test_a_dispatcher_that_lost_its_claim_records_nothing_for_those_rows(
     app = bootstrap(db=mail_cli.db, config_dir=CONFIG_DIR)
     as_of = datetime.fromisoformat(NOW)
     # the second dispatcher's real time is past the first one's hold: as if the first had hung that long
-    hung = SimpleNamespace(wall=lambda: app.clock.wall() + app.delivery.lease + timedelta(minutes=1))
+    hung = SimpleNamespace(wall_now=lambda: app.clock.wall_now() + app.delivery.lease + timedelta(minutes=1))
     real_send = app.mail_backend().__class__.send
     overtaken: list[Any] = []
     started: list[bool] = []

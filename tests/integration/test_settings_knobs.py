@@ -131,7 +131,7 @@ def test_a_claim_holds_for_the_settings_lease_on_the_real_clock(sqlite_url: str)
         line = json.dumps(detected("L-1", "2025-03-03T08:00:00+08:00"), ensure_ascii=False)
         apply_lines(app.engine, app.rules, [(1, line)], source="t", now=NOW)
         seen: list[int] = []
-        wall = app.clock.wall()
+        wall = app.clock.wall_now()
 
         class HangingServer(MemoryBackend):
             def send(self, message: Any, recipients: Any = None) -> None:

@@ -19,7 +19,7 @@ import os, sys, time
 ready, go, *argv = sys.argv[1:]
 from hazardloop.cli import main
 # the work's imports, before the race
-import hazardloop.commands_core, hazardloop.models.store.intake, hazardloop.models.store.sweep, hazardloop.flows.jobs
+import hazardloop.commands_core, hazardloop.services.sweep, hazardloop.services.jobs
 open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.0005)

@@ -180,10 +180,10 @@ def _scopes(app: App, viewer: Viewer) -> list[tuple[str, str]]:
 
 def _analysis(app: App, viewer: Viewer, period: str, label: str | None, scope: str) -> tuple[str, dict[str, Any]]:
     """The report document (HTML with its charts inline) and its figures, cached for a few minutes per question."""
-    from hazardloop.flows.reports import _as_document, preview_context  # _as_document: the context's dates as dates
     from hazardloop.models.core.figures import resolve_scope
     from hazardloop.models.core.periods import resolve_period
     from hazardloop.notifications.charts import render_charts
+    from hazardloop.services.report_documents import as_document, preview_context
 
     now = app.clock.now()
     key = (period, label, scope, app.rules.local_day(now).isoformat(), now.hour)
@@ -193,7 +193,7 @@ def _analysis(app: App, viewer: Viewer, period: str, label: str | None, scope: s
             return _CACHE[key]
     figures = reports.figures(app, viewer.principal, period, label, scope)
     chosen_period = resolve_period(period, now, app.rules.policy.tz, label)
-    context = _as_document(preview_context(app.rules, chosen_period, resolve_scope(app.rules, scope), figures, now))
+    context = as_document(preview_context(app.rules, chosen_period, resolve_scope(app.rules, scope), figures, now))
     rendered = app.renderer.render("report", {**context, "image_prefix": "cid:", "image_suffix": ""})
     html = rendered.html
     for name, png in render_charts(context).items():
