@@ -8,7 +8,7 @@ import ast
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # the demo is its own package's business (hazardloop/commands_demo.py, flows/demo*.py, hazardloop/demo_accounts.py)
 DEMO = re.compile(r"(^|/)(commands_demo|demo\w*)\.py$")
 
