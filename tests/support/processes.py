@@ -18,7 +18,9 @@ RACER = """
 import os, sys, time
 ready, go, *argv = sys.argv[1:]
 from hazardloop.cli import main
-import hazardloop.commands_core, models.intake, models.sweep, flows.jobs  # the work's imports, before the race
+# the work's imports, before the race
+import hazardloop.commands_core, hazardloop.flows.jobs
+import hazardloop.models.store.intake, hazardloop.models.store.sweep
 open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.0005)
