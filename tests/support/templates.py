@@ -86,7 +86,7 @@ def copy_initialised(url: str) -> bool:
         if path.exists() or not path.parent.is_dir():
             return False
         template = _sqlite_template()
-        for part in template.parent.glob(template.name + "*"):  # the file and any WAL beside it
+        for part in _sqlite_files(template):
             shutil.copy(part, path.parent / (path.name + part.name.removeprefix(template.name)))
         return True
     name = url.rsplit("/", 1)[-1]
@@ -121,6 +121,7 @@ def _backend(url: str) -> str:
 
 
 def _sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database's file and its write-ahead log, if any (the shared-memory index is rebuilt from them)."""
     return [part for part in path.parent.glob(path.name + "*") if part.name.removeprefix(path.name) in ("", "-wal")]
 
 
@@ -134,7 +135,7 @@ def seeded(url: str, key: str, seed: Callable[[], None]) -> None:
         _replace(url, template)
         return
     seed()
-    _seeded[(key, backend)] = _snapshot(url, key)
+    _seeded[(key, backend)] = _snapshot(url)
 
 
 def _replace(url: str, template: str) -> None:
@@ -154,7 +155,7 @@ def _replace(url: str, template: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
-def _snapshot(url: str, key: str) -> str:
+def _snapshot(url: str) -> str:
     if _backend(url) == "sqlite":
         source = Path(url.removeprefix("sqlite:///"))
         folder = Path(tempfile.mkdtemp(prefix="hazardloop-seeded-", dir=_sqlite_template().parent))
