@@ -15,8 +15,8 @@ from hazardloop.models.store import jobs
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.services.identity import cli_principal, system_principal
 from hazardloop.services.jobs import record_job_run, scheduler_status, take_scheduler_lease
-from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli, write_events
 from tests.support.factories import detected
+from tests.support.fixtures import CONFIG_DIR, Cli, initialised_cli, write_events
 
 LATE = "2025-03-14T09:00:00+08:00"  # hazards detected on 03-03 are three working days overdue
 MONDAY = "2025-10-06T08:30:00+08:00"

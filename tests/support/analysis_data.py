@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hazardloop.config.bootstrap import App, bootstrap
+from hazardloop.models.core.figures import Scope, report_scopes
+from hazardloop.models.core.periods import Period
 from hazardloop.models.store.analysis import build_figures
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.intake import apply_lines
@@ -18,12 +20,6 @@ from hazardloop.models.store.org_sync import sync_units
 from hazardloop.models.store.sweep import sweep
 from tests.support.factories import detected, event
 from tests.support.fixtures import CONFIG_DIR
-
-try:  # the pure halves of the analysis, once it is split into a pure and a SQL half
-    from hazardloop.models.core.figures import Scope, report_scopes
-    from hazardloop.models.core.periods import Period
-except ImportError:  # until then they sit in the store module
-    from hazardloop.models.store.analysis import Period, Scope, report_scopes  # type: ignore[no-redef]
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST_DAY = date(2025, 6, 2)

@@ -7,13 +7,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hazardloop.models.core.listing import Figures, breaches
 from hazardloop.models.core.policy import Listing
 from tests.support.core import rules
-
-try:  # the pure half of listing, once it is split out of the store
-    from hazardloop.models.core.listing import Figures, breaches
-except ImportError:  # until then it sits in the store module, pure functions beside the SQL
-    from hazardloop.models.store.listing import Figures, breaches  # type: ignore[no-redef]
 
 
 def figures(open: int = 5, overdue: int = 0, major: int = 0, due: int = 0, cleared: int = 0) -> Figures:

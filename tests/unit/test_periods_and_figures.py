@@ -10,11 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-try:  # the pure halves of the analysis, once they are split out of the store
-    from hazardloop.models.core.figures import COUNTS, derive
-    from hazardloop.models.core.periods import Period
-except ImportError:  # until then they sit in the store module, pure functions beside the SQL
-    from hazardloop.models.store.analysis import COUNTS, Period, derive  # type: ignore[no-redef]
+from hazardloop.models.core.figures import COUNTS, derive
+from hazardloop.models.core.periods import Period
 
 TZ = ZoneInfo("Asia/Shanghai")
 KINDS = ("daily", "weekly", "monthly", "quarterly")
