@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from hazardloop.models.core.hazard import NoticeIntent
 from hazardloop.models.core.notice_kinds import COMMON_CONTEXT, NOTICE_KINDS, NoticeKind, NoticeKindRegistry
 from hazardloop.models.core.policy import Notices
+from hazardloop.models.store.outbox import SqlOutbox
 from hazardloop.notifications.rendering import NoticeRenderer
 from tests.support.fixtures import ready_app
 
@@ -190,7 +191,9 @@ def test_a_kind_added_to_the_registry_with_its_templates_is_numbered_rendered_an
 
         backend = MemoryBackend()
         renderer = NoticeRenderer(interview_templates)
-        report = dispatch(app.engine, app.rules, backend, renderer, NOW, delivery=app.delivery, clock=app.clock)
+        report = dispatch(
+            SqlOutbox(app.engine), app.rules, backend, renderer, NOW, delivery=app.delivery, clock=app.clock
+        )
 
     assert (report.sent, report.failed) == (1, 0), report.errors
     [message] = backend.outbox

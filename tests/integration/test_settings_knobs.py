@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from hazardloop.config.settings import Settings
+from hazardloop.models.store.outbox import SqlOutbox
 from tests.support.factories import detected
 from tests.support.fixtures import Cli, ready_app
 
@@ -96,10 +97,12 @@ def test_a_notice_is_retried_by_the_settings_backoff_and_given_up_after_their_at
         apply_lines(app.engine, app.rules, [(1, line)], source="t", now=NOW)
         delivery = replace(app.delivery, max_attempts=2, backoff=(timedelta(seconds=7),))
 
-        first = dispatch(app.engine, app.rules, BusyServer(), app.renderer, NOW, delivery=delivery, clock=app.clock)
+        first = dispatch(
+            SqlOutbox(app.engine), app.rules, BusyServer(), app.renderer, NOW, delivery=delivery, clock=app.clock
+        )
         assert (first.retrying, first.dead) == (1, 0)
         too_soon = dispatch(
-            app.engine,
+            SqlOutbox(app.engine),
             app.rules,
             BusyServer(),
             app.renderer,
@@ -109,7 +112,7 @@ def test_a_notice_is_retried_by_the_settings_backoff_and_given_up_after_their_at
         )
         assert too_soon.claimed == 0  # the backoff's 7 seconds have not passed
         second = dispatch(
-            app.engine,
+            SqlOutbox(app.engine),
             app.rules,
             BusyServer(),
             app.renderer,
@@ -143,7 +146,13 @@ def test_a_claim_holds_for_the_settings_lease_on_the_real_clock(sqlite_url: str)
         def others_claim(as_of: datetime, real_time: Any) -> int:
             clock = SimpleNamespace(wall=real_time)
             return dispatch(
-                app.engine, app.rules, MemoryBackend(), app.renderer, as_of, delivery=app.delivery, clock=clock
+                SqlOutbox(app.engine),
+                app.rules,
+                MemoryBackend(),
+                app.renderer,
+                as_of,
+                delivery=app.delivery,
+                clock=clock,
             ).claimed
 
         def now_for_real() -> datetime:
@@ -153,7 +162,7 @@ def test_a_claim_holds_for_the_settings_lease_on_the_real_clock(sqlite_url: str)
             return wall + app.delivery.lease + timedelta(seconds=1)
 
         first = dispatch(
-            app.engine, app.rules, HangingServer(), app.renderer, NOW, delivery=app.delivery, clock=app.clock
+            SqlOutbox(app.engine), app.rules, HangingServer(), app.renderer, NOW, delivery=app.delivery, clock=app.clock
         )
     assert seen[0] == 0 and seen[1] >= 1
     assert first.sent == 0 and "another dispatcher has taken them over" in first.errors[0]
