@@ -30,6 +30,7 @@ from hazardloop.models.core.indicators import IndicatorSet
 from hazardloop.models.core.notice_docs import KIND_TITLES, notice_row
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.analysis import Period, Scope, build_figures, report_scopes, resolve_period
+from hazardloop.models.store.audit import seal_days, sealed_roots
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.indicator_analysis import indicator_figures
 from hazardloop.models.store.repository import Counters, insert_notices
@@ -182,6 +183,7 @@ def _write(
         year = now.astimezone(rules.policy.tz).year
         counters.peek(scope_name, year)  # takes the numbering row's lock first: a second run waits here
         found = _existing_in(conn, list(keys.values()))
+        audit_root = _sealed_day(conn, rules, period, now)
         rows = []
         for scope in scopes:
             key = keys[scope.code]
@@ -189,11 +191,22 @@ def _write(
                 already.append({"scope": scope.code, "key": key, "number": found[key].number, "notice": found[key].id})
                 continue
             row = report_row(rules, period, scope, figures[scope.code], counters.next(scope_name, year), now)
+            if audit_root is not None:
+                row["context"]["audit_root"] = audit_root
             rows.append(row)
             queued.append({"scope": scope.code, "key": key, "number": row["number"], "to": row["to_addrs"]})
         insert_notices(conn, rows)
         counters.flush()
     return queued, already
+
+
+def _sealed_day(conn: Any, rules: Rules, period: Period, now: datetime) -> dict[str, Any] | None:
+    """A daily report carries its day's audit root (sealing the complete days first), so the mail anchors it."""
+    if period.kind != "daily":
+        return None
+    seal_days(conn, rules.policy.tz, now)
+    found = sealed_roots(conn, [period.first.isoformat()])
+    return found[0].as_dict() if found else None
 
 
 def run_report(
@@ -251,6 +264,10 @@ def build_and_queue(
         as_of = app.clock.now()
         with record_job(app.engine, f"{period}_report", as_of) as summary:
             result = run_report(app.engine, app.rules, period, as_of, label=label, indicators=app.indicators).as_dict()
+            if period == "daily":  # the day's root went into the mail; the anchor file gets it too
+                from hazardloop.services.audit import seal_and_anchor
+
+                result["anchored"] = [day.day for day in seal_and_anchor(app, as_of)]
             summary.update(result)
         return {"as_of": as_of.isoformat(), **result}
     finally:

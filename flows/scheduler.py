@@ -149,6 +149,8 @@ def build_jobs(app: App, use_prefect: bool) -> list[Job]:
             jobs.append(Job(name, cron, _sweep_job(app, use_prefect, db, config)))
         elif name == "dispatch":
             jobs.append(Job(name, cron, _dispatch_job(app, use_prefect, db, config)))
+        elif name == "verify_audit":
+            jobs.append(Job(name, cron, _verify_audit_job(app)))
         elif name in REPORT_JOBS:
             jobs.append(Job(name, cron, _report_job(app, REPORT_JOBS[name], use_prefect, db, config)))
         else:
@@ -194,6 +196,21 @@ def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) 
             return asyncio.run(reports.periodic_report(period=period, now=now, db=db, config=config))
         with record_job(app.engine, f"{period}_report", now) as summary:
             summary.update(reports.run_report(app.engine, app.rules, period, now, indicators=app.indicators).as_dict())
+            if period == "daily":  # the day's root went into the mail; the anchor file gets it too
+                from hazardloop.services.audit import seal_and_anchor
+
+                summary["anchored"] = [day.day for day in seal_and_anchor(app, now)]
+        return summary
+
+    return run
+
+
+def _verify_audit_job(app: App) -> Callable[[datetime], dict[str, Any]]:
+    def run(now: datetime) -> dict[str, Any]:
+        from hazardloop.services.audit import scheduled_verification
+
+        with record_job(app.engine, "verify_audit", now) as summary:
+            summary.update(scheduled_verification(app, now))
         return summary
 
     return run

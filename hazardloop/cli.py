@@ -140,6 +140,7 @@ def read_lines(path: str) -> tuple[str, list[tuple[int, str]]]:
 
 from hazardloop import (  # noqa: E402,F401  (registers the commands)
     commands_admin,
+    commands_audit,
     commands_core,
     commands_demo,
     commands_monitoring,

@@ -44,12 +44,13 @@ from sqlalchemy import Engine, and_, bindparam, or_, select, true, update
 
 from hazardloop.models.core.errors import HazardloopError
 from hazardloop.models.core.rules import Rules
+from hazardloop.models.store.audit import stamp_archive
 from hazardloop.models.store.bulk import bulk_insert
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MailBackend
-from hazardloop.notifications.messages import build_message, message_envelope, message_id_for
+from hazardloop.notifications.messages import build_message, message_envelope, message_id_for, wire_bytes
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")
@@ -278,8 +279,10 @@ class _Recorder:
             marks = [{**outcome, "b_worker": self.worker} for row, outcome in done if row.id in ours]
             if marks:
                 conn.execute(_MARK, marks)
-        archive = [a for row_id, a in archives.items() if a and row_id in ours]
-        if archive:
+        archived = [(archives[row.id], row.recipient_code) for row, _ in done if archives[row.id] and row.id in ours]
+        if archived:
+            archive = [a for a, _ in archived]
+            stamp_archive(conn, archive, [recipient for _, recipient in archived])  # their place in the audit chain
             bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
         return ours
 
@@ -435,6 +438,7 @@ def _deliver_digest(
         ]
         return _recorded(group, outcomes, record)
     digest = fingerprint(rendered)
+    sent, sent_sha256 = _as_sent(message)
     everyone = dict.fromkeys(message_envelope(message)[1], now.isoformat())
     outcomes = []
     for outcome, row in zip(base, group, strict=True):
@@ -454,6 +458,8 @@ def _deliver_digest(
                     "text": rendered.text,
                     "html": rendered.html,
                     "archived_at": now,
+                    "message": sent,
+                    "message_sha256": sent_sha256,
                 },
             }
         )
@@ -612,6 +618,7 @@ def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: Disp
             )
     report.sent += 1
     delivered = {**(outcome["delivered_to"] or {}), **dict.fromkeys(envelope, now.isoformat())}
+    sent, sent_sha256 = _as_sent(prepared.message)
     archive = {
         "notice_id": row.id,
         "sha256": outcome["sha256"],
@@ -620,6 +627,8 @@ def _send(prepared: _Prepared, backend: MailBackend, now: datetime, report: Disp
         "text": rendered.text,
         "html": rendered.html,
         "archived_at": now,
+        "message": sent,
+        "message_sha256": sent_sha256,
     }
     return {**outcome, "status": "sent", "sent_at": now, "delivered_to": delivered, "archive": archive}
 
@@ -669,6 +678,12 @@ def _alert_operator(
             backend.send(message)
         except Exception as exc:  # the alert must never undo or hide what was recorded
             log.error("could not alert the operator about notice %s: %s", row.id, exc)
+
+
+def _as_sent(message: EmailMessage) -> tuple[bytes, str]:
+    """The exact bytes the backend handed to the mail server (or wrote to its file), and their SHA-256."""
+    data = wire_bytes(message)
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def fingerprint(rendered: RenderedNotice) -> str:
