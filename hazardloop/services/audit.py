@@ -22,7 +22,7 @@ from hazardloop.models.store.audit import (
     all_heads,
     archive_records,
     day_start,
-    recomputed_roots,
+    roots_of,
     seal_days,
     sealed_roots,
     stored_roots,
@@ -102,7 +102,7 @@ def verify_audit(app: App, *, since: date | None = None, anchor: Path | None = N
         records = transition_records(conn, start) + archive_records(conn, start)
         heads = all_heads(conn)
         stored = stored_roots(conn, since)
-        current = recomputed_roots(conn, tz, since)
+    current = roots_of(records, tz)
     report.transitions = sum(1 for r in records if r.kind == "transition")
     report.notices = len(records) - report.transitions
     chains: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)

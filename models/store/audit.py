@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import Connection, func, select
 
 from hazardloop.models.core.audit_chain import (
@@ -24,12 +25,15 @@ from hazardloop.models.core.audit_chain import (
     TRANSITION,
     TRANSITION_FIELDS,
     AuditRecord,
+    canonical_values,
     day_root,
+    instant_text,
     notice_chain,
     stamp,
     transition_chain,
 )
 from hazardloop.models.store.bulk import bulk_insert, bulk_update_values, driver_rows, marks
+from hazardloop.models.store.db import DriverCursor
 from hazardloop.models.store.tables import AuditHeadRow, AuditRootRow, NoticeArchiveRow, TransitionRow
 
 _HEADS = AuditHeadRow.__table__
@@ -191,29 +195,60 @@ def sealed_roots(conn: Connection, days: Iterable[str]) -> list[SealedDay]:
     return [SealedDay(r.day, r.root, r.transitions, r.notices, r.sealed_at) for r in rows]
 
 
-def recomputed_roots(conn: Connection, tz: ZoneInfo, since: date | None = None) -> dict[str, tuple[str, int, int]]:
-    """Each day's root as the rows stand now."""
-    start = day_start(since, tz) if since else None
-    out = {}
-    for day, entries in _entries(conn, tz, start, None).items():
-        counted = sum(1 for e in entries if e[0] == TRANSITION)
-        out[day] = (day_root(entries), counted, len(entries) - counted)
-    return out
-
-
 # --- reading back ------------------------------------------------------------------------------------------
 
 
+def stored_instant_text(value: Any) -> str | None:
+    """The canonical text of an instant as the driver returns it: SQLite's stored text (UTC, microseconds) turned
+    into it by slicing, PostgreSQL's naive UTC datetime by formatting; anything else parsed."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return instant_text(value)
+
+
+def _stored_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return {} if value == "{}" else orjson.loads(value)
+    return value
+
+
 def transition_records(conn: Connection, since: datetime | None = None) -> list[AuditRecord]:
-    columns = [_T.c.id, _T.c.chain_seq, _T.c.row_hash, *(_T.c[name] for name in TRANSITION_FIELDS)]
-    stmt = select(*columns)
+    """Every audit row (recorded from ``since`` on), read on the driver: the whole year is read at once."""
+    columns = ["id", "chain_seq", "row_hash", *TRANSITION_FIELDS]
+    sql = f"SELECT {', '.join(columns)} FROM {_T.name}"
+    params: list[Any] = []
     if since is not None:
-        stmt = stmt.where(_T.c.recorded_at >= since)
+        sql += f" WHERE recorded_at >= {marks(conn, 1)}"
+        utc = since.astimezone(UTC).replace(tzinfo=None)
+        params.append(utc.isoformat(" ", "microseconds") if conn.dialect.name == "sqlite" else utc)
+    assert TRANSITION_FIELDS[-3:] == ("details", "at", "recorded_at")  # the loop below relies on it
+    hazard, township = TRANSITION_FIELDS.index("hazard_id"), TRANSITION_FIELDS.index("township_code")
     out = []
-    for row in conn.execute(stmt):
-        content = dict(zip(TRANSITION_FIELDS, row[3:], strict=True))
-        chain = transition_chain(content["hazard_id"], content["township_code"])
-        out.append(AuditRecord(TRANSITION, row[0], chain, row[1], row[2], content))
+    append = out.append
+    with DriverCursor(conn, sql) as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    spelt: dict[Any, str | None] = {}  # recorded_at: one value per batch written
+    for row in rows:
+        details, at, recorded = row[-3:]
+        if at.__class__ is str and len(at) == 26 and at[10] == " ":  # SQLite's stored text, the usual case
+            at = f"{at[:10]}T{at[11:]}+00:00"
+        else:
+            at = stored_instant_text(at)
+        text = spelt.get(recorded)
+        if text is None:
+            text = spelt[recorded] = stored_instant_text(recorded)
+        values = (*row[3:-3], {} if details == "{}" else _stored_json(details), at, text)
+        chain = values[hazard]
+        if chain is None:
+            chain = transition_chain(None, values[township])
+        append(AuditRecord(TRANSITION, row[0], chain, row[1], row[2], values, text))
     return out
 
 
@@ -237,15 +272,35 @@ def archive_records(conn: Connection, since: datetime | None = None) -> list[Aud
         stmt = stmt.where(_A.c.archived_at >= since)
     out = []
     for r in conn.execute(stmt):
-        content = {name: getattr(r, name) for name in NOTICE_FIELDS}
+        values = canonical_values(r._mapping, NOTICE_FIELDS)
         checks = {}
         if len(r.subject) < 300:  # a longer subject was cut to fit the column: its digest is of the whole
             text = hashlib.sha256("\n".join((r.subject, r.text, r.html)).encode()).hexdigest()
             checks["text"] = text == r.sha256
         if r.message_sha256 is not None or r.message is not None:
             checks["message"] = r.message is not None and hashlib.sha256(r.message).hexdigest() == r.message_sha256
-        content["_checks"] = checks
-        out.append(AuditRecord(NOTICE, r.notice_id, r.chain or "notices:?", r.chain_seq, r.row_hash, content))
+        recorded = instant_text(r.archived_at)
+        chain = r.chain or "notices:?"
+        out.append(AuditRecord(NOTICE, r.notice_id, chain, r.chain_seq, r.row_hash, values, recorded, checks))
+    return out
+
+
+def roots_of(records: Iterable[AuditRecord], tz: ZoneInfo) -> dict[str, tuple[str, int, int]]:
+    """Each day's root (and its counts of audit rows and archived notices) as the rows read stand now."""
+    by_day: dict[str, list[tuple[str, str, int, str]]] = defaultdict(list)
+    days: dict[str, str] = {}  # UTC hour -> local day
+    for r in records:
+        if r.row_hash is None or r.recorded is None:
+            continue
+        hour = r.recorded[:13]
+        day = days.get(hour)
+        if day is None:
+            day = days[hour] = datetime.fromisoformat(r.recorded).astimezone(tz).date().isoformat()
+        by_day[day].append((r.kind, r.chain, r.seq or 0, r.row_hash))
+    out = {}
+    for day, entries in by_day.items():
+        counted = sum(1 for e in entries if e[0] == TRANSITION)
+        out[day] = (day_root(entries), counted, len(entries) - counted)
     return out
 
 
