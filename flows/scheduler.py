@@ -150,7 +150,7 @@ def build_jobs(app: App, use_prefect: bool) -> list[Job]:
         elif name == "dispatch":
             jobs.append(Job(name, cron, _dispatch_job(app, use_prefect, db, config)))
         elif name == "verify_audit":
-            jobs.append(Job(name, cron, _verify_audit_job(app)))
+            jobs.append(Job(name, cron, _verify_audit_job(app, use_prefect, db, config)))
         elif name in REPORT_JOBS:
             jobs.append(Job(name, cron, _report_job(app, REPORT_JOBS[name], use_prefect, db, config)))
         else:
@@ -205,8 +205,12 @@ def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) 
     return run
 
 
-def _verify_audit_job(app: App) -> Callable[[datetime], dict[str, Any]]:
+def _verify_audit_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
     def run(now: datetime) -> dict[str, Any]:
+        if use_prefect:
+            from hazardloop.flows.audit import verify_audit
+
+            return asyncio.run(verify_audit(now=now, db=db, config=config))
         from hazardloop.services.audit import scheduled_verification
 
         with record_job(app.engine, "verify_audit", now) as summary:

@@ -34,7 +34,8 @@ RACER = """
 import os, sys, time
 ready, go, *argv = sys.argv[1:]
 from hazardloop.cli import main
-import hazardloop.commands_core, models.intake, models.sweep, flows.jobs  # the work's imports, before the race
+# the work's imports, before the race
+import hazardloop.commands_core, hazardloop.models.store.intake, hazardloop.models.store.sweep, hazardloop.flows.jobs
 open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.0005)

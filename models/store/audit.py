@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from hazardloop.models.core.audit_chain import (
+    GENESIS,
     NOTICE,
     NOTICE_FIELDS,
     TRANSITION,
@@ -66,6 +67,18 @@ def stamp_archive(conn: Connection, rows: Sequence[dict[str, Any]], recipients: 
 def _stamp(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], chain_of: Any, fields: Sequence[str]) -> None:
     chains = sorted({chain_of(row) for row in rows})  # one order for every writer: locks never cross
     stored = load_heads(conn, chains, lock=True)
+    if conn.dialect.name == "postgresql" and len(stored) < len(chains):
+        # A chain's first row: another writer may be starting the same chain (two dispatchers archiving for one
+        # unit). Make the head row exist (waiting for that writer if it is inserting it) and lock it, so that
+        # the second writer links after the first instead of failing on the key or forking the chain.
+        from sqlalchemy.dialects.postgresql import insert
+
+        missing = [c for c in chains if c not in stored]
+        conn.execute(
+            insert(_HEADS).on_conflict_do_nothing(index_elements=["chain"]),
+            [{"chain": c, "seq": 0, "row_hash": GENESIS} for c in missing],
+        )
+        stored.update(load_heads(conn, missing, lock=True))
     heads = dict(stored)
     moved = stamp(kind, rows, chain_of, heads, fields)
     updates = [(heads[c][0], heads[c][1], c) for c in sorted(moved) if c in stored]
