@@ -83,14 +83,6 @@ def seal_and_anchor(app: App, now: datetime) -> list[SealedDay]:
     return new
 
 
-def day_root_of(app: App, day: date, now: datetime) -> SealedDay | None:
-    """The sealed root of ``day`` (sealing what is complete first): the line the daily analysis mails."""
-    seal_and_anchor(app, now)
-    with unit_of_work(app.engine, write=False) as conn:
-        found = sealed_roots(conn, [day.isoformat()])
-    return found[0] if found else None
-
-
 def verify_audit(app: App, *, since: date | None = None, anchor: Path | None = None) -> AuditReport:
     """Walk every chain (from ``since``, a local date, when given), check each sealed day's root against the rows
     of that day, and each day of an anchor file against both. Reads only."""
