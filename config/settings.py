@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     session_hours: float = Field(12, gt=0, le=24 * 30, description="how long a console session lasts")
     console: bool = Field(True, description="serve the web console beside the API (false: the API alone)")
     evidence_dir: Path | None = Field(None, description="folder of evidence files (default: beside the SQLite file)")
+    audit_anchor_file: Path | None = Field(
+        None, description="the daily audit roots, one JSON line a day (default: audit-anchors.jsonl beside mail_dir)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from hazardloop.flows.audit import verify_audit
 from hazardloop.flows.escalation import escalation_sweep
 from hazardloop.flows.event_intake import (
     EVENT_NAME_PATTERNS,
@@ -89,6 +90,14 @@ def build_deployments(
                 **schedule(job),
             )
         )
+    deployments.append(
+        verify_audit.to_deployment(
+            name="verify-audit",
+            description="Verify the audit chains, sealed days and anchors; mail the operator when not intact.",
+            concurrency_limit=1,
+            **schedule("verify_audit"),
+        )
+    )
     deployments += [
         intake.to_deployment(name="intake", description="Apply a batch of contract events (JSON, or a JSONL file)."),
         intake_events.to_deployment(

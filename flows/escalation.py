@@ -3,7 +3,7 @@ hazards that are due, then township listing (挂牌督办). One flow run per swe
 (``hazardloop/services/sweep.py``) works in batches claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 several workers may sweep at once.
 
-Run locally: ``python -m flows.escalation --db sqlite:///hazardloop.db``.
+Run locally: ``python -m hazardloop.flows.escalation --db sqlite:///hazardloop.db``.
 """
 
 from __future__ import annotations

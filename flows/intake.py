@@ -1,7 +1,7 @@
 """Intake and lifecycle flows: events from a file (or a list) are validated, deduplicated by event id and
 source reference, routed, assigned and applied — in batches, one task per stage, never a run per hazard.
 
-Run locally: ``python -m flows.intake events.jsonl --db sqlite:///hazardloop.db``.
+Run locally: ``python -m hazardloop.flows.intake events.jsonl --db sqlite:///hazardloop.db``.
 """
 
 from __future__ import annotations

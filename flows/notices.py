@@ -2,7 +2,7 @@
 (``hazardloop/services/dispatch.py``). Retries of individual notices live in the outbox (attempts, next try);
 the task retries only on database trouble.
 
-Run locally: ``python -m flows.notices --db sqlite:///hazardloop.db``.
+Run locally: ``python -m hazardloop.flows.notices --db sqlite:///hazardloop.db``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 county, and queue one ``report`` notice per scope in the outbox, exactly once per scope and period
 (``hazardloop/services/reports.py``). ``hazardloop dispatch`` renders and mails them later.
 
-Run locally: ``python -m flows.reports monthly --db sqlite:///hazardloop.db [--period 2025-09]``.
+Run locally: ``python -m hazardloop.flows.reports monthly --db sqlite:///hazardloop.db [--period 2025-09]``.
 """
 
 from __future__ import annotations

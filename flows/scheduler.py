@@ -132,6 +132,8 @@ def build_jobs(app: App, use_prefect: bool) -> list[Job]:
             jobs.append(Job(name, cron, _sweep_job(app, use_prefect, db, config)))
         elif name == "dispatch":
             jobs.append(Job(name, cron, _dispatch_job(app, use_prefect, db, config)))
+        elif name == "verify_audit":
+            jobs.append(Job(name, cron, _verify_audit_job(app, use_prefect, db, config)))
         elif name in REPORT_JOBS:
             jobs.append(Job(name, cron, _report_job(app, REPORT_JOBS[name], use_prefect, db, config)))
         else:
@@ -178,6 +180,19 @@ def _report_job(app: App, period: str, use_prefect: bool, db: str, config: str) 
         from hazardloop.services.reports import queue_period_reports
 
         return queue_period_reports(app.acting_at(now), system_principal(app), period).as_dict()
+
+    return run
+
+
+def _verify_audit_job(app: App, use_prefect: bool, db: str, config: str) -> Callable[[datetime], dict[str, Any]]:
+    def run(now: datetime) -> dict[str, Any]:
+        if use_prefect:
+            from hazardloop.flows.audit import verify_audit
+
+            return asyncio.run(verify_audit(now=now, db=db, config=config))
+        from hazardloop.services.audit import run_scheduled_verification
+
+        return run_scheduled_verification(app.acting_at(now), system_principal(app))
 
     return run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hazardloop import (  # noqa: F401  (registers the commands)
     commands_admin,
+    commands_audit,
     commands_core,
     commands_demo,
     commands_monitoring,

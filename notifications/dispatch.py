@@ -48,7 +48,7 @@ from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 from hazardloop.models.core.rules import Rules
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MailBackend
-from hazardloop.notifications.messages import build_message, message_envelope, message_id_for
+from hazardloop.notifications.messages import build_message, message_envelope, message_id_for, wire_bytes
 from hazardloop.notifications.rendering import NoticeRenderer, RenderedNotice
 
 log = logging.getLogger("hazardloop.dispatch")
@@ -448,6 +448,7 @@ def _deliver_digest(
         ]
         return _recorded(group, outcomes, record)
     digest = fingerprint(rendered)
+    sent, sent_sha256 = _as_sent(message)
     everyone = dict.fromkeys(message_envelope(message)[1], now.isoformat())
     outcomes = []
     for outcome, row in zip(base, group, strict=True):
@@ -467,6 +468,8 @@ def _deliver_digest(
                     "text": rendered.text,
                     "html": rendered.html,
                     "archived_at": now,
+                    "message": sent,
+                    "message_sha256": sent_sha256,
                 },
             }
         )
@@ -633,6 +636,7 @@ def _send(
             )
     report.sent += 1
     delivered = {**(outcome["delivered_to"] or {}), **dict.fromkeys(envelope, now.isoformat())}
+    sent, sent_sha256 = _as_sent(prepared.message)
     archive = {
         "notice_id": row.id,
         "sha256": outcome["sha256"],
@@ -641,6 +645,8 @@ def _send(
         "text": rendered.text,
         "html": rendered.html,
         "archived_at": now,
+        "message": sent,
+        "message_sha256": sent_sha256,
     }
     return {**outcome, "status": "sent", "sent_at": now, "delivered_to": delivered, "archive": archive}
 
@@ -688,6 +694,12 @@ def _alert_operator(
             backend.send(message)
         except Exception as exc:  # the alert must never undo or hide what was recorded
             log.error("could not alert the operator about notice %s: %s", row.id, exc)
+
+
+def _as_sent(message: EmailMessage) -> tuple[bytes, str]:
+    """The exact bytes the backend handed to the mail server (or wrote to its file), and their SHA-256."""
+    data = wire_bytes(message)
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def fingerprint(rendered: RenderedNotice) -> str:

@@ -25,7 +25,7 @@ from typing import Protocol, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
-from hazardloop.notifications.messages import file_stem, message_envelope, smtp_bytes
+from hazardloop.notifications.messages import file_stem, message_envelope, wire_bytes
 
 __all__ = [
     "BaseMailBackend",
@@ -352,7 +352,7 @@ class SMTPBackend(BaseMailBackend):
         assert connection is not None
         meanwhile = None if task is None else partial(_run_apart, task)
         try:
-            refused = _sendmail(connection, sender, recipients, smtp_bytes(message), meanwhile)
+            refused = _sendmail(connection, sender, recipients, wire_bytes(message), meanwhile)
         except _TaskError as failed:
             # the task's own failure, as it was (with its own cause), never taken for the server's
             raise failed.error from failed.error.__cause__
@@ -401,7 +401,7 @@ class FileBackend(BaseMailBackend):
         )  # refuse what SMTP would refuse, so the outbox behaves the same
         self.open()  # the file is the message as addressed: whoever it was still missing, it is written whole
         target = self.path_for(message)
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        data = wire_bytes(message)  # the bytes SMTP would carry, which the archive keeps
         try:
             fd, temp = tempfile.mkstemp(dir=self.directory, prefix=f".{target.stem}.", suffix=".tmp")
         except OSError as exc:

@@ -347,6 +347,16 @@ def file_stem(message: EmailMessage) -> str:
 # --- wire bytes -------------------------------------------------------------------------------------------
 
 
+def wire_bytes(message: EmailMessage) -> bytes:
+    """`smtp_bytes`, made once per message object, so that what a backend sends and what the archive keeps are
+    the same bytes. The message must not change after the first call (the dispatcher builds, sends and archives
+    it; nothing else touches it)."""
+    cached = message.__dict__.get("_hazardloop_wire")
+    if cached is None:
+        cached = message.__dict__["_hazardloop_wire"] = smtp_bytes(message)
+    return cached
+
+
 def smtp_bytes(message: EmailMessage) -> bytes:
     """The message as `smtplib.SMTP.send_message` puts it on the wire: without Bcc headers, CRLF line ends."""
     if "Bcc" in message or "Resent-Bcc" in message:

@@ -135,7 +135,8 @@ def queue_reports(
 
     for attempt in range(2):
         try:
-            run.queued, run.already = queue_missing_reports(engine, rules, scopes, keys, make_row, now)
+            audit_day = period.first if period.kind == "daily" else None
+            run.queued, run.already = queue_missing_reports(engine, rules, scopes, keys, make_row, now, audit_day)
             return run
         except IntegrityError:  # another run queued some of them between our check and our insert
             if attempt:

@@ -159,6 +159,10 @@ def queue_period_reports(app: App, principal: Principal, kind: str, *, label: st
     with job_record(app, principal, f"{kind}_report") as job:
         run = run_report(app.engine, app.rules, kind, job.as_of, label=label, indicators=app.indicators)
         job.summary.update(run.as_dict())
+        if kind == "daily":  # the day's root went into the mail; the anchor file gets it too
+            from hazardloop.services.audit import seal_and_anchor
+
+            job.summary["anchored"] = [day.day for day in seal_and_anchor(app, job.as_of)]
     return QueuedReports(job.as_of, run)
 
 

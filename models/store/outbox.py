@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, true, u
 from hazardloop.models.core.errors import InvalidInput, Problem, Refused
 from hazardloop.models.core.ledger_filter import LedgerFilter
 from hazardloop.models.core.policy import NOTICE_KINDS
+from hazardloop.models.store.audit import stamp_archive
 from hazardloop.models.store.bulk import bulk_insert
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.ledger import ledger_rows
@@ -212,8 +213,12 @@ class SqlOutbox:
                 marks = [{**outcome, "b_worker": worker} for row, outcome in done if row.id in ours]
                 if marks:
                     conn.execute(_MARK, marks)
-            archive = [a for row_id, a in archives.items() if a and row_id in ours]
-            if archive:
+            archived = [
+                (archives[row.id], row.recipient_code) for row, _ in done if archives[row.id] and row.id in ours
+            ]
+            if archived:
+                archive = [a for a, _ in archived]
+                stamp_archive(conn, archive, [recipient for _, recipient in archived])  # their place in the audit chain
                 bulk_insert(conn, _A, archive, _ARCHIVE_COLUMNS)
             return ours
 

@@ -8,7 +8,7 @@ which keys exist and numbers only the missing ones, so two runs at once queue ea
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -18,6 +18,7 @@ from hazardloop.models.core.indicators import IndicatorSet
 from hazardloop.models.core.periods import Period
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.analysis import build_figures
+from hazardloop.models.store.audit import seal_days, sealed_roots
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.indicator_analysis import indicator_figures
 from hazardloop.models.store.repository import Counters, insert_notices
@@ -58,10 +59,12 @@ def queue_missing_reports(
     keys: dict[str, str],
     make_row: Callable[[Scope, int], dict[str, Any]],
     now: datetime,
+    audit_day: date | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Insert the report notice of every scope whose key (``keys[scope.code]``) is not taken, numbered in turn
     (``make_row(scope, seq)`` builds the outbox row); returns ``(queued, already)``. Raises ``IntegrityError`` when
-    another run inserted one of them in between (the caller tries again)."""
+    another run inserted one of them in between (the caller tries again). A daily report carries its day's audit
+    root (``audit_day``; the complete days are sealed first), so that the mail anchors it."""
     queued: list[dict[str, Any]] = []
     already: list[dict[str, Any]] = []
     with unit_of_work(engine) as conn:
@@ -70,6 +73,7 @@ def queue_missing_reports(
         year = now.astimezone(rules.policy.tz).year
         counters.peek(scope_name, year)  # takes the numbering row's lock first: a second run waits here
         found = _queued_in(conn, list(keys.values()))
+        audit_root = _sealed_root(conn, rules, audit_day, now) if audit_day is not None else None
         rows = []
         for scope in scopes:
             key = keys[scope.code]
@@ -77,11 +81,19 @@ def queue_missing_reports(
                 already.append({"scope": scope.code, "key": key, "number": found[key].number, "notice": found[key].id})
                 continue
             row = make_row(scope, counters.next(scope_name, year))
+            if audit_root is not None:
+                row["context"]["audit_root"] = audit_root
             rows.append(row)
             queued.append({"scope": scope.code, "key": key, "number": row["number"], "to": row["to_addrs"]})
         insert_notices(conn, rows)
         counters.flush()
     return queued, already
+
+
+def _sealed_root(conn: Any, rules: Rules, day: date, now: datetime) -> dict[str, Any] | None:
+    seal_days(conn, rules.policy.tz, now)
+    found = sealed_roots(conn, [day.isoformat()])
+    return found[0].as_dict() if found else None
 
 
 def stored_report_context(engine: Engine, key: str) -> dict[str, Any] | None:

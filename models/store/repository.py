@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from hazardloop.models.core.errors import ConflictError
 from hazardloop.models.core.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
+from hazardloop.models.store.audit import stamp_transitions
 from hazardloop.models.store.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
 from hazardloop.models.store.tables import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
 
@@ -203,6 +204,7 @@ def insert_transitions(
         }
         for t in transitions
     ]
+    stamp_transitions(conn, rows)  # each row's place and hash in its hazard's audit chain
     for part in chunks(rows, 5000):
         bulk_insert(conn, _T, part, _TRANSITION_COLUMNS, shared)
 

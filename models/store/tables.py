@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -187,7 +188,7 @@ class TransitionRow(Base):
     to_state: Mapped[str | None] = mapped_column(String(32))
     level: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    recorded_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # sealing a day reads by it (0011)
     actor: Mapped[str] = mapped_column(String(200))
     event_id: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -198,6 +199,9 @@ class TransitionRow(Base):
     principal_credential: Mapped[str | None] = mapped_column(String(64))
     principal_via: Mapped[str | None] = mapped_column(String(16))
     principal_client: Mapped[str | None] = mapped_column(String(200))
+    # its place in its chain and its hash (migration 0011, ``models.core.audit_chain``)
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
+    row_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class NoticeRow(Base):
@@ -243,7 +247,37 @@ class NoticeArchiveRow(Base):
     subject: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
-    archived_at: Mapped[datetime]
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # sealing a day reads by it (0011)
+    # the exact bytes handed to the mail server and their SHA-256; the row's chain, place and hash (migration 0011)
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    message_sha256: Mapped[str | None] = mapped_column(String(64))
+    chain: Mapped[str | None] = mapped_column(String(100))
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The last position and hash of each audit chain (migration 0011): where a writer links its next row. One row
+    per hazard (or township, or recipient of notices), so writers on different hazards never wait for each other."""
+
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRootRow(Base):
+    """A sealed day (migration 0011): the root over every audit row and archived notice recorded that day, in the
+    policy's time zone. Append-only, like the rows it covers."""
+
+    __tablename__ = "audit_roots"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    root: Mapped[str] = mapped_column(String(64))
+    transitions: Mapped[int] = mapped_column(Integer)
+    notices: Mapped[int] = mapped_column(Integer)
+    sealed_at: Mapped[datetime]
 
 
 class CounterRow(Base):

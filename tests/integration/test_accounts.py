@@ -154,7 +154,7 @@ def test_the_migration_keeps_the_audit_trail_of_a_database_that_holds_data(db_ur
                 {"at": datetime(2025, 3, 3, 1, 0)},
             )
         before, after = upgrade(engine)
-        assert (before, after) == ("0005", "0011")
+        assert (before, after) == ("0005", "0012")
         with engine.connect() as conn:
             kept = conn.execute(text("SELECT actor, principal_via FROM transitions")).all()
             events = conn.execute(text("SELECT event_id, principal_account FROM events")).all()
