@@ -29,8 +29,8 @@ from hazardloop.models.store.sweep import sweep
 from hazardloop.notifications.dispatch import dispatch
 from hazardloop.notifications.mailers import MemoryBackend
 from hazardloop.services.audit import verify_audit
-from tests.support.fixtures import CONFIG_DIR, pg_database
 from tests.support.factories import COUNTY_CODE, TOWNSHIP, full_loop
+from tests.support.fixtures import CONFIG_DIR, pg_database
 
 APPLIED_AT = datetime.fromisoformat("2025-03-10T12:00:00+08:00")
 SWEPT_AT = datetime.fromisoformat("2025-04-15T09:00:00+08:00")
