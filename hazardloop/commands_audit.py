@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hazardloop.cli import app, handled, out, print_json
+from hazardloop.cli_app import app, handled, out, print_json
 from hazardloop.commands_core import ready
 from hazardloop.models.core.errors import InvalidInput, Problem
 from hazardloop.services.audit import EXIT_NOT_INTACT, verify_audit

@@ -29,6 +29,7 @@ from hazardloop.models.core.calendar import WorkingCalendar, end_of_day, local_d
 from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import CLOCK_RUNNING, State
 from hazardloop.models.core.memo import memoised
+from hazardloop.models.core.notice_kinds import NOTICE_KINDS
 
 Duty = Literal["rectification", "verification", "extension"]
 RungLevel = Literal["township", "county", "city"]
@@ -40,12 +41,8 @@ Addressee = Literal["unit", "township", "township_or_county", "county", "city", 
 DUTIES: tuple[str, ...] = get_args(Duty)
 # A rung's level in rank order: a ladder climbs, so a later rung for every severity never moves lower.
 RUNG_LEVELS: tuple[str, ...] = get_args(RungLevel)
-# The notices a rung can send, with how an error names them; each has its template and its audit action.
-RUNG_NOTICES: dict[str, str] = {
-    "reminder": "催办通知",
-    "supervision": "督办通知书",
-    "elevation": "提级督办通知",
-}
+# The notices a rung can send (``rung`` in the registry); each has its template and its audit action.
+RUNG_NOTICES: tuple[str, ...] = NOTICE_KINDS.sent_by_rungs()
 # The rungs whose record predates the ladder as data: each duty's reminder and supervision keep the sequence
 # number they fired for in the hazard's own columns (stored hazards carry them); other rungs in ``rungs_fired``.
 _RECORD_COLUMNS: dict[tuple[str, str], str] = {
@@ -84,7 +81,7 @@ class RungSpec(BaseModel):
     @classmethod
     def _a_rung_notice(cls, value: str) -> str:
         if value not in RUNG_NOTICES:
-            known = ", ".join(f"{kind} ({title})" for kind, title in RUNG_NOTICES.items())
+            known = ", ".join(f"{kind} ({NOTICE_KINDS[kind].title})" for kind in RUNG_NOTICES)
             raise ValueError(f"unknown notice kind '{value}' for a rung; a rung sends one of {known}")
         return value
 

@@ -45,7 +45,8 @@ class NoticeKind:
     ``notices.prefixes`` in policy.yaml may override; ``about`` says what the document is about: a hazard, a
     township, a reporting period or an indicator reading (only hazard and township notices are decisions of the
     rules, replayed by a what-if); ``digestible`` lets a unit's notices of this kind on one day go out as one
-    digest mail (``notices.digest``); ``context`` names the keys its templates read beyond ``COMMON_CONTEXT``.
+    digest mail (``notices.digest``); ``rung`` lets a rung of the escalation ladder send it (``escalation.ladder``
+    in policy.yaml); ``context`` names the keys its templates read beyond ``COMMON_CONTEXT``.
     """
 
     name: str
@@ -54,6 +55,7 @@ class NoticeKind:
     about: About = "hazard"
     digestible: bool = False
     context: tuple[str, ...] = ()
+    rung: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -140,6 +142,10 @@ class NoticeKindRegistry(Mapping[str, NoticeKind]):
     def digestible(self) -> tuple[str, ...]:
         return tuple(name for name, kind in self._kinds.items() if kind.digestible)
 
+    def sent_by_rungs(self) -> tuple[str, ...]:
+        """The kinds a rung of the escalation ladder may send."""
+        return tuple(name for name, kind in self._kinds.items() if kind.rung)
+
     def about(self, *subjects: About) -> tuple[str, ...]:
         """The names of the kinds about any of ``subjects`` (``about("hazard", "township")``)."""
         return tuple(name for name, kind in self._kinds.items() if kind.about in subjects)
@@ -154,6 +160,7 @@ NOTICE_KINDS = NoticeKindRegistry(
             "催",
             digestible=True,
             context=("reminder_reason", "remaining_days", "duty_due_date"),
+            rung=True,
         ),
         NoticeKind(
             "supervision",
@@ -161,9 +168,14 @@ NOTICE_KINDS = NoticeKindRegistry(
             "督",
             digestible=True,
             context=("chased", "duty", "duty_due_date", "duty_overdue_days"),
+            rung=True,
         ),
         NoticeKind(
-            "elevation", "提级督办通知", "提督", context=("actor_name", "duty", "manual", "new_level", "reason")
+            "elevation",
+            "提级督办通知",
+            "提督",
+            context=("actor_name", "duty", "manual", "new_level", "reason"),
+            rung=True,
         ),
         NoticeKind(
             "listing",
@@ -210,6 +222,7 @@ NOTICE_KINDS = NoticeKindRegistry(
                 "chart_titles",
                 "image_prefix",
                 "image_suffix",
+                "audit_root",  # a daily report's: the day's root over every audit row (see verify-audit)
             ),
         ),
         NoticeKind(

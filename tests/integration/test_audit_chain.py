@@ -25,6 +25,7 @@ from hazardloop.models.store.audit import drop_append_only_triggers
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.org_sync import sync_units
+from hazardloop.models.store.outbox import SqlOutbox
 from hazardloop.models.store.sweep import sweep
 from hazardloop.notifications.dispatch import dispatch
 from hazardloop.notifications.mailers import MemoryBackend
@@ -71,7 +72,15 @@ def build(app: App, events: list[dict[str, Any]]) -> None:
     lines = [(i, json.dumps(e, ensure_ascii=False)) for i, e in enumerate(events, start=1)]
     apply_lines(app.engine, app.rules, lines, source="generated", now=APPLIED_AT, partial=True)
     sweep(app.engine, app.rules, SWEPT_AT)
-    dispatch(app.engine, app.rules, MemoryBackend(), app.renderer, SWEPT_AT)
+    dispatch(
+        SqlOutbox(app.engine),
+        app.rules,
+        MemoryBackend(),
+        app.renderer,
+        SWEPT_AT,
+        delivery=app.delivery,
+        clock=app.clock,
+    )
 
 
 class Databases:
@@ -555,7 +564,9 @@ def test_the_archive_keeps_the_exact_bytes_handed_to_the_mail_server(tmp_path: P
 
         lines = [(i, json.dumps(e, ensure_ascii=False)) for i, e in enumerate(full_loop("AUD-BYTES"), start=1)]
         apply_lines(app.engine, app.rules, lines, source="t", now=APPLIED_AT)
-        dispatch(app.engine, app.rules, backend, app.renderer, APPLIED_AT)
+        dispatch(
+            SqlOutbox(app.engine), app.rules, backend, app.renderer, APPLIED_AT, delivery=app.delivery, clock=app.clock
+        )
         from hazardloop.notifications.messages import smtp_bytes
 
         sent = {hashlib.sha256(smtp_bytes(m)).hexdigest() for m in backend.outbox}

@@ -144,7 +144,7 @@ def test_a_claim_holds_for_the_settings_lease_on_the_real_clock(sqlite_url: str)
                 super().send(message, recipients)
 
         def others_claim(as_of: datetime, real_time: Any) -> int:
-            clock = SimpleNamespace(wall=real_time)
+            clock = SimpleNamespace(wall_now=real_time)
             return dispatch(
                 SqlOutbox(app.engine),
                 app.rules,
