@@ -46,6 +46,7 @@ from hazardloop.models.core.errors import HazardloopError
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.bulk import bulk_insert
 from hazardloop.models.store.db import unit_of_work
+from hazardloop.models.store.outbox import complete_contexts
 from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.mail_errors import MailError, PermanentMailError, TransientMailError
 from hazardloop.notifications.mailers import MailBackend
@@ -137,7 +138,7 @@ def _claim(engine: Engine, now: datetime, worker: str, batch_size: int, keys: Se
         if not ids:
             return []
         conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=wall + LEASE))
-        return list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id)))
+        return complete_contexts(conn, list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id))))
 
 
 _MARK = (

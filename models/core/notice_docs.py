@@ -68,6 +68,60 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
     }
 
 
+# The particulars a notice's hazard snapshot shares with the hazard's own row: fixed at detection and never
+# updated afterwards (the store's updates leave those columns alone). The outbox stores the snapshot without them
+# (``compact_context``) and a notice read back gets them from its hazard's row (``complete_context``): about a
+# third of a notice's bytes, and the longest texts (title, description). What can change — state, deadlines,
+# level, the names the organisation and the policy give — stays in the snapshot, so the document sent is the one
+# decided whatever happens later.
+HAZARD_FIXED_PARTICULARS = ("id", "ref", "title", "description", "field", "severity", "village", "address")
+# ``hazard_particulars``' keys in order: a completed snapshot is the same dict, key for key and in order
+_PARTICULARS_ORDER = (
+    "id",
+    "ref",
+    "title",
+    "description",
+    "field",
+    "field_name",
+    "severity",
+    "county",
+    "township",
+    "village",
+    "address",
+    "unit_name",
+    "state",
+    "detected_at",
+    "due_date",
+    "deadline_provisional",
+    "level",
+    "rework_count",
+    "overdue_days",
+    "verify_due_date",
+)
+
+
+def compact_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The context as the outbox stores it: the hazard snapshot without what its hazard row keeps for good."""
+    hazard = context.get("hazard")
+    if not isinstance(hazard, dict) or "id" not in hazard:
+        return context
+    return {**context, "hazard": {k: v for k, v in hazard.items() if k not in HAZARD_FIXED_PARTICULARS}}
+
+
+def is_compact(context: Any) -> bool:
+    """A stored context whose hazard snapshot needs its hazard row's particulars (rows written before the
+    outbox stored compact snapshots hold the whole snapshot, and are read as they are)."""
+    return isinstance(context, dict) and isinstance(context.get("hazard"), dict) and "id" not in context["hazard"]
+
+
+def complete_context(context: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
+    """The stored compact ``context`` with its hazard's fixed particulars (``HAZARD_FIXED_PARTICULARS``, read
+    from the hazard row) put back: the same dict ``draft_notice`` made."""
+    merged = {**context["hazard"], **{k: fixed[k] for k in HAZARD_FIXED_PARTICULARS}}
+    ordered = {k: merged.pop(k) for k in _PARTICULARS_ORDER if k in merged}
+    return {**context, "hazard": {**ordered, **merged}}
+
+
 class Numbering(NamedTuple):
     """What a draft notice needs to take its document number: the office's sequence and the number's parts."""
 

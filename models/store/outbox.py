@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from hazardloop.models.core.errors import InvalidInput, Problem, Refused
+from hazardloop.models.core.notice_docs import HAZARD_FIXED_PARTICULARS, complete_context, is_compact
 from hazardloop.models.core.policy import NOTICE_KINDS
-from hazardloop.models.store.tables import NoticeRow, UnitRow
+from hazardloop.models.store.tables import HazardRow, NoticeRow, UnitRow
 
 _N = NoticeRow.__table__
+_H = HazardRow.__table__
 _U = UnitRow.__table__
 REQUEUEABLE = ("failed", "dead")
 
@@ -129,3 +132,36 @@ def _values(given: Sequence[str] | str | None) -> list[str]:
         return []
     items = given.split(",") if isinstance(given, str) else list(given)
     return [item.strip() for item in items if item.strip()]
+
+
+class _CompletedNotice:
+    """A notice row read back with its whole document context: every column as read, ``context`` completed."""
+
+    __slots__ = ("_row", "context")
+
+    def __init__(self, row: Any, context: dict[str, Any]) -> None:
+        self._row, self.context = row, context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
+def complete_contexts(conn: Connection, rows: Sequence[Any]) -> list[Any]:
+    """Notice rows whose stored (compact) contexts are completed with their hazards' fixed particulars
+    (``notice_docs.complete_context``): one read of the hazards for all of them. What renders a notice reads
+    its rows through this."""
+    wanted = list({row.hazard_id for row in rows if row.hazard_id and is_compact(row.context)})
+    if not wanted:
+        return list(rows)
+    columns = [_H.c[name] for name in HAZARD_FIXED_PARTICULARS]
+    fixed: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        for found in conn.execute(select(*columns).where(_H.c.id.in_(part))):
+            fixed[found.id] = dict(found._mapping)
+    return [
+        _CompletedNotice(row, complete_context(row.context, fixed[row.hazard_id]))
+        if row.hazard_id in fixed and is_compact(row.context)
+        else row
+        for row in rows
+    ]

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from hazardloop.models.core.errors import ConflictError
 from hazardloop.models.core.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
+from hazardloop.models.core.notice_docs import compact_context
 from hazardloop.models.store.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
 from hazardloop.models.store.tables import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
 
@@ -208,7 +209,10 @@ def insert_transitions(
 
 
 def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
-    for part in chunks(list(rows), 2000):
+    """The notices as the outbox keeps them: hazard snapshots without the hazard row's fixed particulars
+    (``compact_context``; ``outbox.complete_contexts`` puts them back when a notice is read)."""
+    rows = [{**row, "context": compact_context(row["context"])} if row["hazard_id"] else row for row in rows]
+    for part in chunks(rows, 2000):
         bulk_insert(conn, _N, part, _NOTICE_COLUMNS, shared)
 
 
