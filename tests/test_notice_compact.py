@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, update
 
 from hazardloop.models.core import notice_docs
 from hazardloop.models.core.notice_docs import HAZARD_FIXED_PARTICULARS, compact_context, complete_context
-from hazardloop.models.store import repository
+from hazardloop.models.store import intake, repository
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.outbox import complete_contexts
@@ -33,55 +34,67 @@ def _events() -> list[dict[str, Any]]:
     return events
 
 
-@pytest.fixture
-def decided(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An app whose outbox holds the loop's and a sweep's notices, and the contexts as ``draft_notice`` made them."""
-    made: dict[str, dict[str, Any]] = {}
-
-    def remembering(context: dict[str, Any]) -> dict[str, Any]:
-        made[context["number"]] = json.loads(json.dumps(context))  # as JSON gives it back
-        return compact_context(context)
-
-    monkeypatch.setattr(repository, "compact_context", remembering)
-    with ready_app(sqlite_url) as app:
+def _outbox(url: str) -> dict[str, Any]:
+    """Apply the events and sweep; the notices read back for rendering, by document number."""
+    with ready_app(url) as app:
         lines = [(i, json.dumps(e, ensure_ascii=False)) for i, e in enumerate(_events(), start=1)]
         apply_lines(app.engine, app.rules, lines, source="test", now=NOW - timedelta(days=10))
         sweep(app.engine, app.rules, NOW)
-        yield app, made
+        with unit_of_work(app.engine, write=False) as conn:
+            rows = complete_contexts(conn, list(conn.execute(select(_N).order_by(_N.c.id))))
+        rendered = {
+            r.number: app.renderer.render(r.kind, document_context(r.context, app.rules)) for r in rows if r.hazard_id
+        }
+        return {"rows": {r.number: r for r in rows if r.hazard_id}, "rendered": rendered, "url": url}
 
 
-def test_a_notice_read_back_has_the_context_that_was_decided(decided: Any) -> None:
-    app, made = decided
-    with unit_of_work(app.engine, write=False) as conn:
-        rows = complete_contexts(conn, list(conn.execute(select(_N).order_by(_N.c.id))))
-    with_hazard = [r for r in rows if r.hazard_id]
-    kinds = {r.kind for r in with_hazard}
+@pytest.fixture
+def decided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The same events and sweep twice: storing the whole snapshot, as the outbox did before, and as it does now."""
+    with monkeypatch.context() as before:
+        before.setattr(intake, "hazard_facts", notice_docs.hazard_particulars)
+        before.setattr(repository, "compact_context", lambda context: context)
+        whole = _outbox(f"sqlite:///{tmp_path / 'whole.db'}")
+    return whole, _outbox(f"sqlite:///{tmp_path / 'compact.db'}")
+
+
+def test_a_notice_read_back_has_the_context_and_the_text_it_had_when_stored_whole(decided: Any) -> None:
+    whole, compact = decided
+    kinds = {r.kind for r in compact["rows"].values()}
     assert kinds >= {"assignment", "verification_request", "return", "clearance"} and len(kinds) > 4, kinds
-    for row in with_hazard:
-        assert row.context == made[row.number]
-        assert list(row.context["hazard"]) == list(made[row.number]["hazard"])  # the same order, too
-        assert document_context(row.context, app.rules) == document_context(made[row.number], app.rules)
+    assert compact["rows"].keys() == whole["rows"].keys()
+    for number, row in compact["rows"].items():
+        assert "title" in whole["rows"][number].context["hazard"]  # the reference stored the whole snapshot
+        assert row.context == whole["rows"][number].context
+        assert list(row.context["hazard"]) == list(whole["rows"][number].context["hazard"])  # in the same order
+        assert compact["rendered"][number] == whole["rendered"][number]  # subject, text and HTML, byte for byte
 
 
 def test_the_stored_snapshot_leaves_out_what_the_hazard_row_keeps(decided: Any) -> None:
-    app, made = decided
-    with unit_of_work(app.engine, write=False) as conn:
+    whole, compact = decided
+    engine = create_engine(compact["url"])
+    with engine.connect() as conn:
         stored = list(conn.execute(select(_N.c.number, _N.c.context).where(_N.c.hazard_id.is_not(None))))
-    assert stored
+    engine.dispose()
+    assert len(stored) == len(whole["rows"])
     for number, context in stored:
+        made = whole["rows"][number].context
         assert not set(HAZARD_FIXED_PARTICULARS) & set(context["hazard"])
-        assert context["hazard"]["state"] == made[number]["hazard"]["state"]
-        assert len(json.dumps(context, ensure_ascii=False)) < len(json.dumps(made[number], ensure_ascii=False))
+        assert context["hazard"]["state"] == made["hazard"]["state"]
+        assert len(json.dumps(context, ensure_ascii=False)) < len(json.dumps(made, ensure_ascii=False))
 
 
 def test_a_notice_stored_whole_before_is_read_as_it_is(decided: Any) -> None:
-    app, made = decided
-    with unit_of_work(app.engine) as conn:
+    whole, compact = decided
+    engine = create_engine(compact["url"])
+    with engine.begin() as conn:
         number = conn.execute(select(_N.c.number).where(_N.c.kind == "assignment")).scalars().first()
-        whole = {**made[number], "hazard": {**made[number]["hazard"], "title": "旧库中的整份快照"}}
-        conn.execute(update(_N).where(_N.c.number == number).values(context=whole))
+        made = whole["rows"][number].context
+        stored = {**made, "hazard": {**made["hazard"], "title": "旧库中的整份快照"}}
+        conn.execute(update(_N).where(_N.c.number == number).values(context=stored))
         (row,) = complete_contexts(conn, list(conn.execute(select(_N).where(_N.c.number == number))))
-    assert row.context == whole
+    engine.dispose()
+    assert row.context == stored
 
 
 def test_completing_puts_back_exactly_the_fixed_particulars() -> None:

@@ -40,21 +40,34 @@ def number_scope(intent: NoticeIntent) -> str:
 
 
 def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
-    tree = rules.tree
-    unit = tree.units.get(h.unit_code) if h.unit_code else None
-    county = tree.units.get(h.county_code) if h.county_code else None
+    """The whole snapshot of a hazard a notice describes, as its document shows it at ``at``."""
+    return complete_context({"hazard": hazard_facts(rules, h, at)}, fixed_particulars(h))["hazard"]
+
+
+def fixed_particulars(h: Hazard) -> dict[str, Any]:
+    """The particulars the hazard row itself keeps for good (``HAZARD_FIXED_PARTICULARS``)."""
     return {
         "id": h.id,
         "ref": h.ref,
         "title": h.title,
         "description": h.description,
         "field": h.field,
-        "field_name": rules.policy.fields.get(h.field, h.field),
         "severity": h.severity,
-        "county": county.name if county else "",
-        "township": tree.units[h.township_code].name,
         "village": h.village,
         "address": h.address,
+    }
+
+
+def hazard_facts(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
+    """The snapshot as the outbox stores it: what may change after the notice is decided (state, deadlines,
+    level, the names the organisation and the policy give). ``complete_context`` adds the fixed particulars."""
+    tree = rules.tree
+    unit = tree.units.get(h.unit_code) if h.unit_code else None
+    county = tree.units.get(h.county_code) if h.county_code else None
+    return {
+        "field_name": rules.policy.fields.get(h.field, h.field),
+        "county": county.name if county else "",
+        "township": tree.units[h.township_code].name,
         "unit_name": unit.name if unit else "",
         "state": h.state,
         "detected_at": rules.local_iso(h.detected_at),
@@ -75,6 +88,7 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
 # level, the names the organisation and the policy give — stays in the snapshot, so the document sent is the one
 # decided whatever happens later.
 HAZARD_FIXED_PARTICULARS = ("id", "ref", "title", "description", "field", "severity", "village", "address")
+_FIXED = frozenset(HAZARD_FIXED_PARTICULARS)
 # ``hazard_particulars``' keys in order: a completed snapshot is the same dict, key for key and in order
 _PARTICULARS_ORDER = (
     "id",
@@ -105,7 +119,7 @@ def compact_context(context: dict[str, Any]) -> dict[str, Any]:
     hazard = context.get("hazard")
     if not isinstance(hazard, dict) or "id" not in hazard:
         return context
-    return {**context, "hazard": {k: v for k, v in hazard.items() if k not in HAZARD_FIXED_PARTICULARS}}
+    return {**context, "hazard": {k: v for k, v in hazard.items() if k not in _FIXED}}
 
 
 def is_compact(context: Any) -> bool:
@@ -117,7 +131,7 @@ def is_compact(context: Any) -> bool:
 def complete_context(context: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
     """The stored compact ``context`` with its hazard's fixed particulars (``HAZARD_FIXED_PARTICULARS``, read
     from the hazard row) put back: the same dict ``draft_notice`` made."""
-    merged = {**context["hazard"], **{k: fixed[k] for k in HAZARD_FIXED_PARTICULARS}}
+    merged = {**context["hazard"], **{k: fixed[k] for k in HAZARD_FIXED_PARTICULARS}}  # the row's values win
     ordered = {k: merged.pop(k) for k in _PARTICULARS_ORDER if k in merged}
     return {**context, "hazard": {**ordered, **merged}}
 

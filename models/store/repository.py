@@ -211,9 +211,18 @@ def insert_transitions(
 def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
     """The notices as the outbox keeps them: hazard snapshots without the hazard row's fixed particulars
     (``compact_context``; ``outbox.complete_contexts`` puts them back when a notice is read)."""
-    rows = [{**row, "context": compact_context(row["context"])} if row["hazard_id"] else row for row in rows]
+    rows = [_compacted(row) for row in rows]
     for part in chunks(rows, 2000):
         bulk_insert(conn, _N, part, _NOTICE_COLUMNS, shared)
+
+
+def _compacted(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with a compact context (those the writers draft are compact already: then the row itself)."""
+    if row["hazard_id"] is None:
+        return row
+    context = row["context"]
+    compact = compact_context(context)
+    return row if compact is context else {**row, "context": compact}
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
