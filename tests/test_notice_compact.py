@@ -106,3 +106,17 @@ def test_completing_puts_back_exactly_the_fixed_particulars() -> None:
     completed = complete_context(compact, fixed)
     assert completed == context and list(completed["hazard"]) == list(hazard)
     assert compact_context({"kind": "report", "hazard": None}) == {"kind": "report", "hazard": None}
+
+
+def test_the_console_document_of_a_notice_is_the_one_dispatch_sends(decided: Any) -> None:
+    from hazardloop.models.core.authz import declared_principal
+    from hazardloop.services.notices import document
+
+    whole, compact = decided
+    with ready_app(compact["url"]) as app:
+        operator = declared_principal(app.rules.tree, "cli", "operator")
+        for number, row in compact["rows"].items():
+            shown = document(app, operator, row.id)["document"]
+            assert not shown["as_sent"]  # rendered now from the stored context
+            assert shown["text"] == whole["rendered"][number].text
+            assert shown["html"] == whole["rendered"][number].html
