@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-output
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test test-unit test-integration test-e2e lint lint-imports bench bench-console browser install clean
+.PHONY: demo test test-unit test-integration test-e2e lint lint-imports bench bench-compare bench-peers bench-console browser install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,30 @@ lint-imports: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle.py --hazards 10000
+
+# This tree against main, alternating, with the raw floor and the peer engines in the same run (ratios, not
+# absolute figures: these machines differ by two to three times from day to day).
+BENCH_HAZARDS ?= 20000
+BENCH_BASE ?= main
+PEER_HAZARDS ?= 500
+bench-compare: $(STAMP) bench-peers
+	$(BIN)/python bench/lifecycle.py --compare $(BENCH_BASE) --hazards $(BENCH_HAZARDS) --per-event 1000 \
+		--peers --peer-hazards $(PEER_HAZARDS)
+
+# The peer engines, each in a venv of its own (pinned versions), then their run of the same hazard loop (fewer
+# hazards: they are two orders of magnitude slower; events/s is compared).
+PEERS := bench/peers
+$(PEERS)/.venv-spiff/.installed:
+	$(PYTHON) -m venv $(PEERS)/.venv-spiff
+	$(PEERS)/.venv-spiff/bin/python -m pip install --quiet spiffworkflow==3.2.0
+	touch $@
+$(PEERS)/.venv-dbos/.installed:
+	$(PYTHON) -m venv $(PEERS)/.venv-dbos
+	$(PEERS)/.venv-dbos/bin/python -m pip install --quiet dbos==3.4.0
+	touch $@
+bench-peers: $(PEERS)/.venv-spiff/.installed $(PEERS)/.venv-dbos/.installed
+	$(PEERS)/.venv-spiff/bin/python $(PEERS)/spiff_loop.py --hazards $(PEER_HAZARDS)
+	$(PEERS)/.venv-dbos/bin/python $(PEERS)/dbos_loop.py --hazards $(PEER_HAZARDS)
 
 bench-console: $(STAMP)
 	$(BIN)/python bench/console.py

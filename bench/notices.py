@@ -35,7 +35,7 @@ from hazardloop.config.bootstrap import bootstrap
 from hazardloop.models.store.db import unit_of_work, upgrade
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.org_sync import sync_units
-from hazardloop.models.store.outbox import SqlOutbox
+from hazardloop.models.store.outbox import SqlOutbox, complete_contexts
 from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow
 from hazardloop.notifications.dispatch import dispatch, document_context
 from hazardloop.notifications.mailers import SMTPBackend
@@ -99,7 +99,7 @@ def main() -> None:
         apply_lines(app.engine, app.rules, lines, source="bench", now=start + timedelta(days=3))
         table = NoticeRow.__table__
         with unit_of_work(app.engine, write=False) as conn:
-            rows = list(conn.execute(table.select().limit(args.notices)))
+            rows = complete_contexts(conn, list(conn.execute(table.select().limit(args.notices))))
         contexts = [(r.kind, document_context(r.context, app.rules)) for r in rows]
         renderer = app.renderer
         port = ours.recv()  # the sink is up, so its start-up does not fall into the timings

@@ -11,7 +11,7 @@ from hazardloop.models.core.authz import Action, Principal, role_refusal_words
 from hazardloop.models.core.errors import InvalidInput, Problem, Refused
 from hazardloop.models.core.policy import NOTICE_KINDS
 from hazardloop.models.store.db import unit_of_work
-from hazardloop.models.store.outbox import REQUEUEABLE, requeue, requeue_notices
+from hazardloop.models.store.outbox import REQUEUEABLE, complete_contexts, requeue, requeue_notices
 from hazardloop.models.store.queries import archived_document, check_limit, find_notice, list_notices, notice_view
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
@@ -72,7 +72,7 @@ def list_page(
 def document(app: App, principal: Principal, notice_id: int) -> dict[str, Any]:
     """The notice with its document: as sent (the archived text), or rendered now from its stored context."""
     with unit_of_work(app.engine, write=False) as conn:
-        row = find_notice(conn, notice_id, within=principal.jurisdiction)
+        (row,) = complete_contexts(conn, [find_notice(conn, notice_id, within=principal.jurisdiction)])
         archived = archived_document(conn, notice_id)
     view = notice_view(row, app.rules)
     if archived is not None:

@@ -28,21 +28,34 @@ def number_scope(intent: NoticeIntent) -> str:
 
 
 def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
-    tree = rules.tree
-    unit = tree.units.get(h.unit_code) if h.unit_code else None
-    county = tree.units.get(h.county_code) if h.county_code else None
+    """The whole snapshot of a hazard a notice describes, as its document shows it at ``at``."""
+    return complete_context({"hazard": hazard_facts(rules, h, at)}, fixed_particulars(h))["hazard"]
+
+
+def fixed_particulars(h: Hazard) -> dict[str, Any]:
+    """The particulars the hazard row itself keeps for good (``HAZARD_FIXED_PARTICULARS``)."""
     return {
         "id": h.id,
         "ref": h.ref,
         "title": h.title,
         "description": h.description,
         "field": h.field,
-        "field_name": rules.policy.fields.get(h.field, h.field),
         "severity": h.severity,
-        "county": county.name if county else "",
-        "township": tree.units[h.township_code].name,
         "village": h.village,
         "address": h.address,
+    }
+
+
+def hazard_facts(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
+    """The snapshot as the outbox stores it: what may change after the notice is decided (state, deadlines,
+    level, the names the organisation and the policy give). ``complete_context`` adds the fixed particulars."""
+    tree = rules.tree
+    unit = tree.units.get(h.unit_code) if h.unit_code else None
+    county = tree.units.get(h.county_code) if h.county_code else None
+    return {
+        "field_name": rules.policy.fields.get(h.field, h.field),
+        "county": county.name if county else "",
+        "township": tree.units[h.township_code].name,
         "unit_name": unit.name if unit else "",
         "state": h.state,
         "detected_at": rules.local_iso(h.detected_at),
@@ -54,6 +67,61 @@ def hazard_particulars(rules: Rules, h: Hazard, at: datetime) -> dict[str, Any]:
         "overdue_days": rules.overdue_days(h, at) if h.state in CLOCK_RUNNING else 0,
         "verify_due_date": rules.local_day(h.verify_due_at).isoformat() if h.verify_due_at else None,
     }
+
+
+# The particulars a notice's hazard snapshot shares with the hazard's own row: fixed at detection and never
+# updated afterwards (the store's updates leave those columns alone). The outbox stores the snapshot without them
+# (``compact_context``) and a notice read back gets them from its hazard's row (``complete_context``): about a
+# third of a notice's bytes, and the longest texts (title, description). What can change — state, deadlines,
+# level, the names the organisation and the policy give — stays in the snapshot, so the document sent is the one
+# decided whatever happens later.
+HAZARD_FIXED_PARTICULARS = ("id", "ref", "title", "description", "field", "severity", "village", "address")
+_FIXED = frozenset(HAZARD_FIXED_PARTICULARS)
+# ``hazard_particulars``' keys in order: a completed snapshot is the same dict, key for key and in order
+_PARTICULARS_ORDER = (
+    "id",
+    "ref",
+    "title",
+    "description",
+    "field",
+    "field_name",
+    "severity",
+    "county",
+    "township",
+    "village",
+    "address",
+    "unit_name",
+    "state",
+    "detected_at",
+    "due_date",
+    "deadline_provisional",
+    "level",
+    "rework_count",
+    "overdue_days",
+    "verify_due_date",
+)
+
+
+def compact_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The context as the outbox stores it: the hazard snapshot without what its hazard row keeps for good."""
+    hazard = context.get("hazard")
+    if not isinstance(hazard, dict) or "id" not in hazard:
+        return context
+    return {**context, "hazard": {k: v for k, v in hazard.items() if k not in _FIXED}}
+
+
+def is_compact(context: Any) -> bool:
+    """A stored context whose hazard snapshot needs its hazard row's particulars (rows written before the
+    outbox stored compact snapshots hold the whole snapshot, and are read as they are)."""
+    return isinstance(context, dict) and isinstance(context.get("hazard"), dict) and "id" not in context["hazard"]
+
+
+def complete_context(context: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
+    """The stored compact ``context`` with its hazard's fixed particulars (``HAZARD_FIXED_PARTICULARS``, read
+    from the hazard row) put back: the same dict ``draft_notice`` made."""
+    merged = {**context["hazard"], **{k: fixed[k] for k in HAZARD_FIXED_PARTICULARS}}  # the row's values win
+    ordered = {k: merged.pop(k) for k in _PARTICULARS_ORDER if k in merged}
+    return {**context, "hazard": {**ordered, **merged}}
 
 
 class Numbering(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from hazardloop.models.core.hazard import Effects, Hazard, Transition
-from hazardloop.models.core.notice_docs import Numbering, draft_notice, hazard_particulars, number_notice
+from hazardloop.models.core.notice_docs import Numbering, draft_notice, hazard_facts, number_notice
 from hazardloop.models.core.rules import Rules
 from hazardloop.models.store.bulk import shared_conversions
 from hazardloop.models.store.repository import (
@@ -49,7 +49,8 @@ class EffectWriter:
             if h is not None:
                 particulars = snapshots.get((h.id, intent.at))
                 if particulars is None:
-                    particulars = snapshots[h.id, intent.at] = hazard_particulars(self.rules, h, intent.at)
+                    # as the outbox stores it: without what the hazard row keeps (``notice_docs.hazard_facts``)
+                    particulars = snapshots[h.id, intent.at] = hazard_facts(self.rules, h, intent.at)
             row, numbering = draft_notice(self.rules, intent, h, self.now, particulars=particulars)
             self.notice_rows.append(row)
             self.numbering.append(numbering)

@@ -17,14 +17,16 @@ from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, true, u
 
 from hazardloop.models.core.errors import InvalidInput, Problem, Refused
 from hazardloop.models.core.ledger_filter import LedgerFilter
+from hazardloop.models.core.notice_docs import HAZARD_FIXED_PARTICULARS, complete_context, is_compact
 from hazardloop.models.core.policy import NOTICE_KINDS
 from hazardloop.models.store.audit import stamp_archive
 from hazardloop.models.store.bulk import bulk_insert
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.ledger import ledger_rows
-from hazardloop.models.store.tables import NoticeArchiveRow, NoticeRow, UnitRow
+from hazardloop.models.store.tables import HazardRow, NoticeArchiveRow, NoticeRow, UnitRow
 
 _N = NoticeRow.__table__
+_H = HazardRow.__table__
 _U = UnitRow.__table__
 REQUEUEABLE = ("failed", "dead")
 
@@ -139,6 +141,42 @@ def _values(given: Sequence[str] | str | None) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+_H = HazardRow.__table__
+
+
+class _CompletedNotice:
+    """A notice row read back with its whole document context: every column as read, ``context`` completed."""
+
+    __slots__ = ("_row", "context")
+
+    def __init__(self, row: Any, context: dict[str, Any]) -> None:
+        self._row, self.context = row, context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
+def complete_contexts(conn: Connection, rows: Sequence[Any]) -> list[Any]:
+    """Notice rows whose stored (compact) contexts are completed with their hazards' fixed particulars
+    (``notice_docs.complete_context``): one read of the hazards for all of them. What renders a notice reads
+    its rows through this."""
+    wanted = list({row.hazard_id for row in rows if row.hazard_id and is_compact(row.context)})
+    if not wanted:
+        return list(rows)
+    columns = [_H.c[name] for name in HAZARD_FIXED_PARTICULARS]
+    fixed: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        for found in conn.execute(select(*columns).where(_H.c.id.in_(part))):
+            fixed[found.id] = dict(found._mapping)
+    return [
+        _CompletedNotice(row, complete_context(row.context, fixed[row.hazard_id]))
+        if row.hazard_id in fixed and is_compact(row.context)
+        else row
+        for row in rows
+    ]
+
+
 # --- the outbox as dispatch reads and writes it -------------------------------------------------------------
 
 _A = NoticeArchiveRow.__table__
@@ -194,7 +232,7 @@ class SqlOutbox:
             if not ids:
                 return []
             conn.execute(update(_N).where(_N.c.id.in_(ids)).values(claimed_by=worker, claimed_until=lease_until))
-            return list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id)))
+            return complete_contexts(conn, list(conn.execute(select(_N).where(_N.c.id.in_(ids)).order_by(_N.c.id))))
 
     def record_outcomes(self, worker: str, done: list[tuple[Any, dict[str, Any]]]) -> set[int]:
         """Mark the rows still claimed by ``worker`` and archive what they sent (each outcome's ``archive`` entry,

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from hazardloop.models.core.errors import ConflictError
 from hazardloop.models.core.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
+from hazardloop.models.core.notice_docs import compact_context
 from hazardloop.models.store.audit import stamp_transitions
 from hazardloop.models.store.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
 from hazardloop.models.store.tables import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
@@ -210,8 +211,20 @@ def insert_transitions(
 
 
 def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
-    for part in chunks(list(rows), 2000):
+    """The notices as the outbox keeps them: hazard snapshots without the hazard row's fixed particulars
+    (``compact_context``; ``outbox.complete_contexts`` puts them back when a notice is read)."""
+    rows = [_compacted(row) for row in rows]
+    for part in chunks(rows, 2000):
         bulk_insert(conn, _N, part, _NOTICE_COLUMNS, shared)
+
+
+def _compacted(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with a compact context (those the writers draft are compact already: then the row itself)."""
+    if row["hazard_id"] is None:
+        return row
+    context = row["context"]
+    compact = compact_context(context)
+    return row if compact is context else {**row, "context": compact}
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], shared: Conversions | None = None) -> None:
