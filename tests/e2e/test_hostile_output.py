@@ -38,12 +38,14 @@ def _replace_strings(value: Any, old: str, new: str) -> Any:
 
 def plant(url: str, old: str, new: str) -> None:
     """Write ``new`` where ``old`` stands in the stored text of hazards, transitions and notices, as a database
-    written before the boundary refused such text would hold it."""
+    written before the boundary refused such text would hold it (and before its audit rows were append-only)."""
+    from hazardloop.models.store.audit import drop_append_only_triggers
     from hazardloop.models.store.tables import HazardRow, NoticeRow, TransitionRow
 
     engine = create_engine(url)
     h, t, n = HazardRow.__table__, TransitionRow.__table__, NoticeRow.__table__
     with engine.begin() as conn:
+        drop_append_only_triggers(conn, ("transitions",))
         for row in conn.execute(select(h.c.id, h.c.title, h.c.description)).all():
             conn.execute(
                 update(h)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, update
 
 from hazardloop.models.core import notice_docs
 from hazardloop.models.core.notice_docs import HAZARD_FIXED_PARTICULARS, compact_context, complete_context
-from hazardloop.models.store import intake, repository
+from hazardloop.models.store import effects, repository
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.outbox import complete_contexts
@@ -52,7 +52,7 @@ def _outbox(url: str) -> dict[str, Any]:
 def decided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The same events and sweep twice: storing the whole snapshot, as the outbox did before, and as it does now."""
     with monkeypatch.context() as before:
-        before.setattr(intake, "hazard_facts", notice_docs.hazard_particulars)
+        before.setattr(effects, "hazard_facts", notice_docs.hazard_particulars)
         before.setattr(repository, "compact_context", lambda context: context)
         whole = _outbox(f"sqlite:///{tmp_path / 'whole.db'}")
     return whole, _outbox(f"sqlite:///{tmp_path / 'compact.db'}")
