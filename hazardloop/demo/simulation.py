@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from hazardloop.config.bootstrap import App
-from hazardloop.flows import demo_content as content
-from hazardloop.flows.demo_readings import ReadingFeed, raised
+from hazardloop.demo import content
+from hazardloop.demo.readings import ReadingFeed, raised
 from hazardloop.models.core.calendar import WorkingCalendar
 from hazardloop.models.core.policy import Unit
 from hazardloop.models.store.intake import apply_lines
