@@ -77,7 +77,7 @@ def render_charts(context: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 _RECENT: dict[tuple[str, str], bytes] = {}
-_RECENT_CHARTS = 16
+_RECENT_CHARTS = 64  # a mailing batch of reports (city and counties, four charts each) between a draw and its reuse
 _CHART_INPUTS = ("scope", "period", "trend", "by_township", "rankings", "indicators")  # all the drawers read
 
 
