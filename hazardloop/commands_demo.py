@@ -72,7 +72,7 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary figures as JSON")] = False,
 ) -> None:
     """Simulate a year of a city's hazard work through the real code paths and summarise it."""
-    from hazardloop.flows.demo import DemoSettings, simulate
+    from hazardloop.demo.simulation import DemoSettings, simulate
 
     application = opts(ctx).app()
     upgrade(application.engine)
@@ -114,7 +114,7 @@ def demo(
         figures = demo_figures(conn)
     if as_json:
         from hazardloop.cli_app import print_json
-        from hazardloop.demo_accounts import create_demo_accounts
+        from hazardloop.demo.accounts import create_demo_accounts
 
         made = create_demo_accounts(application)
         print_json(
@@ -185,7 +185,7 @@ def _print_summary(f: dict[str, Any], result: Any, elapsed: float, application: 
 
 def _print_console(application: Any) -> None:
     """How to open the web console on this database, with a ready account per role (passwords shown once)."""
-    from hazardloop.demo_accounts import create_demo_accounts
+    from hazardloop.demo.accounts import create_demo_accounts
 
     made = create_demo_accounts(application)
     db = application.settings.database_url

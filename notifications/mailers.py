@@ -373,13 +373,16 @@ class SMTPBackend(BaseMailBackend):
 
 
 class FileBackend(BaseMailBackend):
-    """Write each message to `{directory}/{message id}.eml`; the same id again replaces the file."""
+    """Write each message to `{directory}/{message id}.eml`; the same id again replaces the file. ``durable=False``
+    leaves the file to the operating system instead of waiting for the disk (`fsync`, some milliseconds a file):
+    for a folder whose loss in a crash of the machine costs nothing, such as the demo's simulated mail."""
 
     #: sending a message again rewrites the same file: nobody receives it twice (the dispatcher may record in groups)
     resend_is_harmless = True
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, durable: bool = True) -> None:
         self.directory = Path(directory)
+        self.durable = durable
 
     def __repr__(self) -> str:
         return f"FileBackend({str(self.directory)!r})"
@@ -409,8 +412,9 @@ class FileBackend(BaseMailBackend):
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if self.durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(temp, target)  # readers see the old file or the new one, never half of one
         except OSError as exc:
             with contextlib.suppress(OSError):

@@ -65,6 +65,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def without_disk_sync(engine: Engine) -> None:
+    """For a database nobody needs after a crash of the machine (the demo's, made afresh on an empty file): SQLite
+    no longer waits for the disk when the write-ahead log is copied back (``synchronous=OFF``). Transactions stay
+    whole and a crash of the process loses nothing committed; a crash of the machine may. PostgreSQL keeps the
+    server's settings."""
+    if engine.dialect.name != "sqlite":
+        return
+    event.listen(engine, "connect", _sqlite_sync_off)  # after make_engine's pragmas, so it wins
+    engine.dispose()  # the pooled connections opened before keep the old setting: start afresh
+
+
+def _sqlite_sync_off(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=OFF")
+    cur.close()
+
+
 def _render_sqlite_table_hints() -> None:
     """SQLAlchemy's SQLite compiler drops table hints (``with_hint(..., "sqlite")``) without a word. SQLite's one
     table hint, ``INDEXED BY``, follows the table name, which is where SQLAlchemy puts a hint's text: render it.

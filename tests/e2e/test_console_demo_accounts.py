@@ -35,7 +35,7 @@ def _detect(cli: Cli, tmp_path: Path, ref: str, township: str) -> None:
 def test_the_demo_makes_one_signed_in_seat_per_role(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hazardloop.demo_accounts import create_demo_accounts
+    from hazardloop.demo.accounts import create_demo_accounts
     from hazardloop.services import identity
 
     monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))

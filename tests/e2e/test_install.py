@@ -21,6 +21,7 @@ VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 DATA_FILES = (
     "hazardloop/config/policy.yaml",
     "hazardloop/config/org.yaml",
+    "hazardloop/demo/phrases.yaml",
     "hazardloop/notifications/templates/assignment.html",
     "hazardloop/notifications/templates/assignment.txt",
     "hazardloop/notifications/templates/assignment.subject.txt",

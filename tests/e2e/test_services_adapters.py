@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# the demo is its own package's business (hazardloop/commands_demo.py, flows/demo*.py, hazardloop/demo_accounts.py)
+# the demo is its own package's business (hazardloop/commands_demo.py, hazardloop/demo/)
 DEMO = re.compile(r"(^|/)(commands_demo|demo\w*)\.py$")
 
 

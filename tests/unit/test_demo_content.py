@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hazardloop.flows import demo_content as dc
+from hazardloop.demo import content as dc
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
