@@ -30,6 +30,7 @@ from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import CLOCK_RUNNING, State
 from hazardloop.models.core.memo import memoised
 from hazardloop.models.core.notice_kinds import NOTICE_KINDS
+from hazardloop.models.core.text import ONE_LINE_PATTERN
 
 Duty = Literal["rectification", "verification", "extension"]
 RungLevel = Literal["township", "county", "city"]
@@ -67,7 +68,10 @@ class RungSpec(BaseModel):
     name: str = Field(
         min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$", description="short code, e.g. interview"
     )
-    title: str | None = Field(None, max_length=40, description="its Chinese name, e.g. 约谈; the audit row's reason")
+    # one line of text: it is written into the audit trail, notices and the terminal, so no control characters
+    title: str | None = Field(
+        None, max_length=40, pattern=ONE_LINE_PATTERN, description="its Chinese name, e.g. 约谈; the audit row's reason"
+    )
     before_deadline: int | None = Field(None, ge=1, le=60, description="working days before the due day")
     overdue_days: int | None = Field(None, ge=0, le=365, description="full working days overdue; 0: at once")
     severity: Literal["general", "major"] | None = None

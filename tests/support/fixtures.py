@@ -24,13 +24,18 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 
 def _pg_available() -> str | None:
-    try:
-        import psycopg
+    # Asked three times with a generous timeout: on a loaded machine (parallel workers) one slow answer must not
+    # turn every PostgreSQL test of a worker into a skip.
+    import psycopg
 
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3):
-            return None
-    except Exception as exc:  # the reason is printed loudly in the skip
-        return f"{type(exc).__name__}: {exc}"
+    problem = None
+    for _ in range(3):
+        try:
+            with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=10):
+                return None
+        except Exception as exc:  # the reason is printed loudly in the header and in each skip
+            problem = f"{type(exc).__name__}: {exc}"
+    return problem
 
 
 _PG_DOWN = _pg_available()

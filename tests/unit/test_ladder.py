@@ -216,3 +216,15 @@ def test_a_deadline_that_runs_into_a_year_without_published_holidays_is_provisio
     assert h.deadline_provisional
     inside, _ = detect(r, f"{last_covered}-06-02T10:00:00")
     assert not inside.deadline_provisional
+
+
+def test_a_rung_title_with_a_control_character_is_refused() -> None:
+    """A rung's title goes into audit rows, notices and the terminal: one line of plain text only."""
+    import pydantic
+    import pytest
+
+    from hazardloop.models.core.ladder import RungSpec
+
+    with pytest.raises(pydantic.ValidationError, match="title"):
+        RungSpec(name="interview", title="约谈\x1b[2J", overdue_days=15, notice="supervision")
+    assert RungSpec(name="interview", title="约谈", overdue_days=15, notice="supervision").title == "约谈"
