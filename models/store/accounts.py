@@ -12,6 +12,7 @@ Every function takes the caller's connection: the unit of work decides when it c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -30,8 +31,6 @@ from hazardloop.models.store.tables import AccountRow, ApiTokenRow, SessionRow
 
 _A, _K, _S = AccountRow.__table__, ApiTokenRow.__table__, SessionRow.__table__
 _HASHER = PasswordHasher()
-# Verified against when the login is unknown, so an unknown login costs as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash("hazardloop: no such account")
 LOGIN_MAX = 100
 LAST_USED_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often per token (a write per read
 # request would serialise every reader on SQLite)
@@ -231,12 +230,12 @@ def authenticate_password(
     lift it with ``users unlock``); a disabled, locked or unknown account never signs in, whatever the password."""
     row = conn.execute(select(_A).where(_A.c.login == login)).first() if len(login) <= LOGIN_MAX else None
     if row is None:
-        _verify(_DUMMY_HASH, password)  # the same time as a wrong password: logins do not leak
+        _verify(_dummy_hash(), password)  # the same time as a wrong password: logins do not leak
         return LoginOutcome(None)
     account = _account(row)
     if account.locked_until is not None and account.locked_until > now:
         return LoginOutcome(None, max(1, int((account.locked_until - now).total_seconds())))
-    if not _verify(row.password_hash or _DUMMY_HASH, password) or not row.password_hash:
+    if not _verify(row.password_hash or _dummy_hash(), password) or not row.password_hash:
         failures = account.failed_logins + 1
         locked = now + lockout if failures >= max_failures else None
         conn.execute(
@@ -248,6 +247,13 @@ def authenticate_password(
     if account.failed_logins or account.locked_until:
         conn.execute(update(_A).where(_A.c.id == account.id).values(failed_logins=0, locked_until=None))
     return LoginOutcome(account)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the login is unknown, so an unknown login costs as long as a wrong password. Made on
+    first use, not at import: hashing costs a third of a second, which every command and server start would pay."""
+    return _HASHER.hash("hazardloop: no such account")
 
 
 def _verify(hashed: str, password: str) -> bool:
