@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-output
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test test-unit test-integration test-e2e lint lint-imports bench bench-compare bench-peers bench-console browser install clean
+.PHONY: bytecode demo test test-unit test-integration test-e2e lint lint-imports bench bench-compare bench-peers bench-console browser install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The engine's own modules compiled ahead: an editable install leaves them as source, and where the environment sets
+# PYTHONDONTWRITEBYTECODE (as CI's does) every process — each command, server and racer the tests start — would
+# compile about a hundred modules again (0.3–0.4 s of CPU each time). Only changed files are compiled again.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q hazardloop models flows notifications config
+
+demo: $(STAMP) bytecode
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	cd $(DEMO_DIR) && HAZARDLOOP_MAIL_DIR=outbox HAZARDLOOP_REPORT_DIR=reports \
 		../$(BIN)/hazardloop --db sqlite:///demo.db demo
@@ -31,7 +37,7 @@ demo: $(STAMP)
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-test: $(STAMP) browser
+test: $(STAMP) bytecode browser
 	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory lint-imports
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
@@ -40,10 +46,10 @@ test: $(STAMP) browser
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) bytecode
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests/integration
 
-test-e2e: $(STAMP) browser
+test-e2e: $(STAMP) bytecode browser
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests/e2e
 
 # The web console's browser tests drive Debian's chromium through Playwright (Playwright's own browser download is
