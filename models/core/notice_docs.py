@@ -165,10 +165,10 @@ def draft_notice(
     issuer, recipient, cc_units, cc_codes, to_addrs, cc_addrs = _addressing(
         tree, intent.issuer_code, intent.recipient_code, intent.cc_codes
     )
-    local_at = intent.at.astimezone(policy.tz)
+    local_day = rules.local_day(intent.at)
     what = f"{h.id} {h.title}" if h else tree.get(intent.township_code or recipient.code).name
     numbering = Numbering(
-        number_scope(intent), local_at.year, issuer.short_name, policy.notices.prefix(intent.kind), what
+        number_scope(intent), local_day.year, issuer.short_name, policy.notices.prefix(intent.kind), what
     )
     context: dict[str, Any] = {
         "kind": intent.kind,
@@ -176,7 +176,7 @@ def draft_notice(
         "issuer": {"name": issuer.name, "code": issuer.code},
         "recipient": {"name": recipient.name, "code": recipient.code},
         "cc_units": [u.name for u in cc_units],
-        "date": local_at.date().isoformat(),
+        "date": local_day.isoformat(),
         "feedback_days": policy.notices.feedback_days or None,
         "hazard": (particulars or hazard_particulars(rules, h, intent.at)) if h else None,
         **_json_safe(intent.extra),

@@ -331,7 +331,7 @@ class _Batch:
             self.report.last_hazard = hazard_id
 
     def _detect(self, event: HazardDetected) -> Hazard:
-        year = event.at.astimezone(self.rules.policy.tz).year
+        year = self.rules.local_day(event.at).year
         provisional_id = hazard_id_for(year, self.writer.counters.peek("HZ", year))
         h, effects = self.rules.detect(event, provisional_id)
         self.writer.counters.next("HZ", year)  # consumed only once the detection is accepted
