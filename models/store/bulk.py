@@ -183,7 +183,7 @@ def _conversion_loop(width: int, modes: tuple[tuple[int, str], ...]) -> Callable
         ]
     )
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<bulk conversion of {width} columns>", "exec"), namespace)  # noqa: S102 (our own text)
+    exec(compile(source, f"<bulk conversion of {width} columns>", "exec"), namespace)  # our own text
     return namespace["loop"]  # type: ignore[no-any-return]
 
 
