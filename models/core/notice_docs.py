@@ -261,5 +261,9 @@ def _due_date(rules: Rules, h: Hazard) -> str | None:
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
-        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        # the usual values (text, numbers, None) first: asking them for ``isoformat`` costs a failed look-up each
+        out[key] = value if value.__class__ in _PLAIN else value.isoformat() if hasattr(value, "isoformat") else value
     return out
+
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})
