@@ -46,7 +46,8 @@ APPEND_ONLY_TABLES = ("transitions", "notice_archive", "audit_roots")
 
 
 def _transition_chain_of(row: dict[str, Any]) -> str:
-    return transition_chain(row["hazard_id"], row["township_code"])
+    hazard_id = row["hazard_id"]  # nearly every row: its hazard's chain, without the general rule's call
+    return hazard_id if hazard_id is not None else transition_chain(None, row["township_code"])
 
 
 def stamp_transitions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
