@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -92,10 +92,12 @@ def stamp(
     chain_of: Any,
     heads: dict[str, tuple[int, str]],
     fields: Sequence[str],
+    spell: Callable[[datetime | None], str | None] = instant_text,
 ) -> set[str]:
     """Give each row (in the order written) its place and hash in its chain, from ``heads`` (chain -> (last
     position, last hash), as stored), which it advances; returns the chains it advanced. The same bytes as
-    ``canonical``, made faster: a batch shares its instants (``now``, an event's ``at``), spelt once per object."""
+    ``canonical``, made faster: a batch shares its instants (``now``, an event's ``at``), spelt once per object.
+    ``spell``: ``instant_text``, or a caller's equivalent that shares the work with its own conversions."""
     moved: set[str] = set()
     spelt: dict[int, str | None] = {}  # id(instant) -> its text; the rows keep the instants alive meanwhile
     positions = [i + 3 for i, name in enumerate(fields) if name in _INSTANTS]
@@ -113,7 +115,7 @@ def stamp(
             instant = values[i]
             text = spelt.get(id(instant))
             if text is None:
-                text = spelt[id(instant)] = instant_text(instant)
+                text = spelt[id(instant)] = spell(instant)
             values[i] = text
         try:
             # plain string keys (nearly always) take orjson's faster path; any other key the slower one, same bytes

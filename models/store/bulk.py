@@ -68,6 +68,23 @@ def shared_conversions() -> Conversions:
     return {convert: {} for convert in _SHARED_VALUES}
 
 
+def audit_instant_speller(shared: Conversions) -> Callable[[datetime | None], str | None]:
+    """The audit chain's spelling of instants (``audit_chain.instant_text``: UTC, microseconds, ``+00:00``) made
+    from the store's own UTC text of them (``_utc_text``, the same digits), so that a batch converts each instant
+    once for both; what it converts for the chain serves the rows written after it. Lives as long as ``shared``."""
+    texts = shared[_utc_text]
+
+    def spell(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = _utc_text(value)
+        return f"{text[:10]}T{text[11:]}+00:00"
+
+    return spell
+
+
 def _converter(column: Any, sqlite: bool) -> Converter:
     kind = column.type
     if isinstance(kind, UTCDateTime):
@@ -169,7 +186,7 @@ def _conversion_loop(width: int, modes: tuple[tuple[int, str], ...]) -> Callable
         body.append(f"{indent}if done is not_yet:")
         body.append(f"{indent}    done = memo{n}[id({value})] = convert{n}({value})")
         body.append(f"{indent}{value} = done")
-    converted = {position for position, _mode in modes}
+    converted = {position for position, _how in modes}
     values = ", ".join(f"v{i}" if i in converted else f"row[{i}]" for i in range(width))
     source = "\n".join(
         [
