@@ -140,8 +140,8 @@ def convert_rows(
 def _converted(rows: Sequence[Sequence[Any]], active: Sequence[_Active]) -> list[tuple[Any, ...]]:
     """Rows with the value at each active position replaced by its converter's result. Every converter maps
     None to None, the commonest value of the optional columns, so None is left as it is."""
-    if not rows:
-        return []
+    if len(rows) < _WRITTEN_OUT_PAYS_FROM:
+        return _converted_few(rows, active)
     modes = tuple((position, _mode(convert, seen)) for position, convert, seen in active)
     loop = _conversion_loop(len(rows[0]), modes)
     arguments: list[Any] = []
@@ -151,6 +151,28 @@ def _converted(rows: Sequence[Sequence[Any]], active: Sequence[_Active]) -> list
 
 
 _NOT_YET = object()
+# An interactive event reads and writes a row or two per table: finding the written-out loop costs more than it saves.
+_WRITTEN_OUT_PAYS_FROM = 16
+
+
+def _converted_few(rows: Sequence[Sequence[Any]], active: Sequence[_Active]) -> list[tuple[Any, ...]]:
+    """``_converted`` for a few rows: the generic loop."""
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row)
+        for position, convert, seen in active:
+            value = values[position]
+            if value is None:
+                continue
+            if seen is None:
+                values[position] = convert(value)
+                continue
+            done = seen.get(id(value), _NOT_YET)
+            if done is _NOT_YET:
+                done = seen[id(value)] = convert(value)
+            values[position] = done
+        out.append(tuple(values))
+    return out
 
 
 def _mode(convert: Converter, seen: dict[int, Any] | None) -> str:
