@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -54,6 +54,7 @@ TRANSITION_FIELDS = (
 NOTICE_FIELDS = ("notice_id", "message_id", "subject", "sha256", "message_sha256", "archived_at")
 _INSTANTS = frozenset({"at", "recorded_at", "archived_at"})
 _JSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # sorted keys inside ``details``
+_SORTED = orjson.OPT_SORT_KEYS  # the same bytes when every key is a plain string (without the option, others raise)
 
 
 def instant_text(value: datetime | None) -> str | None:
@@ -91,10 +92,12 @@ def stamp(
     chain_of: Any,
     heads: dict[str, tuple[int, str]],
     fields: Sequence[str],
+    spell: Callable[[datetime | None], str | None] = instant_text,
 ) -> set[str]:
     """Give each row (in the order written) its place and hash in its chain, from ``heads`` (chain -> (last
     position, last hash), as stored), which it advances; returns the chains it advanced. The same bytes as
-    ``canonical``, made faster: a batch shares its instants (``now``, an event's ``at``), spelt once per object."""
+    ``canonical``, made faster: a batch shares its instants (``now``, an event's ``at``), spelt once per object.
+    ``spell``: ``instant_text``, or a caller's equivalent that shares the work with its own conversions."""
     moved: set[str] = set()
     spelt: dict[int, str | None] = {}  # id(instant) -> its text; the rows keep the instants alive meanwhile
     positions = [i + 3 for i, name in enumerate(fields) if name in _INSTANTS]
@@ -112,9 +115,14 @@ def stamp(
             instant = values[i]
             text = spelt.get(id(instant))
             if text is None:
-                text = spelt[id(instant)] = instant_text(instant)
+                text = spelt[id(instant)] = spell(instant)
             values[i] = text
-        row_hash = sha256(previous.encode() + b"\n" + dumps(values, option=_JSON)).hexdigest()
+        try:
+            # plain string keys (nearly always) take orjson's faster path; any other key the slower one, same bytes
+            content = dumps(values, option=_SORTED)
+        except TypeError:
+            content = dumps(values, option=_JSON)
+        row_hash = sha256(previous.encode() + b"\n" + content).hexdigest()
         row["chain_seq"] = seq
         row["row_hash"] = row_hash
         heads[chain] = (seq, row_hash)

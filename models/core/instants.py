@@ -13,6 +13,8 @@ RANGE_WORDS = "the engine accepts dates from 2000-01-01 up to 2100-01-01"
 
 def instant_in_range(value: datetime) -> bool:
     """``value`` must carry its offset (aware instants compare across zones without converting)."""
+    if EARLIEST.year < value.year < LATEST.year - 1 and value.utcoffset() is not None:
+        return True  # a year inside the range, whatever the offset (at most a day): no need to compare instants
     return EARLIEST <= value < LATEST
 
 

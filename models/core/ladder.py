@@ -292,6 +292,7 @@ class Schedule:
             for duty in DUTIES
         }
         self._instants: dict[datetime, tuple[datetime, ...]] = {}
+        self._ack_due: dict[date, datetime] = {}
 
     def instants(self, due_at: datetime) -> tuple[datetime, ...]:
         """The instant each rung of the ladder falls due for a deadline, in ladder order."""
@@ -315,7 +316,12 @@ class Schedule:
         return tuple(out)
 
     def ack_due_at(self, assigned_at: datetime) -> datetime:
-        day: date = self.calendar.add_working_days(local_date(assigned_at, self.tz), self.acknowledge_within_days)
+        """Memoised per local day of the assignment: a batch assigns thousands of hazards on a few days."""
+        start = local_date(assigned_at, self.tz)
+        return memoised(self._ack_due, start, lambda: self._make_ack_due_at(start))
+
+    def _make_ack_due_at(self, start: date) -> datetime:
+        day: date = self.calendar.add_working_days(start, self.acknowledge_within_days)
         return end_of_day(day, self.tz) + _ONE_SECOND
 
     def pending(self, h: Hazard) -> list[PendingRung]:
@@ -376,8 +382,52 @@ class Schedule:
         return started_at is None or at > started_at
 
     def next_action_at(self, h: Hazard) -> datetime | None:
-        rungs = self.pending(h)
-        return rungs[0].at if rungs else None
+        """The instant of the first rung ``pending`` would list (every applied event asks it): the same walk,
+        keeping only the earliest instant instead of building, and sorting, every pending rung. On a tie the rung
+        listed first wins, as in ``pending``'s stable sort."""
+        if h.state == State.PENDING_VERIFICATION:
+            if h.verify_due_at is None:
+                return None
+            return self._earliest(h, "verification", h.verify_due_at, h.verify_seq, h.submitted_at, None)
+        if h.state not in CLOCK_RUNNING or h.due_at is None:
+            return None
+        earliest = None
+        if (
+            h.state == "assigned"
+            and self.acknowledge_within_days
+            and h.assigned_at is not None
+            and h.ack_reminded_seq < h.assignment_seq
+        ):
+            earliest = self.ack_due_at(h.assigned_at)
+        earliest = self._earliest(h, "rectification", h.due_at, h.deadline_seq, h.deadline_set_at, earliest)
+        if h.pending_extension_days is not None and h.extension_due_at is not None:
+            earliest = self._earliest(h, "extension", h.extension_due_at, h.extension_count, None, earliest)
+        return earliest
+
+    def _earliest(
+        self, h: Hazard, duty: str, due_at: datetime, seq: int, started_at: datetime | None, earliest: datetime | None
+    ) -> datetime | None:
+        """The earlier of ``earliest`` and the first instant among the duty's pending rungs (``_duty_rungs``)."""
+        instants = self.instants(due_at)
+        fired = fired_seqs(h) if h.rungs_fired else {}
+        rank = RUNG_LEVELS.index(h.level) if h.level in RUNG_LEVELS else -1
+        for i, rung, column in self._by_duty[duty]:
+            if rung.severity is not None and rung.severity != h.severity:
+                continue
+            at = instants[i]
+            if earliest is not None and not at < earliest:
+                continue  # cannot come first, whether pending or not
+            if rung.level is not None:
+                if RUNG_LEVELS.index(rung.level) > rank:
+                    earliest = at
+                continue
+            done = getattr(h, column) if column is not None else fired.get(f"{duty}/{rung.name}", 0)
+            if done >= seq:
+                continue
+            if rung.before_deadline is not None and not self._reminder_after_start(rung, at, duty, started_at):
+                continue
+            earliest = at
+        return earliest
 
 
 def _by_instant(rung: PendingRung) -> datetime:

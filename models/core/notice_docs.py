@@ -165,10 +165,10 @@ def draft_notice(
     issuer, recipient, cc_units, cc_codes, to_addrs, cc_addrs = _addressing(
         tree, intent.issuer_code, intent.recipient_code, intent.cc_codes
     )
-    local_at = intent.at.astimezone(policy.tz)
+    local_day = rules.local_day(intent.at)
     what = f"{h.id} {h.title}" if h else tree.get(intent.township_code or recipient.code).name
     numbering = Numbering(
-        number_scope(intent), local_at.year, issuer.short_name, policy.notices.prefix(intent.kind), what
+        number_scope(intent), local_day.year, issuer.short_name, policy.notices.prefix(intent.kind), what
     )
     context: dict[str, Any] = {
         "kind": intent.kind,
@@ -176,7 +176,7 @@ def draft_notice(
         "issuer": {"name": issuer.name, "code": issuer.code},
         "recipient": {"name": recipient.name, "code": recipient.code},
         "cc_units": [u.name for u in cc_units],
-        "date": local_at.date().isoformat(),
+        "date": local_day.isoformat(),
         "feedback_days": policy.notices.feedback_days or None,
         "hazard": (particulars or hazard_particulars(rules, h, intent.at)) if h else None,
         **_json_safe(intent.extra),
@@ -261,5 +261,9 @@ def _due_date(rules: Rules, h: Hazard) -> str | None:
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
-        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        # the usual values (text, numbers, None) first: asking them for ``isoformat`` costs a failed look-up each
+        out[key] = value if value.__class__ in _PLAIN else value.isoformat() if hasattr(value, "isoformat") else value
     return out
+
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})

@@ -35,6 +35,7 @@ class OrgTree:
             if unit.parent:
                 self._children.setdefault(unit.parent, []).append(unit)
         self._ancestors: dict[str, tuple[Unit, ...]] = {code: self._walk_up(code) for code in self.units}
+        self._actors: dict[tuple[str, bool], Actor] = {}
 
     def _walk_up(self, code: str) -> tuple[Unit, ...]:
         chain: list[Unit] = []
@@ -83,7 +84,19 @@ class OrgTree:
         return unit
 
     def parse_actor(self, raw: str, *, reporter: bool = False) -> Actor:
-        """``CODE`` or ``CODE/person``; ``system`` is the engine. Reporters of detections may be outsiders."""
+        """``CODE`` or ``CODE/person``; ``system`` is the engine. Reporters of detections may be outsiders.
+        Remembered per text (a batch names the same few actors thousands of times; an actor is immutable and the
+        tree never changes: a reloaded organisation is a new tree)."""
+        key = (raw, reporter)
+        actor = self._actors.get(key)
+        if actor is None:
+            actor = self._parse_actor(raw, reporter)  # an unknown unit raises, and is not remembered
+            if len(self._actors) >= 10_000:
+                self._actors.clear()
+            self._actors[key] = actor
+        return actor
+
+    def _parse_actor(self, raw: str, reporter: bool) -> Actor:
         raw = raw.strip()
         if raw == SYSTEM_ACTOR:
             return Actor(raw, None, None)

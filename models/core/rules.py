@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from hazardloop.models.core.actions import Action
 from hazardloop.models.core.calendar import (
@@ -37,6 +38,8 @@ from hazardloop.models.core.memo import memoised
 from hazardloop.models.core.orgtree import Actor, OrgTree
 from hazardloop.models.core.policy import LEVEL_RANK, Policy, Unit
 
+_V = TypeVar("_V")
+
 # How an order error names a hazard's last step.
 _STEP_WORDS: dict[str, str] = {
     Action.DETECTED: "its detection",
@@ -65,6 +68,12 @@ class Rules:
         default_factory=dict, repr=False, compare=False
     )
 
+    # instant -> its local day, and its local ISO text: a batch asks for the same deadlines and event instants again
+    # and again (a hazard's detection in each of its notices). Keyed by value: equal instants, in whatever zone,
+    # have the same local day and text.
+    local_days: dict[datetime, date] = field(default_factory=dict, repr=False, compare=False)
+    local_isos: dict[datetime, str] = field(default_factory=dict, repr=False, compare=False)
+
     # when each rung of the escalation ladder falls due (``models.core.ladder``), derived from the three above
     schedule: Schedule = field(init=False, repr=False, compare=False)
 
@@ -83,12 +92,22 @@ class Rules:
 
     # --- deadlines ------------------------------------------------------------------------------------
     def local_day(self, instant: datetime) -> date:
-        return local_date(instant, self.policy.tz)
+        day = self.local_days.get(instant)
+        if day is None:
+            day = local_date(instant, self.policy.tz)
+            _remember(self.local_days, instant, day)
+        return day
 
     def local_iso(self, instant: datetime | None) -> str | None:
         """An instant as text in the policy's zone, as every view, history and message shows it, whether the
         hazard was decided in memory or read back from the store (which gives UTC)."""
-        return instant.astimezone(self.policy.tz).isoformat() if instant is not None else None
+        if instant is None:
+            return None
+        text = self.local_isos.get(instant)
+        if text is None:
+            text = instant.astimezone(self.policy.tz).isoformat()
+            _remember(self.local_isos, instant, text)
+        return text
 
     def set_deadline(self, h: Hazard, start: datetime, due_day: date) -> None:
         h.due_at = end_of_day(due_day, self.policy.tz)
@@ -691,6 +710,13 @@ class Rules:
 
     def level_rank(self, level: str) -> int:
         return LEVEL_RANK[level]
+
+
+def _remember(cache: dict[datetime, _V], instant: datetime, value: _V) -> None:
+    """Keep ``value`` for ``instant`` (see ``memo.memoised``: emptied at 100,000 entries, bounding a long process)."""
+    if len(cache) >= 100_000:
+        cache.clear()
+    cache[instant] = value
 
 
 def _report_details(d: DetectedHazard) -> dict[str, object]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -46,14 +46,17 @@ APPEND_ONLY_TABLES = ("transitions", "notice_archive", "audit_roots")
 
 
 def _transition_chain_of(row: dict[str, Any]) -> str:
-    return transition_chain(row["hazard_id"], row["township_code"])
+    hazard_id = row["hazard_id"]  # nearly every row: its hazard's chain, without the general rule's call
+    return hazard_id if hazard_id is not None else transition_chain(None, row["township_code"])
 
 
-def stamp_transitions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def stamp_transitions(
+    conn: Connection, rows: Sequence[dict[str, Any]], spell: Callable[[datetime | None], str | None] = instant_text
+) -> None:
     """Give a batch of audit rows (dicts about to be inserted, in insertion order) their ``chain_seq`` and
-    ``row_hash``, and move their chains' heads."""
+    ``row_hash``, and move their chains' heads. ``spell``: see ``audit_chain.stamp``."""
     if rows:
-        _stamp(conn, TRANSITION, rows, _transition_chain_of, TRANSITION_FIELDS)
+        _stamp(conn, TRANSITION, rows, _transition_chain_of, TRANSITION_FIELDS, spell)
 
 
 def stamp_archive(conn: Connection, rows: Sequence[dict[str, Any]], recipients: Sequence[str]) -> None:
@@ -64,7 +67,14 @@ def stamp_archive(conn: Connection, rows: Sequence[dict[str, Any]], recipients: 
         _stamp(conn, NOTICE, rows, lambda row: row["chain"], NOTICE_FIELDS)
 
 
-def _stamp(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], chain_of: Any, fields: Sequence[str]) -> None:
+def _stamp(
+    conn: Connection,
+    kind: str,
+    rows: Sequence[dict[str, Any]],
+    chain_of: Any,
+    fields: Sequence[str],
+    spell: Callable[[datetime | None], str | None] = instant_text,
+) -> None:
     chains = sorted({chain_of(row) for row in rows})  # one order for every writer: locks never cross
     stored = load_heads(conn, chains, lock=True)
     if conn.dialect.name == "postgresql" and len(stored) < len(chains):
@@ -80,7 +90,7 @@ def _stamp(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], chain_of
         )
         stored.update(load_heads(conn, missing, lock=True))
     heads = dict(stored)
-    moved = stamp(kind, rows, chain_of, heads, fields)
+    moved = stamp(kind, rows, chain_of, heads, fields, spell)
     updates = [(heads[c][0], heads[c][1], c) for c in sorted(moved) if c in stored]
     inserts = [{"chain": c, "seq": heads[c][0], "row_hash": heads[c][1]} for c in sorted(moved) if c not in stored]
     if updates:

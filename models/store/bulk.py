@@ -42,7 +42,13 @@ def _utc_text(value: datetime | None) -> str | None:
 
 def _json(value: Any) -> str | None:
     # the same compact UTF-8 text as json.dumps(ensure_ascii=False, separators=(",", ":")), several times faster
-    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    if value is None:
+        return None
+    try:
+        # keys that are all plain strings (nearly always) spare the option's slower path; the bytes are the same
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _identity(value: Any) -> Any:
@@ -60,6 +66,23 @@ def shared_conversions() -> Conversions:
     """What a batch has converted so far, per converter and by object identity. Identity is only a valid key
     while the objects live: hold one for as long as the rows it converts (one flush), never longer."""
     return {convert: {} for convert in _SHARED_VALUES}
+
+
+def audit_instant_speller(shared: Conversions) -> Callable[[datetime | None], str | None]:
+    """The audit chain's spelling of instants (``audit_chain.instant_text``: UTC, microseconds, ``+00:00``) made
+    from the store's own UTC text of them (``_utc_text``, the same digits), so that a batch converts each instant
+    once for both; what it converts for the chain serves the rows written after it. Lives as long as ``shared``."""
+    texts = shared[_utc_text]
+
+    def spell(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = _utc_text(value)
+        return f"{text[:10]}T{text[11:]}+00:00"
+
+    return spell
 
 
 def _converter(column: Any, sqlite: bool) -> Converter:
@@ -114,11 +137,27 @@ def convert_rows(
     return _converted(rows, active)
 
 
-def _converted(rows: Iterable[Sequence[Any]], active: Sequence[_Active]) -> list[tuple[Any, ...]]:
+def _converted(rows: Sequence[Sequence[Any]], active: Sequence[_Active]) -> list[tuple[Any, ...]]:
     """Rows with the value at each active position replaced by its converter's result. Every converter maps
     None to None, the commonest value of the optional columns, so None is left as it is."""
+    if len(rows) < _WRITTEN_OUT_PAYS_FROM:
+        return _converted_few(rows, active)
+    modes = tuple((position, _mode(convert, seen)) for position, convert, seen in active)
+    loop = _conversion_loop(len(rows[0]), modes)
+    arguments: list[Any] = []
+    for _position, convert, seen in active:
+        arguments += (convert, seen.get if seen is not None else None, seen)
+    return loop(rows, _NOT_YET, *arguments)
+
+
+_NOT_YET = object()
+# An interactive event reads and writes a row or two per table: finding the written-out loop costs more than it saves.
+_WRITTEN_OUT_PAYS_FROM = 16
+
+
+def _converted_few(rows: Sequence[Sequence[Any]], active: Sequence[_Active]) -> list[tuple[Any, ...]]:
+    """``_converted`` for a few rows: the generic loop."""
     out: list[tuple[Any, ...]] = []
-    append = out.append
     for row in rows:
         values = list(row)
         for position, convert, seen in active:
@@ -128,13 +167,63 @@ def _converted(rows: Iterable[Sequence[Any]], active: Sequence[_Active]) -> list
             if seen is None:
                 values[position] = convert(value)
                 continue
-            key = id(value)
-            try:
-                values[position] = seen[key]
-            except KeyError:
-                values[position] = seen[key] = convert(value)
-        append(tuple(values))
+            done = seen.get(id(value), _NOT_YET)
+            if done is _NOT_YET:
+                done = seen[id(value)] = convert(value)
+            values[position] = done
+        out.append(tuple(values))
     return out
+
+
+def _mode(convert: Converter, seen: dict[int, Any] | None) -> str:
+    if seen is None:
+        return "each"
+    # a JSON object (a notice's context, an audit row's details) is made for its one row: remembering it is waste
+    return "remembered unless a dict" if convert is _json else "remembered"
+
+
+@lru_cache(maxsize=256)
+def _conversion_loop(width: int, modes: tuple[tuple[int, str], ...]) -> Callable[..., list[tuple[Any, ...]]]:
+    """The conversion of rows of ``width`` values as one loop written out for these positions and modes: the
+    generic loop (a list per row, an inner loop over the positions) cost three times the conversions themselves
+    at tens of thousands of rows. ``modes``: (position, "each" | "remembered" | "remembered unless a dict");
+    the loop takes the rows, the not-yet marker and, per position, its converter, its memo's ``get`` and the memo."""
+    parameters = ["rows", "not_yet"]
+    body = []
+    for n, (position, mode) in enumerate(modes):
+        parameters += [f"convert{n}", f"recall{n}", f"memo{n}"]
+        value = f"v{position}"
+        body.append(f"        {value} = row[{position}]")
+        body.append(f"        if {value} is not None:")
+        if mode == "each":
+            body.append(f"            {value} = convert{n}({value})")
+            continue
+        indent = "            "
+        if mode == "remembered unless a dict":
+            body.append(f"            if {value}.__class__ is dict:")
+            body.append(f"                {value} = convert{n}({value})")
+            body.append("            else:")
+            indent += "    "
+        body.append(f"{indent}done = recall{n}(id({value}), not_yet)")
+        body.append(f"{indent}if done is not_yet:")
+        body.append(f"{indent}    done = memo{n}[id({value})] = convert{n}({value})")
+        body.append(f"{indent}{value} = done")
+    converted = {position for position, _how in modes}
+    values = ", ".join(f"v{i}" if i in converted else f"row[{i}]" for i in range(width))
+    source = "\n".join(
+        [
+            f"def loop({', '.join(parameters)}):",
+            "    out = []",
+            "    append = out.append",
+            "    for row in rows:",
+            *body,
+            f"        append(({values},))",
+            "    return out",
+        ]
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<bulk conversion of {width} columns>", "exec"), namespace)  # our own text
+    return namespace["loop"]  # type: ignore[no-any-return]
 
 
 def _values(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Iterable[Sequence[Any]]:

@@ -14,7 +14,15 @@ from hazardloop.models.core.errors import ConflictError
 from hazardloop.models.core.hazard import HAZARD_COLUMNS, LOADED, Hazard, Transition
 from hazardloop.models.core.notice_docs import compact_context
 from hazardloop.models.store.audit import stamp_transitions
-from hazardloop.models.store.bulk import Conversions, bulk_insert, bulk_update_values, driver_rows, marks
+from hazardloop.models.store.bulk import (
+    Conversions,
+    audit_instant_speller,
+    bulk_insert,
+    bulk_update_values,
+    driver_rows,
+    marks,
+    shared_conversions,
+)
 from hazardloop.models.store.tables import CounterRow, EventRow, HazardRow, NoticeRow, TransitionRow
 
 _H = HazardRow.__table__
@@ -205,7 +213,8 @@ def insert_transitions(
         }
         for t in transitions
     ]
-    stamp_transitions(conn, rows)  # each row's place and hash in its hazard's audit chain
+    # each row's place and hash in its hazard's audit chain (its instants spelt from the batch's conversions)
+    stamp_transitions(conn, rows, audit_instant_speller(shared if shared is not None else shared_conversions()))
     for part in chunks(rows, 5000):
         bulk_insert(conn, _T, part, _TRANSITION_COLUMNS, shared)
 
