@@ -104,12 +104,17 @@ def render_chart(name: str, figures: Mapping[str, Any]) -> bytes:
         "font.size": 10,
     }
     with matplotlib.rc_context(rc):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(8.4, 4.6), dpi=_DPI, layout="constrained")
+        fig = Figure(figsize=(8.4, 4.6), dpi=_DPI, layout="constrained", facecolor="white")
+        canvas = FigureCanvasAgg(fig)
         draw(fig, figures)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=_DPI, facecolor="white")
+        # Straight to the Agg canvas rather than through ``savefig``: savefig lays the figure out and draws it
+        # once with drawing switched off before the real draw (which lays it out again), a fifth of a chart's
+        # time; the real draw alone gives the same PNG bytes (the figure is made white and at its dpi already).
+        canvas.print_png(buf)
     return buf.getvalue()
 
 
