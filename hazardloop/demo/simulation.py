@@ -10,7 +10,8 @@ so the ladder and township listing have work to do.
 Mail: the notices of the last 31 simulated days go through the real dispatch (rendered, built and written
 as ``.eml`` files to the mail folder). Earlier notices are marked sent to the demo's sink without being
 rendered — a year of individual notices is more than a person can browse and would take most of the demo's
-time to render — so the folder stays a size a person can read.
+time to render — so the folder stays a size a person can read. The charts of that window's reports are drawn
+ahead, in worker processes, while the rest of the simulated day is played (``charts_ahead``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from hazardloop.config.bootstrap import App
 from hazardloop.demo import content
+from hazardloop.demo.charts_ahead import ChartsAhead
 from hazardloop.demo.readings import ReadingFeed, raised
 from hazardloop.models.core.calendar import WorkingCalendar
 from hazardloop.models.core.policy import Unit
@@ -313,18 +315,39 @@ def simulate(
     """Play ``settings.days`` days from January 1st through the engine."""
     planner = Planner(app, settings)
     result = DemoResult(days=settings.days, slow_townships=sorted(planner.slow))
-    first = date(settings.year, 1, 1)
-    last = first + timedelta(days=settings.days - 1)
     if not settings.durable:
         without_disk_sync(app.engine)
     files = FileBackend(mail_dir, durable=settings.durable)
     feed = ReadingFeed(app, settings.seed) if app.indicators.points else None
+    ahead = ChartsAhead(app.engine)
+    try:
+        _play(app, settings, planner, result, files, feed, ahead, progress=progress, write_reports=write_reports)
+    finally:
+        ahead.close()
+    return result
+
+
+def _play(
+    app: App,
+    settings: DemoSettings,
+    planner: Planner,
+    result: DemoResult,
+    files: FileBackend,
+    feed: ReadingFeed | None,
+    ahead: ChartsAhead,
+    *,
+    progress: Callable[[date], None] | None,
+    write_reports: bool,
+) -> None:
+    first = date(settings.year, 1, 1)
+    last = first + timedelta(days=settings.days - 1)
     for offset in range(settings.days):
         day = first + timedelta(days=offset)
         morning = planner.at(day, 8)
         sweep(app.engine, app.rules, morning, batch_size=app.settings.sweep_batch_size)
         result.sweeps += 1
         if (last - day).days < settings.mail_days:
+            ahead.collect()
             result.mailed += dispatch(
                 SqlOutbox(app.engine), app.rules, files, app.renderer, morning, delivery=app.delivery, clock=app.clock
             ).sent
@@ -332,6 +355,8 @@ def simulate(
             result.counted += deliver_to_sink(app.engine, morning)
         if write_reports:
             _scheduled_reports(app, day, morning, in_window=(last - day).days < settings.mail_days, result=result)
+            if (last - day).days <= settings.mail_days:  # mailed the next morning, or after the last day
+                ahead.start()
         planner.listed = _listed(app)
         if day.weekday() == 0:
             _confirm_delistings(app, planner, morning, result)
@@ -356,11 +381,11 @@ def simulate(
     sweep(app.engine, app.rules, after, batch_size=app.settings.sweep_batch_size)
     result.sweeps += 1
     if write_reports:
-        result.report_files = write_closing_reports(app, settings, after, result)
+        result.report_files = write_closing_reports(app, settings, after, result, ahead)
+    ahead.collect()
     result.mailed += dispatch(
         SqlOutbox(app.engine), app.rules, files, app.renderer, after, delivery=app.delivery, clock=app.clock
     ).sent
-    return result
 
 
 def _listed(app: App) -> set[str]:
@@ -433,17 +458,25 @@ def _scheduled_reports(app: App, day: date, morning: datetime, *, in_window: boo
         result.reports.append(f"{kind} {run.period.label}")
 
 
-def write_closing_reports(app: App, settings: DemoSettings, after: datetime, result: DemoResult) -> list[Path]:
+def write_closing_reports(
+    app: App, settings: DemoSettings, after: datetime, result: DemoResult, ahead: ChartsAhead | None = None
+) -> list[Path]:
     """After the last simulated day: queue and write the last complete month and quarter (city and counties),
     with charts, to the report folder for people to open."""
     from hazardloop.flows.reports import render_report_files, report_key, run_report, stored_context
 
-    written: list[Path] = []
+    runs = []
     for kind in ("monthly", "quarterly"):
         run = run_report(app.engine, app.rules, kind, after, indicators=app.indicators)
         if run.period.first < date(settings.year, 1, 1):
             continue
         result.reports.append(f"{kind} {run.period.label}")
+        runs.append((kind, run))
+    if ahead is not None:  # every scope's charts, drawn while the city's are awaited for its files
+        ahead.start()
+        ahead.collect()
+    written: list[Path] = []
+    for kind, run in runs:
         context = stored_context(app.engine, report_key(run.period, app.tree.city.code))
         if context:
             folder = settings.report_dir / f"{kind}-{run.period.label}"

@@ -54,3 +54,20 @@ def test_only_the_most_recent_charts_are_kept(monkeypatch: pytest.MonkeyPatch) -
         charts._chart_inputs(_figures("乙")),
         charts._chart_inputs(_figures("丙")),
     ]
+
+
+def test_charts_drawn_ahead_are_taken_instead_of_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo draws its reports' charts ahead in worker processes and hands them over with keep_drawn."""
+    drawn: list[str] = []
+    real = charts.render_chart
+    monkeypatch.setattr(charts, "render_chart", lambda name, figures: (drawn.append(name), real(name, figures))[1])
+    monkeypatch.setattr(charts, "_RECENT", {})
+    monkeypatch.setattr(charts, "_AHEAD", {})
+    monkeypatch.setattr(charts, "_RECENT_CHARTS", 2)  # fewer than a report's charts: the kept ones are apart
+
+    city = _figures("绍兴市")
+    elsewhere = {"trend": real("trend", city), "overdue_by_township": real("overdue_by_township", city)}
+    charts.keep_drawn(city, elsewhere)
+    charts.keep_drawn(_figures("越城区"), {"trend": b"not these"})
+    assert charts.render_charts(city) == elsewhere and drawn == []
+    assert not any(key[1] == charts._chart_inputs(city) for key in charts._AHEAD)  # taken, not kept twice
