@@ -86,9 +86,9 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @contextmanager
 def pg_database(initialised: bool = False) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards; skips loudly when no server answers. Empty, or
-    with ``initialised`` a copy of the initialised template (which ``initialised_cli`` and ``ready_app`` then take
-    as it is)."""
+    """A fresh PostgreSQL database for one test, dropped afterwards (in the background: templates.drop_later); skips
+    loudly when no server answers. Empty, or with ``initialised`` a copy of the initialised template (which
+    ``initialised_cli`` and ``ready_app`` then take as it is)."""
     if _PG_DOWN:
         pytest.skip(f"PostgreSQL server at 127.0.0.1:5432 did not answer ({_PG_DOWN})")
     import psycopg
@@ -104,8 +104,7 @@ def pg_database(initialised: bool = False) -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        templates.drop_later(name)
 
 
 @pytest.fixture
