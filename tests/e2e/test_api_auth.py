@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.api import Accounts, Server, detection, run_cli, running_server
+from tests.support.api import Accounts, Server, detection, run_cli, running_server, seeded_accounts
 from tests.support.fixtures import Cli, initialised_cli
 
 
@@ -27,9 +27,7 @@ class Setup:
 @pytest.fixture
 def setup(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     cli = initialised_cli(db_url, tmp_path, monkeypatch)
-    accounts = Accounts(cli)
-    accounts.add("fs", "SX-YC-FS", "staff", "张三")
-    accounts.add("yc", "SX-YC", "verifier,supervisor", "李四")
+    accounts = seeded_accounts(cli, ("fs", "SX-YC-FS", "staff", "张三"), ("yc", "SX-YC", "verifier,supervisor", "李四"))
     env = {"HAZARDLOOP_AUTH_FAILURES_PER_MINUTE": "4", "HAZARDLOOP_BODY_LIMIT": "20000"}
     with running_server(db_url, tmp_path, env) as server:
         yield Setup(cli, server, accounts)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Accounts, Server, detection, running_server
+from tests.support.api import Accounts, Server, detection, running_server, seeded_accounts
 from tests.support.fixtures import Cli, initialised_cli
 
 ACTOR = "SX-YC-FS/张三"  # the account's actor, written in the files so that apply reads them as the API does
@@ -132,7 +132,7 @@ def pair(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     (tmp_path / "api").mkdir()
     cli = initialised_cli(f"sqlite:///{tmp_path / 'cli' / 'apply.db'}", tmp_path / "cli", monkeypatch)
     api_cli = initialised_cli(db_url, tmp_path / "api", monkeypatch)
-    token = Accounts(api_cli).add("fs", "SX-YC-FS", "staff,verifier", "张三")
+    token = seeded_accounts(api_cli, ("fs", "SX-YC-FS", "staff,verifier", "张三")).tokens["fs"]
     with running_server(db_url, tmp_path / "api") as server:
         yield Pair(cli, api_cli, server, token, tmp_path)
 

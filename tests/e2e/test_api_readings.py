@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.api import Accounts, Server, detection, running_server
+from tests.support.api import Accounts, Server, detection, running_server, seeded_accounts
 from tests.support.fixtures import Cli, initialised_cli
 
 CSV = "text/csv"
@@ -19,10 +19,12 @@ CSV = "text/csv"
 @pytest.fixture
 def world(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Cli, Accounts, Server]]:
     cli = initialised_cli(db_url, tmp_path, monkeypatch)
-    accounts = Accounts(cli)
-    accounts.add("platform", "SX", "staff", "监测平台")
-    accounts.add("city-viewer", "SX", "viewer", "市平安办")
-    accounts.add("town-staff", "SX-YC-FS", "staff", "张三")
+    accounts = seeded_accounts(
+        cli,
+        ("platform", "SX", "staff", "监测平台"),
+        ("city-viewer", "SX", "viewer", "市平安办"),
+        ("town-staff", "SX-YC-FS", "staff", "张三"),
+    )
     with running_server(db_url, tmp_path) as server:
         yield cli, accounts, server
 

@@ -122,6 +122,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         ), (root / "serve.log").read_text()
         yield Served(api, env, cli, root)
     finally:
+        # both told to stop at once, then waited for: each takes its time to shut down, no longer one after the other
+        for process in (serving, server):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
         if serving is not None:
             _stop(serving)
         _stop(server)

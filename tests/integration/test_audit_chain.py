@@ -30,6 +30,7 @@ from hazardloop.models.store.sweep import sweep
 from hazardloop.notifications.dispatch import dispatch
 from hazardloop.notifications.mailers import MemoryBackend
 from hazardloop.services.audit import verify_audit
+from tests.support import templates
 from tests.support.factories import COUNTY_CODE, TOWNSHIP, full_loop
 from tests.support.fixtures import CONFIG_DIR, pg_database
 
@@ -125,10 +126,7 @@ class Databases:
             if self.kind == "sqlite":
                 path.unlink()
             else:
-                import psycopg
-
-                with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                templates.drop_later(name)
 
     def close(self) -> None:
         if self.kind != "sqlite":

@@ -99,7 +99,7 @@ def running_server(db: str, workdir: Path, env: dict[str, str] | None = None) ->
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"hazardloop web did not answer within 90 s:\n{server.log()}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         yield server
     finally:
         process.terminate()
@@ -137,6 +137,33 @@ class Accounts:
         self.tokens[login] = token
         self.actors[login] = f"{unit}/{name}"
         return token
+
+
+# (the accounts, backend) -> the tokens and actors the first test made them with (``seeded_accounts``)
+_SEEDED_ACCOUNTS: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def seeded_accounts(cli: Any, *accounts: tuple[str, str, str, str]) -> Accounts:
+    """``Accounts`` holding ``accounts`` (login, unit, roles, name) on ``cli``'s database, a fresh initialised copy.
+
+    The first test on each backend makes them with the real command line (an Argon2 hash each, the slow part); later
+    tests get a copy of the database that left (tests/support/templates.py), and so the very same tokens."""
+    from tests.support import templates
+
+    made = Accounts(cli)
+    key = f"accounts {accounts!r}"
+    backend = "sqlite" if cli.db.startswith("sqlite") else "postgres"
+
+    def make() -> None:
+        for account in accounts:
+            made.add(*account)
+        _SEEDED_ACCOUNTS[(key, backend)] = (dict(made.tokens), dict(made.actors))
+
+    templates.seeded(cli.db, key, make)
+    tokens, actors = _SEEDED_ACCOUNTS[(key, backend)]
+    made.tokens.update(tokens)
+    made.actors.update(actors)
+    return made
 
 
 def detection(

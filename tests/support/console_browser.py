@@ -169,7 +169,7 @@ def console_server(db_url: str, workdir: Path, *, env: dict[str, str] | None = N
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"hazardloop web did not get ready:\n{(workdir / 'web.log').read_text()}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         yield Console(base, cli, workdir)
     finally:
         process.terminate()

@@ -4,6 +4,7 @@ configuration shipped with the package."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -15,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 from tests.support import templates
+
+# Typer's test runner turns the Typer app into its click command on every invoke (~25 ms: it reads the signature of
+# every command); the suite invokes the command line in-process thousands of times. A process that runs
+# ``hazardloop`` builds that command once too, and nothing changes the app after import, so it is built once per app.
+if hasattr(typer.testing, "_get_command"):
+    typer.testing._get_command = functools.cache(typer.testing._get_command)
 
 PG_ADMIN_URL = os.environ.get("HAZARDLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -78,9 +86,9 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @contextmanager
 def pg_database(initialised: bool = False) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards; skips loudly when no server answers. Empty, or
-    with ``initialised`` a copy of the initialised template (which ``initialised_cli`` and ``ready_app`` then take
-    as it is)."""
+    """A fresh PostgreSQL database for one test, dropped afterwards (in the background: templates.drop_later); skips
+    loudly when no server answers. Empty, or with ``initialised`` a copy of the initialised template (which
+    ``initialised_cli`` and ``ready_app`` then take as it is)."""
     if _PG_DOWN:
         pytest.skip(f"PostgreSQL server at 127.0.0.1:5432 did not answer ({_PG_DOWN})")
     import psycopg
@@ -96,8 +104,7 @@ def pg_database(initialised: bool = False) -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        templates.drop_later(name)
 
 
 @pytest.fixture

@@ -3,7 +3,12 @@
 ``init`` (the migrations, then the default organisation's units) costs seconds; a copy costs milliseconds: a
 file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. The template is made the first time a test
 asks for an initialised database, with the very calls ``init`` makes, so a copy holds exactly what ``init`` would
-have written. Each process (each xdist worker) has its own template: no two processes copy the same one."""
+have written. Each process (each xdist worker) has its own template: no two processes copy the same one.
+
+Databases the tests are done with are dropped in the background (``drop_later``): PostgreSQL takes a checkpoint for
+every DROP DATABASE and makes the statement wait for it (one to two seconds on a busy machine), while drops that run
+at the same time share one checkpoint. A test does not wait for its database to go; the session waits for all of them
+at its end."""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -24,6 +31,44 @@ _initialised_pg: set[str] = set()
 _templates: dict[str, str] = {}
 # (what was seeded, backend) -> the template holding it: a SQLite file, or a PostgreSQL database name
 _seeded: dict[tuple[str, str], str] = {}
+# the drops under way (``drop_later``)
+_dropper: ThreadPoolExecutor | None = None
+_drops: list[Future[None]] = []
+
+
+def drop_later(name: str) -> None:
+    """Drop the PostgreSQL database ``name`` (its sessions ended by force) in the background; ``drop_templates``
+    waits for it at the end of the session."""
+    global _dropper
+    if _dropper is None:
+        _dropper = ThreadPoolExecutor(max_workers=8, thread_name_prefix="drop-database")
+    _drops.append(_dropper.submit(_drop, name))
+
+
+def _drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _retire(conn: Any, name: str) -> None:
+    """Move the database ``name`` out of the way (a rename takes no checkpoint) and drop it later, so that a new
+    database can take its name at once. Its sessions, if any, are ended first, as DROP ... WITH (FORCE) would."""
+    import psycopg
+
+    conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,))
+    retired = f"hz_retired_{uuid.uuid4().hex[:12]}"
+    for _ in range(100):  # a terminated backend may take a moment to go
+        try:
+            conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{retired}"')
+            break
+        except psycopg.errors.ObjectInUse:
+            time.sleep(0.01)
+    else:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        return
+    drop_later(retired)
 
 
 def _initialise(url: str) -> None:
@@ -111,7 +156,7 @@ def copy_initialised(url: str) -> bool:
             time.sleep(0.01)
         else:
             return False
-        conn.execute(f'DROP DATABASE "{name}"')
+        _retire(conn, name)
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     return True
 
@@ -151,7 +196,7 @@ def _replace(url: str, template: str) -> None:
 
     name = url.rsplit("/", 1)[-1]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        _retire(conn, name)
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
@@ -177,15 +222,19 @@ def _snapshot(url: str) -> str:
 
 
 def drop_templates() -> None:
-    """At the end of the session: the template databases and the template files go."""
+    """At the end of the session: the template databases and the template files go, and the session waits for every
+    drop still under way (a drop that failed fails here)."""
+    global _dropper
     names = [_templates.pop("postgres")] if "postgres" in _templates else []
     names += [_seeded.pop(key) for key in [k for k in _seeded if k[1] == "postgres"]]
-    if names:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            for name in names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in names:
+        drop_later(name)
+    if _dropper is not None:
+        _dropper.shutdown(wait=True)
+        _dropper = None
+        drops, _drops[:] = list(_drops), []
+        for drop in drops:
+            drop.result()
     _seeded.clear()
     if "sqlite" in _templates:
         shutil.rmtree(Path(_templates.pop("sqlite")).parent, ignore_errors=True)
