@@ -356,21 +356,33 @@ class Schedule:
         rank = RUNG_LEVELS.index(h.level) if h.level in RUNG_LEVELS else -1
         out: list[PendingRung] = []
         for i, rung, column in self._by_duty[duty]:
-            if rung.severity is not None and rung.severity != h.severity:
-                continue
             at = instants[i]
-            if rung.level is not None:
-                # once per level: pending while the hazard is below it
-                if RUNG_LEVELS.index(rung.level) > rank:
-                    out.append(PendingRung(rung.notice, at, rung.level, duty, rung))
-                continue
-            done = getattr(h, column) if column is not None else fired.get(f"{duty}/{rung.name}", 0)
-            if done >= seq:
-                continue
-            if rung.before_deadline is not None and not self._reminder_after_start(rung, at, duty, started_at):
-                continue
-            out.append(PendingRung(rung.notice, at, None, duty, rung))
+            if self._is_pending(h, duty, rung, column, at, seq, started_at, fired, rank):
+                out.append(PendingRung(rung.notice, at, rung.level, duty, rung))
         return out
+
+    def _is_pending(
+        self,
+        h: Hazard,
+        duty: str,
+        rung: RungSpec,
+        column: str | None,
+        at: datetime,
+        seq: int,
+        started_at: datetime | None,
+        fired: dict[str, int],
+        rank: int,
+    ) -> bool:
+        """Whether ``rung`` of ``duty`` (falling at ``at``) is still to fire for ``h``: the one decision behind both
+        ``pending`` and ``next_action_at``."""
+        if rung.severity is not None and rung.severity != h.severity:
+            return False
+        if rung.level is not None:
+            return RUNG_LEVELS.index(rung.level) > rank  # once per level: pending while the hazard is below it
+        done = getattr(h, column) if column is not None else fired.get(f"{duty}/{rung.name}", 0)
+        if done >= seq:
+            return False
+        return rung.before_deadline is None or self._reminder_after_start(rung, at, duty, started_at)
 
     def _reminder_after_start(self, rung: RungSpec, at: datetime, duty: str, started_at: datetime | None) -> bool:
         """A rung before the deadline only when it falls after the deadline was set: a deadline set the day before
@@ -412,21 +424,11 @@ class Schedule:
         fired = fired_seqs(h) if h.rungs_fired else {}
         rank = RUNG_LEVELS.index(h.level) if h.level in RUNG_LEVELS else -1
         for i, rung, column in self._by_duty[duty]:
-            if rung.severity is not None and rung.severity != h.severity:
-                continue
             at = instants[i]
             if earliest is not None and not at < earliest:
                 continue  # cannot come first, whether pending or not
-            if rung.level is not None:
-                if RUNG_LEVELS.index(rung.level) > rank:
-                    earliest = at
-                continue
-            done = getattr(h, column) if column is not None else fired.get(f"{duty}/{rung.name}", 0)
-            if done >= seq:
-                continue
-            if rung.before_deadline is not None and not self._reminder_after_start(rung, at, duty, started_at):
-                continue
-            earliest = at
+            if self._is_pending(h, duty, rung, column, at, seq, started_at, fired, rank):
+                earliest = at
         return earliest
 
 
