@@ -14,8 +14,10 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from tests.support.factories import detected
 from tests.support.fixtures import CONFIG_DIR, Cli, write_events
 
 BIN = Path(sys.executable).parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -131,6 +134,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         _stop(server)
 
 
+def _lately() -> tuple[str, str]:
+    """A detection an hour ago and the instant it is applied, on the wall clock: the served sweep runs every quarter
+    hour at the real time, and would escalate a hazard dated long ago to the city in the middle of a test."""
+    now = datetime.now(SHANGHAI).replace(microsecond=0)
+    return (now - timedelta(hours=1)).isoformat(), now.isoformat()
+
+
 def _run_id(output: str) -> str:
     match = re.search(r"UUID: ([0-9a-f-]{36})", output)
     assert match, output
@@ -152,8 +162,9 @@ def test_served_deployments_carry_the_policy_schedules_and_the_event_trigger(ser
 
 
 def test_a_supervisor_escalates_through_a_deployment_and_a_bad_parameter_is_rejected(served: Served) -> None:
-    events = write_events(served.logs / "srv-esc.jsonl", [detected("SRV-ESC", "2025-03-03T08:00:00+08:00")])
-    served.cli.ok("apply", str(events), now="2025-03-03T12:00:00+08:00")
+    found, now = _lately()
+    events = write_events(served.logs / "srv-esc.jsonl", [detected("SRV-ESC", found)])
+    served.cli.ok("apply", str(events), now=now)
 
     bad = served.prefect(
         "deployment", "run", "escalate/escalate", "-p", "hazard=SRV-ESC", "-p", "to=province", "-p", "reason=x",
@@ -175,8 +186,9 @@ def test_a_supervisor_escalates_through_a_deployment_and_a_bad_parameter_is_reje
 
 
 def test_a_refused_escalation_fails_the_deployment_run_with_the_reason(served: Served) -> None:
-    events = write_events(served.logs / "srv-ref.jsonl", [detected("SRV-REF", "2025-03-03T08:00:00+08:00")])
-    served.cli.ok("apply", str(events), now="2025-03-03T12:00:00+08:00")
+    found, now = _lately()
+    events = write_events(served.logs / "srv-ref.jsonl", [detected("SRV-REF", found)])
+    served.cli.ok("apply", str(events), now=now)
     # 柯桥区 has no jurisdiction over 府山街道 (越城区)
     run = served.prefect(
         "deployment", "run", "escalate/escalate", "-p", "hazard=SRV-REF", "-p", "to=county", "-p", "reason=越权",
@@ -186,6 +198,11 @@ def test_a_refused_escalation_fails_the_deployment_run_with_the_reason(served: S
     state = served.flow_run(_run_id(run.stdout))["state"]
     assert state["type"] == "FAILED"
     assert "no jurisdiction" in state["message"]
+    # the quarter-hourly sweep, run now as its schedule would, leaves a hazard found an hour ago where it was
+    sweep = served.prefect(
+        "deployment", "run", "escalation-sweep/escalation-sweep", "--watch", "--watch-timeout", "120"
+    )
+    assert sweep.returncode == 0, sweep.stdout + sweep.stderr + served.tail()
     assert served.hazards()["SRV-REF"]["level"] == "none"
 
 
