@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from hazardloop.config.bootstrap import App
 from hazardloop.models.store.db import schema_is_current
 from hazardloop.web import problems
-from hazardloop.web.deps import WebState
+from hazardloop.web.deps import WebState, acceptable_parameters
 from hazardloop.web.security import FailureLimiter, Hardening
 
 log = logging.getLogger("hazardloop.web")
@@ -42,6 +42,7 @@ def create_app(application: App, *, console: bool | None = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        dependencies=[Depends(acceptable_parameters)],
     )
     web.state.hazardloop = WebState(
         app=application,

@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Principal
+from hazardloop.models.core.errors import InvalidInput, Problem
+from hazardloop.models.core.text import text_problem
 from hazardloop.services import identity
 from hazardloop.web.problems import ApiProblem
 from hazardloop.web.security import FailureLimiter
@@ -127,3 +129,20 @@ async def current_principal(request: Request) -> Principal:
     request.state.principal = session.principal
     request.state.session = session
     return session.principal
+
+
+async def acceptable_parameters(request: Request) -> None:
+    """Every path and query parameter is one line of text (``models.core.text``): a NUL, an escape or a line break
+    in an address is refused with 422 naming the parameter, before it reaches a query (PostgreSQL cannot hold NUL
+    at all, and SQLite would end a search pattern there and match everything). A request without credentials is
+    left to the sign-in check, so it gets its 401 (or the console's sign-in page) as any other does."""
+    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
+        return
+    named = [*request.path_params.items(), *request.query_params.multi_items()]
+    problems = [
+        Problem(why, field=name)
+        for name, value in named
+        if isinstance(value, str) and (why := text_problem(value, multi_line=False)) is not None
+    ]
+    if problems:
+        raise InvalidInput(problems)

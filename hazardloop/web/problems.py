@@ -194,6 +194,10 @@ def install(app: FastAPI) -> None:
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors()[:50]:
+            if err.get("type") == "json_invalid":  # its "field" would be the character position: say it in words
+                why = (err.get("ctx") or {}).get("error") or "it cannot be read"
+                problems.append(Problem(f"the body is not valid JSON ({why}); send a JSON object"))
+                continue
             loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
             msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             problems.append(Problem(msg, field=".".join(loc) or None))

@@ -171,6 +171,8 @@ def add_account(
 
 
 def find_account(conn: Connection, login: str) -> Account | None:
+    if "\x00" in login:  # no login holds NUL (PostgreSQL text cannot): nothing to look up
+        return None
     row = conn.execute(select(_A).where(_A.c.login == login)).first()
     return _account(row) if row else None
 
@@ -228,7 +230,8 @@ def authenticate_password(
 ) -> LoginOutcome:
     """Check a password. ``max_failures`` wrong passwords in a row lock the account for ``lockout`` (an admin can
     lift it with ``users unlock``); a disabled, locked or unknown account never signs in, whatever the password."""
-    row = conn.execute(select(_A).where(_A.c.login == login)).first() if len(login) <= LOGIN_MAX else None
+    plausible = len(login) <= LOGIN_MAX and "\x00" not in login  # PostgreSQL text cannot hold NUL
+    row = conn.execute(select(_A).where(_A.c.login == login)).first() if plausible else None
     if row is None:
         _verify(_dummy_hash(), password)  # the same time as a wrong password: logins do not leak
         return LoginOutcome(None)

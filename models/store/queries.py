@@ -267,6 +267,8 @@ def find_hazard(
     """The hazard with this id, or else with this source reference; outside ``within`` it does not exist
     (``NotFound``). A reference that several sources share names none of them: invalid input listing the
     candidates (id, source, township), so the operator can give the id."""
+    if "\x00" in key:  # no id or reference holds NUL (PostgreSQL text cannot): nothing to look up
+        raise NotFound([Problem(f"no hazard has the id or source reference '{key}'", field=field)])
     stmt = select(_H).where((_H.c.id == key) | (_H.c.ref == key)).order_by(_H.c.id)
     scope = hazards_within(within)
     if scope is not None:

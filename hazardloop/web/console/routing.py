@@ -9,6 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
+
+from hazardloop.models.core.errors import InvalidInput
 
 from .render import page
 from .session import CsrfRefused, LoginRequired, NotFound, login_url, resolve_viewer
@@ -56,6 +59,13 @@ class ConsoleRoute(APIRoute):
                 )
             except NotFound:
                 return not_found_page(request)
+            except InvalidInput as exc:
+                first = exc.problems[0] if exc.problems else None
+                where = f"参数 {first.field}：" if first and first.field else ""
+                return error_page(request, 422, "请求有误", where + (first.message if first else str(exc)))
+            except SQLAlchemyError as exc:
+                log.error("database error: %s", type(exc).__name__)
+                return error_page(request, 503, "暂时无法访问", "数据库暂时无法使用，未作任何更改。请稍后再试。")
 
         return console_handler
 
