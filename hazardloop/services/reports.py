@@ -235,6 +235,10 @@ def build_report(
         with job_record(app, principal, f"{chosen_period.kind}_report") as job:
             run = queue_reports(engine, rules, chosen_period, scopes, now, indicators=app.indicators)
             job.summary.update(run.as_dict())
+            if chosen_period.kind == "daily":  # as the scheduled job: the root that goes into the mail is anchored
+                from hazardloop.services.audit import seal_and_anchor
+
+                job.summary["anchored"] = [day.day for day in seal_and_anchor(app, now)]
         keys = [n["key"] for n in (*run.queued, *run.already)]
         mailed = send_pending(app, principal, keys=keys)
         outcome.notices = {"queued": run.queued, "already_queued": run.already, "dispatch": mailed.report.as_dict()}

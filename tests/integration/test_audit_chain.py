@@ -5,6 +5,7 @@ sequences, each example on a fresh copy of one prepared database."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -483,6 +484,26 @@ def test_verify_audit_command_says_intact_or_names_what_is_not(tmp_path: Path, m
     refused = cli("verify-audit", "--anchor", str(bad))
     assert refused.exit_code == 2 and "line 1" in refused.stderr
     assert cli("verify-audit", "--since", "March").exit_code == 2
+
+
+def test_a_daily_report_sent_by_hand_anchors_its_day_as_the_scheduled_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.fixtures import initialised_cli, write_events
+
+    cli = initialised_cli(f"sqlite:///{tmp_path / 'sent.db'}", tmp_path, monkeypatch)
+    cli.ok("apply", str(write_events(tmp_path / "ev.jsonl", full_loop("AUD-SENT"))), now="2025-03-10T12:00:00+08:00")
+    anchors = tmp_path / "audit-anchors.jsonl"  # beside the mail folder (tmp_path/outbox)
+    assert not anchors.exists()
+    cli.ok("report", "daily", "--send", now="2025-03-11T08:00:00+08:00")
+    days = [line["day"] for line in map(json.loads, anchors.read_text(encoding="utf-8").splitlines())]
+    assert days == ["2025-03-10"]
+    mailed = [p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "outbox").glob("*.eml")]
+    assert mailed and all("2025-03-10" in text for text in mailed)
+    checked = cli.ok("verify-audit", "--anchor", str(anchors))
+    assert "1 anchored day(s)" in checked.stdout
+    cli.ok("report", "daily", "--send", now="2025-03-11T09:00:00+08:00")  # sent again: the day is anchored once
+    assert anchors.read_text(encoding="utf-8").count("\n") == 1
 
 
 def test_the_weekly_check_runs_from_the_policy_and_alerts_the_operator(tmp_path: Path) -> None:
