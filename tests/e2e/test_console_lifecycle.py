@@ -7,9 +7,10 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -197,7 +198,10 @@ def test_a_phone_completes_the_units_steps(console: Console, browser: Any) -> No
 
 
 def test_the_list_filters_searches_sorts_pages_and_exports(console: Console, browser: Any) -> None:
-    now = datetime.now().astimezone()
+    # each hazard at noon of its day in the policy's zone, so that "since a day" counts the same whatever the hour
+    # the test runs at (an instant a whole number of days ago can fall on either side of a local midnight)
+    zone = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(zone).date()
     events = []
     for n in range(60):
         township = "SX-YC-BH" if n % 3 == 0 else "SX-YC-TS"
@@ -205,7 +209,9 @@ def test_the_list_filters_searches_sorts_pages_and_exports(console: Console, bro
             {
                 "type": "hazard.detected",
                 "event_id": f"list-{n}",
-                "at": (now - timedelta(days=60 - n, minutes=n)).isoformat(timespec="seconds"),
+                "at": (
+                    datetime.combine(today - timedelta(days=60 - n), time(12), zone) - timedelta(minutes=n)
+                ).isoformat(timespec="seconds"),
                 "actor": "SX-YC",
                 "hazard": {
                     "ref": f"LIST-{n:03d}",
@@ -238,7 +244,7 @@ def test_the_list_filters_searches_sorts_pages_and_exports(console: Console, bro
     assert shown == expected
     page.goto(console.base + "/hazards?q=LIST-007")  # the source reference finds it too
     assert page.locator("table.cards tbody tr").count() == 1 and "重大隐患" in page.locator("tbody").inner_text()
-    day = (now - timedelta(days=5)).date().isoformat()
+    day = (today - timedelta(days=5)).isoformat()
     page.goto(console.base + f"/hazards?q=LIST-&since={day}")
     assert page.locator("table.cards tbody tr").count() == 5
     page.goto(console.base + "/hazards?q=桥梁护栏&township=SX-YC-BH")
