@@ -3,6 +3,7 @@ the file, the line, the key and the reason (exit 4)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,25 +22,25 @@ M = TypeVar("M", bound=BaseModel)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def _place_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, yaml.Node | None]:
     """The 1-based line of the setting at a pydantic error location, as far down as the file has it (a missing
-    key gives the line of the entry that lacks it). A mapping entry's line is its key's: a block's value only
-    starts on the line after ``escalation:``."""
+    key gives the line of the entry that lacks it), and its node when the file has it all the way down. A mapping
+    entry's line is its key's: a block's value only starts on the line after ``escalation:``."""
     if root is None:
-        return None
+        return None, None
     node, line = root, root.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             entry = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
             if entry is None:
-                break
+                return line, None
             line, node = entry[0].start_mark.line + 1, entry[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
-            break
-    return line
+            return line, None
+    return line, node
 
 
 def _repeated_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
@@ -63,12 +64,37 @@ def _repeated_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
     return None
 
 
-def _plain(err: ErrorDetails) -> str:
+_INT_TAG = "tag:yaml.org,2002:int"
+_PLAIN_WHOLE_NUMBER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+
+
+def _misread_number(root: yaml.Node | None) -> tuple[str, int] | None:
+    """``(text, line)`` of the first unquoted scalar that YAML reads as a whole number other than the one written:
+    ``0571`` (octal, 377), ``0x1F``, ``1_000``, ``1:30`` (90). A code such as ``0571`` would silently become another
+    code, and a number so written is not what it seems either. None if there is none."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _INT_TAG and not node.style and not _PLAIN_WHOLE_NUMBER.fullmatch(node.value):
+                return node.value, node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
+
+
+def _plain(err: ErrorDetails, node: yaml.Node | None) -> str:
     """Pydantic's message, in words an operator understands where pydantic's own would not do."""
     if err["type"] == "extra_forbidden":
         return "is not a known setting (check the spelling)"
     if err["type"] == "missing":
         return "is required but missing"
+    if err["type"] == "string_type" and isinstance(err["input"], int | float) and not isinstance(err["input"], bool):
+        # as written in the file: YAML reads 330.2030 as the number 330.203
+        written = node.value if isinstance(node, yaml.ScalarNode) else str(err["input"])
+        return f'{written} is read as a number, but text is expected here: write it in quotes ("{written}")'
     if err["type"] == "string_pattern_mismatch":
         rule = PATTERN_RULES.get(str(err.get("ctx", {}).get("pattern")), "it does not have the expected form")
         return f"'{err['input']}' is not allowed: {rule}"
@@ -102,6 +128,13 @@ def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None
             f"{path}, line {line}: the key '{key}' is given twice in one mapping (first on line {first}); "
             "keep one, so that it is clear which setting is meant"
         )
+    misread = _misread_number(root)
+    if misread:
+        text, line = misread
+        raise ConfigError(
+            f"{path}, line {line}: YAML reads {text} as the number {yaml.safe_load(text)}, not as written; "
+            f'write it in quotes ("{text}") if it is a code or a name, or as a plain number if it is one'
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:
@@ -111,9 +144,9 @@ def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
             key = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(root, loc)
+            line, node = _place_of(root, loc)
             where = f", line {line}" if line else ""
-            lines.append(f"{path}{where}, key '{key}': {_plain(err)}")
+            lines.append(f"{path}{where}, key '{key}': {_plain(err, node)}")
         raise ConfigError("\n".join(lines)) from None
 
 

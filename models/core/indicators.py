@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from hazardloop.models.core.policy import UNIT_CODE_PATTERN, Org, Severity, _error_at
+from hazardloop.models.core.policy import UNIT_CODE_PATTERN, CodeText, Org, Severity, _error_at
 
 Direction = Literal["higher_is_worse", "lower_is_worse"]
 ReadingLevel = Literal["normal", "warning", "breach"]
@@ -27,19 +27,19 @@ class _Strict(BaseModel):
 
 
 class Project(_Strict):
-    code: str = Code
+    code: CodeText = Code
     name: str = Field(min_length=1, max_length=100)
 
 
 class Indicator(_Strict):
-    code: str = Code
+    code: CodeText = Code
     name: str = Field(min_length=1, max_length=100)
-    project: str = Field(min_length=1, max_length=64)
+    project: CodeText = Field(min_length=1, max_length=64)
     unit_of_measure: str = Field("", max_length=20)
     direction: Direction
     warning: float | None = Field(None, description="warning threshold; none: no warning level")
     breach: float
-    responsible_unit: str = Field(min_length=1, max_length=64)
+    responsible_unit: CodeText = Field(min_length=1, max_length=64)
     measure: str = Field(min_length=1, max_length=1000)
     field: str = Field(min_length=1, max_length=64)
     severity: Severity = "general"
@@ -75,17 +75,17 @@ class Indicator(_Strict):
 
 
 class Point(_Strict):
-    code: str = Code
+    code: CodeText = Code
     name: str = Field(min_length=1, max_length=100)
-    indicator: str = Field(min_length=1, max_length=64)
-    township: str = Field(min_length=1, max_length=64, description="township or key area (unit code)")
+    indicator: CodeText = Field(min_length=1, max_length=64)
+    township: CodeText = Field(min_length=1, max_length=64, description="township or key area (unit code)")
 
 
 class DataItem(_Strict):
-    code: str = Code
+    code: CodeText = Code
     name: str = Field(min_length=1, max_length=100)
-    project: str = Field(min_length=1, max_length=64)
-    provider: str | None = Field(None, max_length=64, description="the unit that supplies it (unit code)")
+    project: CodeText = Field(min_length=1, max_length=64)
+    provider: CodeText | None = Field(None, max_length=64, description="the unit that supplies it (unit code)")
 
 
 class IndicatorSet(_Strict):

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -43,6 +44,19 @@ def _valid_cron(expr: str) -> str:
 
 
 CronExpression = Annotated[str, AfterValidator(_valid_cron)]
+
+
+def _whole_number_as_text(value: object) -> object:
+    """A code written as a bare whole number (``code: 330200``, an administrative division code) is meant as the
+    text it reads as: YAML hands it over as a number. (The loader refuses a number YAML reads otherwise than it
+    is written, such as ``0571``, an octal 377.) Anything else goes on to be checked as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+# a unit code (or a code naming one), which may be written as a bare whole number in the YAML files
+CodeText = Annotated[str, BeforeValidator(_whole_number_as_text)]
 
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 # Pydantic reports a failed pattern as the regular expression itself; an operator needs the rule in words.
@@ -251,10 +265,10 @@ POLICY_FIELDS = "policy_fields"  # validation-context key: the field codes polic
 
 
 class Unit(_Strict):
-    code: str = Field(min_length=1, max_length=64, pattern=UNIT_CODE_PATTERN)
+    code: CodeText = Field(min_length=1, max_length=64, pattern=UNIT_CODE_PATTERN)
     name: str = Field(min_length=1, max_length=100)
     level: UnitLevel
-    parent: str | None = None
+    parent: CodeText | None = None
     short: str | None = None
     emails: list[str] = Field(default_factory=list)
     fields: list[str] = Field(default_factory=list)

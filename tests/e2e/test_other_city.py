@@ -1,0 +1,90 @@
+"""An organisation unlike the default one (tests/fixtures/other_city): numeric administrative division codes written
+as bare numbers, lower-case and dotted codes, a key area directly under the city, another time zone and ladder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.fixtures import Cli, write_events
+
+OTHER_CITY = Path(__file__).resolve().parents[1] / "fixtures" / "other_city"
+NOW = "2026-03-02T12:00:00+01:00"
+
+
+def _other_city(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("HAZARDLOOP_MAIL_DIR", str(tmp_path / "outbox"))
+    monkeypatch.delenv("HAZARDLOOP_SMTP_URL", raising=False)
+    cli = Cli(db_url, tmp_path, OTHER_CITY)
+    cli.ok("init")
+    return cli
+
+
+def _detected(ref: str, township: str, field: str, actor: str) -> dict[str, Any]:
+    hazard = {"ref": ref, "title": f"{ref} <b>&'", "description": "d", "field": field, "severity": "general"}
+    return {
+        "type": "hazard.detected",
+        "event_id": f"det-{ref}",
+        "at": "2026-03-02T09:00:00+01:00",
+        "actor": actor,
+        "hazard": {**hazard, "township": township},
+    }
+
+
+def _copy_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    folder = tmp_path / "cfg"
+    shutil.copytree(OTHER_CITY, folder)
+    text = (folder / name).read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {name}"
+    (folder / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
+
+
+def test_bare_numeric_codes_are_the_codes_they_read_as(db_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    cli = _other_city(db_url, tmp_path, monkeypatch)
+    units = {u["code"]: u for u in cli.export(NOW)["units"]}
+    assert units["330200"]["level"] == "city"
+    assert units["330203001"]["parent"] == "330203"
+    events = [
+        _detected("N-1", "330203001", "fire", "330203001"),  # by code: the city's fire department answers
+        _detected("N-2", "O'Brien & Sons 街道", "road", "330203"),  # by name: the county's road department
+        _detected("N-3", "丹东街道", "road", "330225"),  # a county without departments: the city's
+    ]
+    cli.ok("apply", str(write_events(tmp_path / "d.jsonl", events)), now=NOW)
+    routed = {h["ref"]: (h["unit"], h["township"], h["county"]) for h in cli.json("hazards", now=NOW)}
+    assert routed == {
+        "N-1": ("330200.fire", "城关镇", "海曙区"),
+        "N-2": ("330203.road", "O'Brien & Sons 街道", "海曙区"),
+        "N-3": ("330200.traffic", "丹东街道", "象山县"),
+    }
+    # a monitoring point whose township indicators.yaml names by a bare number raises its hazard there
+    (tmp_path / "r.csv").write_text("point,instant,value\nmp.3,2026-03-02T08:00:00+01:00,0.05\n", encoding="utf-8")
+    cli.ok("readings", str(tmp_path / "r.csv"), now=NOW)
+    raised = cli.json("hazards", "--township", "330203001", "--unit", "330203001", now=NOW)
+    assert [h["ref"] for h in raised] == ["MON-mp.3-20260302T070000Z"]
+
+
+def test_a_number_yaml_reads_otherwise_than_written_is_refused(tmp_path: Path) -> None:
+    # YAML reads 0571 as the octal number 377: as a code it would silently become another one
+    folder = _copy_with(tmp_path, "org.yaml", "{code: 330225, ", "{code: 0571, ")
+    result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
+    assert result.exit_code == 4, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    line = next(i for i, text in enumerate((folder / "org.yaml").read_text().splitlines(), 1) if "0571" in text)
+    assert f"org.yaml, line {line}:" in message
+    assert "0571 as the number 377" in message and 'quotes ("0571")' in message
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_number_where_text_is_expected_says_to_quote_it(tmp_path: Path) -> None:
+    folder = _copy_with(tmp_path, "org.yaml", "{code: harbour, ", "{code: 330.2030, ")
+    result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
+    assert result.exit_code == 4, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "key 'units.12.code'" in message
+    assert 'quotes ("330.2030")' in message and "valid string" not in message
+    assert not (tmp_path / "x.db").exists()
