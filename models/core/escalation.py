@@ -170,8 +170,9 @@ def _addressee(rules: Rules, h: Hazard, who: str, level: str) -> str | None:
     if who == "township_or_county" and h.unit_code != h.township_code:
         return h.township_code
     if who in ("township_or_county", "county"):
-        county = rules.tree.county_of(h.township_code)
-        return county.code if county else None
+        # the office supervising at county level: the township's county, or the city for a township or key area
+        # that sits directly under the city
+        return rules.tree.supervising_unit(h.township_code, "county").code
     if who == "city":
         return rules.tree.city.code
     # level_office: the office supervising at the hazard's level

@@ -36,7 +36,8 @@ Duty = Literal["rectification", "verification", "extension"]
 RungLevel = Literal["township", "county", "city"]
 # Who a rung's notice is addressed or copied to, for the rectification duty:
 # unit — the responsible unit; township — the hazard's township centre; township_or_county — the township centre,
-# or its county when the township is itself the responsible unit; county / city — the hazard's county, the city;
+# or its county when the township is itself the responsible unit; county / city — the hazard's county (the city for
+# a township or key area directly under the city), the city;
 # level_office — the office supervising the hazard at its level (after the rung's move; none at level none).
 Addressee = Literal["unit", "township", "township_or_county", "county", "city", "level_office"]
 DUTIES: tuple[str, ...] = get_args(Duty)

@@ -88,3 +88,19 @@ def test_a_number_where_text_is_expected_says_to_quote_it(tmp_path: Path) -> Non
     assert "key 'units.12.code'" in message
     assert 'quotes ("330.2030")' in message and "valid string" not in message
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_rung_to_the_county_reaches_the_city_for_a_key_area_under_the_city(
+    db_url: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The other city's 约谈 rung goes ``to: county``; 北仑港区 sits directly under the city, whose office supervises it
+    at county level (as it verifies and issues for it), so the notice goes there, not back to the area itself."""
+    cli = _other_city(db_url, tmp_path, monkeypatch)
+    # a field no department answers for: the area itself is responsible
+    cli.ok("apply", str(write_events(tmp_path / "d.jsonl", [_detected("P-1", "harbour", "misc", "330200")])), now=NOW)
+    cli.ok("sweep", now="2026-03-10T09:00:00+01:00")  # due Thu 03-05: two full working days overdue
+    notices = cli.json("notices", "--hazard", "P-1", now="2026-03-10T09:00:00+01:00")
+    interview = [n for n in notices if n["key"].endswith(":rung:interview:1")]
+    assert len(interview) == 1
+    assert interview[0]["recipient"] == "330200"
+    assert interview[0]["to"] == ["city@nb.example.org"]
