@@ -6,9 +6,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from tests.support.api import Accounts, running_server
 from tests.support.fixtures import Cli, write_events
 
 OTHER_CITY = Path(__file__).resolve().parents[1] / "fixtures" / "other_city"
@@ -104,3 +106,43 @@ def test_a_rung_to_the_county_reaches_the_city_for_a_key_area_under_the_city(
     assert len(interview) == 1
     assert interview[0]["recipient"] == "330200"
     assert interview[0]["to"] == ["city@nb.example.org"]
+
+
+def test_accounts_see_their_own_jurisdiction_and_list_a_township_by_any_name(
+    db_url: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Over HTTP on the other city: each account sees only its subtree, and a supervisor lists a township by code or
+    by name, also by a name holding a '/' (``</script>`` here), which the path carries as %2F."""
+    cli = _other_city(db_url, tmp_path, monkeypatch)
+    events = [
+        _detected("J-1", "城关镇", "misc", "330203001"),
+        _detected("J-2", "丹东街道", "misc", "330225"),
+        _detected("J-3", "330225-area_1", "misc", "330225"),
+        _detected("J-4", "harbour", "misc", "330200"),
+    ]
+    cli.ok("apply", str(write_events(tmp_path / "d.jsonl", events)), now=NOW)
+    accounts = Accounts(cli)
+    for login, unit, roles in (
+        ("city", "330200", "supervisor"),
+        ("hs", "330203", "viewer"),
+        ("xs", "330225", "viewer"),
+    ):
+        accounts.add(login, unit, roles, f"{login} O'Neil")
+    with running_server(cli.db, tmp_path, config=OTHER_CITY) as server:
+        seen = {}
+        for login, token in accounts.tokens.items():
+            with server.client(token) as client:
+                seen[login] = sorted(h["ref"] for h in client.get("/api/v1/hazards").json()["items"])
+        assert seen == {"city": ["J-1", "J-2", "J-3", "J-4"], "hs": ["J-1"], "xs": ["J-2", "J-3"]}
+        with server.client(accounts.tokens["city"]) as client:
+            for key in ("<script>alert(1)</script>园区", "O'Brien & Sons 街道", "harbour"):
+                answer = client.post(f"/api/v1/townships/{quote(key, safe='')}/list", json={"reason": "整改不力 <&>"})
+                assert answer.status_code == 200, (key, answer.text)
+            listed = {x["township_code"] for x in cli.json("listings", "--active", now=NOW)}
+            assert listed == {"330225-area_1", "330203002", "harbour"}
+            delisted = client.post(
+                f"/api/v1/townships/{quote('<script>alert(1)</script>园区', safe='')}/delist",
+                json={"reason": "误挂", "force": True},
+            )
+            assert delisted.status_code == 200, delisted.text
+            assert delisted.json()["township"]["code"] == "330225-area_1"

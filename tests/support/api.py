@@ -62,8 +62,10 @@ class Server:
 
 
 @contextmanager
-def running_server(db: str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``hazardloop web`` on a free loopback port until the block ends."""
+def running_server(
+    db: str, workdir: Path, env: dict[str, str] | None = None, config: Path = CONFIG_DIR
+) -> Iterator[Server]:
+    """``hazardloop web`` on a free loopback port until the block ends (on the default organisation, or ``config``)."""
     port = free_port()
     log_path = workdir / f"web-{port}.log"
     settings = {"HAZARDLOOP_MAIL_DIR": str(workdir / "outbox"), "HAZARDLOOP_CONSOLE": "false", **(env or {})}
@@ -76,7 +78,7 @@ def running_server(db: str, workdir: Path, env: dict[str, str] | None = None) ->
                 "--db",
                 db,
                 "--config",
-                str(CONFIG_DIR),
+                str(config),
                 "web",
                 "--port",
                 str(port),

@@ -1,4 +1,5 @@
-"""``/townships/{township}/list`` and ``/delist``: listed supervision by a supervisor."""
+"""``/townships/{township}/list`` and ``/delist``: listed supervision by a supervisor. The township is its code or
+its name, and a name may hold a ``/`` (sent as ``%2F``, which the server decodes before routing)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def _change(request: Request, principal: Principal, township: str, action:
 
 
 @router.post(
-    "/townships/{township}/list",
+    "/townships/{township:path}/list",
     summary="list a township for elevated supervision (挂牌督办)",
     response_model=TownshipOutcome,
     responses=problems(*COMMON, 403, 404, 409),
@@ -43,7 +44,7 @@ async def list_township(
 
 
 @router.post(
-    "/townships/{township}/delist",
+    "/townships/{township:path}/delist",
     summary="delist a township (摘牌)",
     response_model=TownshipOutcome,
     responses=problems(*COMMON, 403, 404, 409),
