@@ -167,6 +167,17 @@ class Rules:
             extra=dict(extra),
         )
 
+    def _village_of(self, given: str | None, township: Unit) -> str | None:
+        """The village a detection names, as its station's name when it names a village or community of org.yaml by
+        code or by name (the station sees the hazards of its village by name); a village of another township is a
+        contradiction. Any other text is a village org.yaml does not list, kept as given."""
+        named = self.tree.find(given) if given else None
+        if named is None or named.level != "village":
+            return given
+        if named.parent != township.code:
+            raise InvalidInput([Problem(f"{named.name} is not in {township.name}", field="hazard.village")])
+        return named.name
+
     def verifier_of(self, h: Hazard) -> Unit:
         """The unit that verifies the hazard's rectification and decides its extensions: the township, or the
         county when the township is itself responsible (``OrgTree.verifiers``, nearest first)."""
@@ -214,6 +225,7 @@ class Rules:
                 raise InvalidInput([Problem(f"'{d.county}' is not a county in org.yaml", field="hazard.county")])
             if county is None or named.code != county.code:
                 raise InvalidInput([Problem(f"{township.name} is not in {named.name}", field="hazard.county")])
+        village = self._village_of(d.village, township)
         actor = self.tree.parse_actor(event.actor, reporter=True)
         h = Hazard(
             id=hazard_id,
@@ -228,7 +240,7 @@ class Rules:
             reporter=actor.raw,
             last_step=event.type,
             last_step_at=event.at,
-            village=d.village,
+            village=village,
             address=d.address,
             source=d.source or "",
             campaign=d.campaign,

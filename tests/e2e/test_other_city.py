@@ -69,6 +69,27 @@ def test_bare_numeric_codes_are_the_codes_they_read_as(db_url: str, tmp_path: Pa
     assert [h["ref"] for h in raised] == ["MON-mp.3-20260302T070000Z"]
 
 
+def test_a_village_named_by_code_is_stored_by_name_and_one_elsewhere_is_refused(
+    db_url: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    cli = _other_city(db_url, tmp_path, monkeypatch)
+    here = _detected("V-1", "城关镇", "misc", "330203001")
+    here["hazard"]["village"] = "330203001001"
+    cli.ok("apply", str(write_events(tmp_path / "v1.jsonl", [here])), now=NOW)
+    assert cli.json("show", "V-1", now=NOW)["village"] == "D'Arcy村 <b>x</b>"
+    elsewhere = _detected("V-2", "丹东街道", "misc", "330225")
+    elsewhere["hazard"]["village"] = "D'Arcy村 <b>x</b>"
+    result = cli("apply", str(write_events(tmp_path / "v2.jsonl", [elsewhere])), now=NOW)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "field 'hazard.village': D'Arcy村 <b>x</b> is not in 丹东街道" in result.stderr
+    # a village org.yaml does not list is kept as written
+    free = _detected("V-3", "丹东街道", "misc", "330225")
+    free["hazard"]["village"] = "东门村"
+    cli.ok("apply", str(write_events(tmp_path / "v3.jsonl", [free])), now=NOW)
+    assert cli.json("show", "V-3", now=NOW)["village"] == "东门村"
+    assert sorted(h["ref"] for h in cli.json("hazards", now=NOW)) == ["V-1", "V-3"]
+
+
 def test_a_number_yaml_reads_otherwise_than_written_is_refused(tmp_path: Path) -> None:
     # YAML reads 0571 as the octal number 377: as a code it would silently become another one
     folder = _copy_with(tmp_path, "org.yaml", "{code: 330225, ", "{code: 0571, ")
@@ -119,13 +140,16 @@ def test_accounts_see_their_own_jurisdiction_and_list_a_township_by_any_name(
         _detected("J-2", "丹东街道", "misc", "330225"),
         _detected("J-3", "330225-area_1", "misc", "330225"),
         _detected("J-4", "harbour", "misc", "330200"),
+        _detected("J-5", "城关镇", "misc", "330203001"),
     ]
+    events[-1]["hazard"]["village"] = "330203001001"  # D'Arcy村 <b>x</b>, by its code
     cli.ok("apply", str(write_events(tmp_path / "d.jsonl", events)), now=NOW)
     accounts = Accounts(cli)
     for login, unit, roles in (
         ("city", "330200", "supervisor"),
         ("hs", "330203", "viewer"),
         ("xs", "330225", "viewer"),
+        ("village", "330203001001", "viewer"),
     ):
         accounts.add(login, unit, roles, f"{login} O'Neil")
     with running_server(cli.db, tmp_path, config=OTHER_CITY) as server:
@@ -133,7 +157,12 @@ def test_accounts_see_their_own_jurisdiction_and_list_a_township_by_any_name(
         for login, token in accounts.tokens.items():
             with server.client(token) as client:
                 seen[login] = sorted(h["ref"] for h in client.get("/api/v1/hazards").json()["items"])
-        assert seen == {"city": ["J-1", "J-2", "J-3", "J-4"], "hs": ["J-1"], "xs": ["J-2", "J-3"]}
+        assert seen == {
+            "city": ["J-1", "J-2", "J-3", "J-4", "J-5"],
+            "hs": ["J-1", "J-5"],
+            "xs": ["J-2", "J-3"],
+            "village": ["J-5"],  # its village named by its code is its village
+        }
         with server.client(accounts.tokens["city"]) as client:
             for key in ("<script>alert(1)</script>园区", "O'Brien & Sons 街道", "harbour"):
                 answer = client.post(f"/api/v1/townships/{quote(key, safe='')}/list", json={"reason": "整改不力 <&>"})
