@@ -197,6 +197,18 @@ class Routing(_Strict):
     auto: bool = Field(True, description="route and assign at detection; false leaves hazards 'detected'")
 
 
+# The jobs `hazardloop run` and `serve` know (flows/scheduler.py, flows/deployments.py); ``schedules`` names them.
+SCHEDULED_JOBS = (
+    "sweep",
+    "dispatch",
+    "daily_report",
+    "weekly_report",
+    "monthly_report",
+    "quarterly_report",
+    "verify_audit",
+)
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     fields: dict[str, str]
@@ -224,6 +236,18 @@ class Policy(_Strict):
         if not value:
             raise ValueError("at least one field is needed")
         return value
+
+    @model_validator(mode="after")
+    def _known_jobs(self) -> Policy:
+        # a misspelt job would otherwise never run (notices never sent), with only a warning once `run` starts
+        unknown = [name for name in self.schedules if name not in SCHEDULED_JOBS]
+        if unknown:
+            raise _error_at(
+                ("schedules", unknown[0]),
+                f"no job is called '{unknown[0]}' (the jobs are {', '.join(SCHEDULED_JOBS)})",
+                unknown[0],
+            )
+        return self
 
     @model_validator(mode="after")
     def _overrides_name_fields(self) -> Policy:

@@ -22,6 +22,8 @@ def _line_of(path: Path, needle: str) -> int:
         (("timezone: Asia/Shanghai", "timezone: Mars/Olympus"), "timezone", "not a known time zone"),
         (("calendar: cn", "calendar: lunar"), "calendar", "'cn' or 'weekdays'"),
         (('sweep: "*/15 * * * *"', 'sweep: "every quarter hour"'), "schedules.sweep", "cron"),
+        # a misspelt job would never run (no notice sent) rather than fail at start
+        (('dispatch: "* * * * *"', 'dispach: "* * * * *"'), "schedules.dispach", "no job is called 'dispach'"),
     ],
 )
 def test_a_bad_policy_exits_4_naming_file_line_and_key(
