@@ -47,8 +47,9 @@ def figures(
             raise NotFound(
                 [
                     Problem(
-                        f"{own.name} is not the city, a county or a township, so it has no analysis of its own; "
-                        "name a scope within its jurisdiction",
+                        f"{own.name} is not the city, a county or a township, so this account has no analysis: "
+                        "an analysis covers the whole of a city, county or township, and none is within its "
+                        "jurisdiction",
                         field="scope",
                     )
                 ]

@@ -150,6 +150,7 @@ def test_accounts_see_their_own_jurisdiction_and_list_a_township_by_any_name(
         ("hs", "330203", "viewer"),
         ("xs", "330225", "viewer"),
         ("village", "330203001001", "viewer"),
+        ("fire", "330200.fire", "staff"),
     ):
         accounts.add(login, unit, roles, f"{login} O'Neil")
     with running_server(cli.db, tmp_path, config=OTHER_CITY) as server:
@@ -162,7 +163,13 @@ def test_accounts_see_their_own_jurisdiction_and_list_a_township_by_any_name(
             "hs": ["J-1", "J-5"],
             "xs": ["J-2", "J-3"],
             "village": ["J-5"],  # its village named by its code is its village
+            "fire": [],
         }
+        with server.client(accounts.tokens["fire"]) as client:
+            # a department has no analysis, and no scope it could name instead
+            report = client.get("/api/v1/reports/weekly")
+            assert report.status_code == 404
+            assert "none is within its jurisdiction" in report.json()["detail"]
         with server.client(accounts.tokens["city"]) as client:
             for key in ("<script>alert(1)</script>园区", "O'Brien & Sons 街道", "harbour"):
                 answer = client.post(f"/api/v1/townships/{quote(key, safe='')}/list", json={"reason": "整改不力 <&>"})
