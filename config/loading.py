@@ -91,10 +91,11 @@ def _plain(err: ErrorDetails, node: yaml.Node | None) -> str:
         return "is not a known setting (check the spelling)"
     if err["type"] == "missing":
         return "is required but missing"
-    if err["type"] == "string_type" and isinstance(err["input"], int | float) and not isinstance(err["input"], bool):
-        # as written in the file: YAML reads 330.2030 as the number 330.203
+    if err["type"] == "string_type" and isinstance(err["input"], int | float):
+        # as written in the file: YAML reads 330.2030 as the number 330.203, and NO or on as false or true
         written = node.value if isinstance(node, yaml.ScalarNode) else str(err["input"])
-        return f'{written} is read as a number, but text is expected here: write it in quotes ("{written}")'
+        what = "true or false" if isinstance(err["input"], bool) else "a number"
+        return f'{written} is read as {what}, but text is expected here: write it in quotes ("{written}")'
     if err["type"] == "string_pattern_mismatch":
         rule = PATTERN_RULES.get(str(err.get("ctx", {}).get("pattern")), "it does not have the expected form")
         return f"'{err['input']}' is not allowed: {rule}"

@@ -103,13 +103,14 @@ def test_a_number_yaml_reads_otherwise_than_written_is_refused(tmp_path: Path) -
     assert not (tmp_path / "x.db").exists()
 
 
-def test_a_number_where_text_is_expected_says_to_quote_it(tmp_path: Path) -> None:
-    folder = _copy_with(tmp_path, "org.yaml", "{code: harbour, ", "{code: 330.2030, ")
+@pytest.mark.parametrize("written", ["330.2030", "NO"])  # a number; a YAML 1.1 boolean (also yes, on, off)
+def test_a_number_where_text_is_expected_says_to_quote_it(tmp_path: Path, written: str) -> None:
+    folder = _copy_with(tmp_path, "org.yaml", "{code: harbour, ", f"{{code: {written}, ")
     result = Cli(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, folder)("init")
     assert result.exit_code == 4, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
     assert "key 'units.12.code'" in message
-    assert 'quotes ("330.2030")' in message and "valid string" not in message
+    assert f'quotes ("{written}")' in message and "valid string" not in message
     assert not (tmp_path / "x.db").exists()
 
 
