@@ -36,7 +36,7 @@ def add_user(
     name: str,
     password: str | None,
 ) -> NewAccount:
-    found = app.tree.find(unit.strip())
+    found = app.tree.find(unit.strip(), "--unit", where=lambda u: principal.jurisdiction.sees_unit(u.code))
     if found is None:
         raise InvalidInput([Problem(f"'{unit}' is not a unit in org.yaml", field="--unit")])
     parsed = accounts.parse_roles(roles)

@@ -36,6 +36,8 @@ from hazardloop.models.core.errors import InvalidInput, NotFound, Problem, Refus
 from hazardloop.models.core.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
 from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import State
+from hazardloop.models.core.orgtree import OrgTree
+from hazardloop.models.core.policy import Unit
 from hazardloop.models.core.vocabulary import LEVEL_NAMES
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import ApplyReport, Guard, apply_event, apply_lines, parse_lines
@@ -171,6 +173,16 @@ def _role_refusal(principal: Principal, action: Action) -> Refused:
     return Refused(role_refusal_words(principal, action), field="actor")
 
 
+def _detected_township(tree: OrgTree, event: HazardDetected) -> Unit | None:
+    """The township a detection names (by code, or by name within the county it gives); None where the rules will
+    refuse it (unknown, or a name several townships share)."""
+    try:
+        county = tree.find(event.hazard.county, levels=("county",)) if event.hazard.county else None
+        return tree.resolve_township(event.hazard.township, within=county.code if county else None)
+    except InvalidInput:
+        return None
+
+
 def guard_for(app: App, principal: Principal) -> Guard:
     """Each event judged against the principal: outside the jurisdiction the hazard (or township) does not exist;
     inside, the role table decides."""
@@ -182,12 +194,15 @@ def guard_for(app: App, principal: Principal) -> Guard:
         if h is not None:
             target = _target_of(h)
         elif isinstance(event, HazardDetected):
-            township = tree.find(event.hazard.township)
+            township = _detected_township(tree, event)
             if township is None:
-                return  # the rules name the unknown township
+                return  # the rules name the unknown (or ambiguous) township
             target = AreaTarget(township.code)
         elif isinstance(event, TownshipListed | TownshipDelisted):
-            township = tree.find(event.township)
+            try:
+                township = tree.find(event.township, levels=("township", "area"))
+            except InvalidInput:  # a name several townships share: the rules say so
+                return
             if township is None:
                 return
             target = TownshipTarget(township.code)

@@ -55,7 +55,7 @@ def figures(
                 ]
             )
         scope = own.code
-    unit = app.tree.find(scope)
+    unit = app.tree.find(scope, "scope", where=lambda u: principal.jurisdiction.sees_unit(u.code))
     if unit is None or not principal.jurisdiction.sees_unit(unit.code):
         raise NotFound([Problem(f"'{scope}' is not a unit in this account's jurisdiction", field="scope")])
     chosen = resolve_scope(rules, unit.code)

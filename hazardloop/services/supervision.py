@@ -68,7 +68,8 @@ def delist_township(app: App, principal: Principal, township: str, reason: str, 
 
 def confirm_delisting(app: App, principal: Principal, township: str, reason: str) -> ManualResult:
     """Confirm the sweep's proposal to delist the township: refused when no proposal waits for it."""
-    unit = app.tree.find(township)
+    levels = ("township", "area")
+    unit = app.tree.find(township, "township", levels=levels, where=lambda u: principal.jurisdiction.sees_unit(u.code))
     if unit is None:
         raise NotFound([Problem(f"'{township}' is not a township, street or key area", field="township")])
     with unit_of_work(app.engine, write=False) as conn:

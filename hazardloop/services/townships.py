@@ -23,8 +23,9 @@ class TownshipResult:
 
 def resolve(app: App, principal: Principal, key: str, field: str = "township") -> Any:
     """The township by code or name; outside the principal's jurisdiction it does not exist."""
-    unit = app.tree.find(key)
-    if unit is None or unit.level not in ("township", "area"):
+    levels = ("township", "area")
+    unit = app.tree.find(key, field, levels=levels, where=lambda u: principal.jurisdiction.sees_unit(u.code))
+    if unit is None or unit.level not in levels:
         raise NotFound([Problem(f"'{key}' is not a township, street or key area", field=field)])
     if decide(principal, Action.READ, TownshipTarget(unit.code)) is Decision.NOT_FOUND:
         raise NotFound([Problem(f"'{key}' is not a township in this account's jurisdiction", field=field)])

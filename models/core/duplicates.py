@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from hazardloop.models.core.errors import InvalidInput
 from hazardloop.models.core.events import Event
 from hazardloop.models.core.orgtree import OrgTree
 
@@ -34,7 +35,10 @@ def _meaning(tree: OrgTree, event: Event, hazard_id: str | None) -> dict[str, An
     for holder in (data, named if isinstance(named, dict) else {}):
         for key in _UNIT_FIELDS:
             value = holder.get(key)
-            unit = tree.find(value) if isinstance(value, str) else None
+            try:
+                unit = tree.find(value) if isinstance(value, str) else None
+            except InvalidInput:  # a name several units share stays as written
+                unit = None
             if unit is not None:
                 holder[key] = unit.code
     return data

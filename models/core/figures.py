@@ -125,7 +125,7 @@ def resolve_scope(rules: Rules, key: str | None) -> Scope:
     tree = rules.tree
     if not key:
         return Scope(tree.city.code, tree.city.name, "city")
-    unit = tree.find(key)
+    unit = tree.find(key, "--scope", levels=("city", "county", "township", "area"))
     if unit is None or unit.level not in ("city", "county", "township", "area"):
         what = "is not a unit in org.yaml" if unit is None else "is not the city, a county or a township"
         raise InvalidInput([Problem(f"'{key}' {what}", field="--scope")])

@@ -32,8 +32,8 @@ def resolve_filter(
     town_code = tree.resolve_township(township, field="--township").code if township else None
     county_code = None
     if county:
-        unit = tree.find(county)
-        if unit is None or unit.level != "county":
+        unit = tree.find(county, "--county", levels=("county",))
+        if unit is None:
             raise InvalidInput([Problem(f"'{county}' is not a county in org.yaml", field="--county")])
         county_code = unit.code
         if town_code and (tree.county_of(town_code) or tree.city).code != county_code:

@@ -3,6 +3,7 @@ where, who may verify, escalate or list. Pure: built from the validated ``Org``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hazardloop.models.core.errors import InvalidInput, Problem
@@ -28,7 +29,10 @@ class Actor:
 class OrgTree:
     def __init__(self, org: Org) -> None:
         self.units: dict[str, Unit] = {u.code: u for u in org.units}
-        self._by_name: dict[str, Unit] = {u.name: u for u in org.units}
+        # a name may be shared by units of different parents (two counties' 城关镇): all of them, in file order
+        self._by_name: dict[str, tuple[Unit, ...]] = {}
+        for unit in org.units:
+            self._by_name[unit.name] = (*self._by_name.get(unit.name, ()), unit)
         self.city: Unit = next(u for u in org.units if u.level == "city")
         self._children: dict[str, list[Unit]] = {}
         for unit in org.units:
@@ -46,8 +50,52 @@ class OrgTree:
         return tuple(chain)
 
     # --- look-ups -------------------------------------------------------------------------------------
-    def find(self, key: str) -> Unit | None:
-        return self.units.get(key) or self._by_name.get(key)
+    def find(
+        self,
+        key: str,
+        field: str | None = None,
+        *,
+        within: str | None = None,
+        levels: tuple[str, ...] | None = None,
+        where: Callable[[Unit], bool] | None = None,
+    ) -> Unit | None:
+        """The unit with this code, else the one with this name (None: no such unit). ``within`` (a unit code)
+        narrows a name to the units at or below that unit, ``levels`` to units of those levels, ``where`` to the
+        units it accepts (an account's jurisdiction). A name that several units share names none of them on its
+        own: invalid input naming ``field``, so that the code (or a township's county) is given instead."""
+        unit = self.units.get(key)
+        if unit is not None:  # a code is exact: ``within`` is the caller's to check
+            return unit if levels is None or unit.level in levels else None
+        named = self._by_name.get(key, ())
+        if within is not None:
+            named = tuple(u for u in named if self.is_within(u.code, within))
+        if levels is not None:
+            named = tuple(u for u in named if u.level in levels)
+        if where is not None:
+            named = tuple(u for u in named if where(u))
+        if len(named) > 1:
+            raise InvalidInput([Problem(self.ambiguous_words(key, named), field=field)])
+        return named[0] if named else None
+
+    def ambiguous_words(self, key: str, named: tuple[Unit, ...]) -> str:
+        # The units are not listed: some may lie outside the jurisdiction of whoever asks, where they do not exist.
+        townships = all(u.level in ("township", "area") for u in named)
+        hint = "give the unit's code, or the county it is in" if townships else "give the unit's code"
+        return f"'{key}' is the name of {len(named)} units in org.yaml; {hint}"
+
+    def place_of(self, unit: Unit) -> str:
+        """``海曙区 城关镇``: the unit's name after its parent's (the city's units: the name alone), which tells two
+        units of one name apart."""
+        parent = self.units.get(unit.parent) if unit.parent else None
+        return unit.name if parent is None or parent.level == "city" else f"{parent.name} {unit.name}"
+
+    def shares_its_name(self, unit: Unit) -> bool:
+        return len(self._by_name.get(unit.name, ())) > 1
+
+    def label(self, unit: Unit) -> str:
+        """The unit's name where it names no other unit, else with its parent's (``东县 城关镇``): for lists to
+        choose from, where two lines must not read alike."""
+        return self.place_of(unit) if self.shares_its_name(unit) else unit.name
 
     def get(self, code: str) -> Unit:
         return self.units[code]
@@ -70,15 +118,22 @@ class OrgTree:
                 return unit
         return None
 
-    def resolve_township(self, key: str, field: str = "township") -> Unit:
-        unit = self.find(key)
-        if unit is None or unit.level not in ("township", "area"):
-            what = "is not a township, street or key area" if unit else "is not a unit in org.yaml"
+    def resolve_township(self, key: str, field: str = "township", *, within: str | None = None) -> Unit:
+        """The township (street, key area) with this code or name; ``within`` (a county's code) picks among
+        townships of one name. A name found only outside ``within`` is still returned: the caller says that it is
+        not in the county given, which is clearer than "no such township"."""
+        levels = ("township", "area")
+        unit = self.find(key, field, within=within, levels=levels) if within is not None else None
+        if unit is None:
+            unit = self.find(key, field, levels=levels)
+        if unit is None or unit.level not in levels:
+            known = key in self.units or key in self._by_name
+            what = "is not a township, street or key area" if known else "is not a unit in org.yaml"
             raise InvalidInput([Problem(f"'{key}' {what}", field=field)])
         return unit
 
     def resolve_unit(self, key: str, field: str = "unit") -> Unit:
-        unit = self.find(key)
+        unit = self.find(key, field)
         if unit is None:
             raise InvalidInput([Problem(f"'{key}' is not a unit in org.yaml", field=field)])
         return unit
@@ -101,7 +156,7 @@ class OrgTree:
         if raw == SYSTEM_ACTOR:
             return Actor(raw, None, None)
         code, _, person = raw.partition("/")
-        unit = self.find(code.strip())
+        unit = self.find(code.strip(), "actor")
         if unit is None:
             if reporter:
                 return Actor(raw, None, raw)

@@ -333,22 +333,27 @@ class Org(_Strict):
     def _a_tree(self) -> Org:
         # Each error names the unit entry and key at fault (units.<index>.<key>), so the loader finds its line.
         seen: dict[str, Unit] = {}
-        names: dict[str, Unit] = {}
+        # Two townships of different counties may share a name (城关镇), and two villages of different townships:
+        # a name is unique among the units of one parent, and events tell same-named units apart by code or by the
+        # county (or township) they give alongside.
+        names: dict[tuple[str | None, str], Unit] = {}
         city: Unit | None = None
         for i, unit in enumerate(self.units):
             if unit.code in seen:
                 raise _error_at(("units", i, "code"), f"unit code '{unit.code}' appears twice", unit.code)
-            if unit.name in names:
+            sibling = names.get((unit.parent, unit.name))
+            if sibling is not None:
                 raise _error_at(
                     ("units", i, "name"),
-                    f"unit name '{unit.name}' is also the name of '{names[unit.name].code}'; names must be unique",
+                    f"unit name '{unit.name}' is also the name of '{sibling.code}', under the same parent; the units "
+                    "of one parent need names of their own",
                     unit.name,
                 )
             if unit.level == "city" and city is not None:
                 raise _error_at(
                     ("units", i, "level"), f"'{city.code}' is already the city; exactly one unit is the city", "city"
                 )
-            seen[unit.code] = names[unit.name] = unit
+            seen[unit.code] = names[(unit.parent, unit.name)] = unit
             city = unit if unit.level == "city" else city
         if city is None:
             raise _error_at(("units",), "no unit has level 'city'; exactly one unit must be the city", None)

@@ -171,8 +171,15 @@ class Rules:
         """The village a detection names, as its station's name when it names a village or community of org.yaml by
         code or by name (the station sees the hazards of its village by name); a village of another township is a
         contradiction. Any other text is a village org.yaml does not list, kept as given."""
-        named = self.tree.find(given) if given else None
-        if named is None or named.level != "village":
+        if not given:
+            return given
+        named = self.tree.find(given, "hazard.village", within=township.code, levels=("village",))
+        if named is None:  # a village of another township, by code or by its own name, or none org.yaml lists
+            try:
+                named = self.tree.find(given, "hazard.village", levels=("village",))
+            except InvalidInput:  # the name of villages elsewhere, none of them this township's
+                raise InvalidInput([Problem(f"{given} is not in {township.name}", field="hazard.village")]) from None
+        if named is None:
             return given
         if named.parent != township.code:
             raise InvalidInput([Problem(f"{named.name} is not in {township.name}", field="hazard.village")])
@@ -217,14 +224,18 @@ class Rules:
                     )
                 ]
             )
-        township = self.tree.resolve_township(d.township, field="hazard.township")
-        county = self.tree.county_of(township.code)
+        named = None  # the county the detection gives, which also tells apart townships of one name
         if d.county is not None:
-            named = self.tree.find(d.county)
-            if named is None or named.level != "county":
+            named = self.tree.find(d.county, "hazard.county", levels=("county",))
+            if named is None:
                 raise InvalidInput([Problem(f"'{d.county}' is not a county in org.yaml", field="hazard.county")])
-            if county is None or named.code != county.code:
-                raise InvalidInput([Problem(f"{township.name} is not in {named.name}", field="hazard.county")])
+        township = self.tree.resolve_township(
+            d.township, field="hazard.township", within=named.code if named is not None else None
+        )
+        county = self.tree.county_of(township.code)
+        if named is not None and (county is None or named.code != county.code):
+            where = self.tree.place_of(township) if self.tree.shares_its_name(township) else township.name
+            raise InvalidInput([Problem(f"{where} is not in {named.name}", field="hazard.county")])
         village = self._village_of(d.village, township)
         actor = self.tree.parse_actor(event.actor, reporter=True)
         h = Hazard(

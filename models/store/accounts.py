@@ -145,7 +145,7 @@ def add_account(
     now: datetime,
 ) -> Account:
     login, name = check_login(login), check_name(name)
-    unit = tree.find(unit_code)
+    unit = tree.find(unit_code, "--unit")
     if unit is None:
         raise InvalidInput([Problem(f"'{unit_code}' is not a unit in org.yaml", field="--unit")])
     check_password(password)

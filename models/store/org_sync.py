@@ -39,18 +39,12 @@ def sync_units(engine: Engine, org: Org) -> SyncReport:
             }
             for u in org.units
         }
-        # Names are unique: free the names of units that are going away or being renamed first.
+        # A unit that left the file keeps its row (hazards point at it), inactive, its code after its name so that
+        # lists tell it from a unit of the file that took its name.
         for code, row in existing.items():
             if code not in wanted and row.active:
                 conn.execute(update(_U).where(_U.c.code == code).values(active=False, name=f"{row.name} ({code})"))
                 report.deactivated += 1
-        for code, values in wanted.items():
-            row = existing.get(code)
-            if row is None:
-                continue
-            current = {k: getattr(row, k) for k in values}
-            if current != values:
-                conn.execute(update(_U).where(_U.c.code == code).values(name=f"~{code}"))
         for code, values in wanted.items():
             row = existing.get(code)
             if row is None:

@@ -78,7 +78,7 @@ class UnitRow(Base):
     __tablename__ = "units"
 
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))  # unique among one parent's units (org.yaml), 0013
     level: Mapped[str] = mapped_column(String(16))
     parent: Mapped[str | None] = mapped_column(String(64))
     short: Mapped[str | None] = mapped_column(String(32))

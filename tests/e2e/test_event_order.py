@@ -113,19 +113,14 @@ def test_a_database_upgraded_from_before_the_rule_knows_each_hazards_last_step(
     db_url: str, cli: Cli, tmp_path: Path
 ) -> None:
     """Migration 0006 fills in the last step from the transitions, skipping the sweep's."""
-    from alembic import command
-
-    from hazardloop.models.store.db import _alembic_config, make_engine, upgrade
+    from hazardloop.models.store.db import downgrade, make_engine, upgrade
 
     first = [detected("ORD-6", at("08:00")), event("hazard.acknowledged", "ORD-6", at("09:00"), FIRE_UNIT)]
     cli.ok("apply", str(write_events(tmp_path / "first.jsonl", first)), now=at("09:30"))
     cli.ok("sweep", now="2025-03-14T12:00:00+08:00")  # a system step after the person's
     engine = make_engine(db_url)
     try:
-        cfg = _alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0005")
+        downgrade(engine, "0005")
         upgrade(engine)
         with engine.connect() as conn:
             row = conn.execute(text("SELECT last_step, last_step_at FROM hazards WHERE ref = 'ORD-6'")).one()

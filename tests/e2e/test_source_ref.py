@@ -105,19 +105,14 @@ def test_a_reference_of_one_source_still_names_its_hazard(cli: Cli, tmp_path: Pa
 
 
 def _migrate(url: str, revision: str) -> None:
-    from alembic import command
-
-    from hazardloop.models.store.db import _alembic_config, make_engine
+    from hazardloop.models.store.db import downgrade, make_engine, upgrade
 
     engine = make_engine(url)
     try:
-        cfg = _alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            if revision == "head":
-                command.upgrade(cfg, "head")
-            else:
-                command.downgrade(cfg, revision)
+        if revision == "head":
+            upgrade(engine)
+        else:
+            downgrade(engine, revision)
     finally:
         engine.dispose()
 

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from hazardloop.config.bootstrap import App, bootstrap
 from hazardloop.models.core.audit_chain import Finding, day_root
 from hazardloop.models.store.audit import drop_append_only_triggers
-from hazardloop.models.store.db import unit_of_work, upgrade
+from hazardloop.models.store.db import downgrade, unit_of_work, upgrade
 from hazardloop.models.store.intake import apply_lines
 from hazardloop.models.store.org_sync import sync_units
 from hazardloop.models.store.outbox import SqlOutbox
@@ -427,9 +427,6 @@ def test_a_days_anchor_kept_elsewhere_finds_a_later_rewrite_of_that_day(db: str,
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_the_migration_chains_rows_written_before_it_as_the_engine_would(db: str, tmp_path: Path) -> None:
-    from alembic import command
-
-    from hazardloop.models.store.db import _alembic_config
 
     made = Databases(db, tmp_path)
     try:
@@ -437,10 +434,7 @@ def test_the_migration_chains_rows_written_before_it_as_the_engine_would(db: str
             build(app, full_loop("AUD-MIG-1") + full_loop("AUD-MIG-2", fail_once=True))
             with unit_of_work(app.engine, write=False) as conn:
                 written = list(conn.execute(text("SELECT id, chain_seq, row_hash FROM transitions ORDER BY id")))
-            cfg = _alembic_config()
-            with app.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "0011")
+            downgrade(app.engine, "0011")
             with unit_of_work(app.engine, write=False) as conn:
                 columns = list(conn.execute(text("SELECT * FROM transitions")).keys())
                 assert "row_hash" not in columns

@@ -65,7 +65,7 @@ def _admin_page(
             }
         )
     j = viewer.principal.jurisdiction
-    units = [(code, u.name) for code, u in app.tree.units.items() if j.sees_unit(code)]
+    units = [(code, app.tree.label(u)) for code, u in app.tree.units.items() if j.sees_unit(code)]
     context = {
         "section": "admin",
         "title": "账号管理",

@@ -122,7 +122,7 @@ def _hazard_filter(f: dict[str, str], cursor: str | None) -> hazards.HazardFilte
 
 def _pickers(app: App, viewer: Viewer) -> dict[str, Any]:
     j = viewer.principal.jurisdiction
-    towns = [(u.code, u.name) for u in app.tree.townships() if j.sees_township(u.code)]
+    towns = [(u.code, app.tree.label(u)) for u in app.tree.townships() if j.sees_township(u.code)]
     return {
         "states": [(s, STATE_NAMES[s]) for s in views.STATE_ORDER],
         "fields": list(app.policy.fields.items()),
@@ -302,7 +302,7 @@ async def hazard_action(request: Request, key: str, action: str, viewer: Me) -> 
 
 def _report_townships(app: App, viewer: Viewer) -> list[tuple[str, str]]:
     return [
-        (u.code, u.name)
+        (u.code, app.tree.label(u))
         for u in app.tree.townships()
         if decide(viewer.principal, Action.DETECT, AreaTarget(u.code)) is Decision.ALLOWED
     ]

@@ -174,7 +174,7 @@ def _scopes(app: App, viewer: Viewer) -> list[tuple[str, str]]:
             and j.sees_unit(unit.code)
             and (own.level != "department" or j.sees_township(unit.code))
         ):
-            found.append((unit.code, unit.name))
+            found.append((unit.code, app.tree.label(unit)))
     return found
 
 
