@@ -12,10 +12,10 @@ from hazardloop.models.store import accounts
 from hazardloop.models.store.db import unit_of_work
 
 
-def _may_manage(principal: Principal, unit_code: str, what: str) -> None:
+def _may_manage(principal: Principal, unit_code: str, what: str, field: str = "login") -> None:
     decision = decide(principal, Action.MANAGE_ACCOUNTS, UnitTarget(unit_code))
     if decision is Decision.NOT_FOUND:
-        raise NotFound([Problem(f"there is no {what} in this account's jurisdiction", field="login")])
+        raise NotFound([Problem(f"there is no {what} in this account's jurisdiction", field=field)])
     if decision is Decision.FORBIDDEN:
         raise Refused(f"the account '{principal.login}' may not manage accounts (it is not an admin)", field="actor")
 
@@ -40,7 +40,7 @@ def add_user(
     if found is None:
         raise InvalidInput([Problem(f"'{unit}' is not a unit in org.yaml", field="--unit")])
     parsed = accounts.parse_roles(roles)
-    _may_manage(principal, found.code, f"unit '{unit}'")
+    _may_manage(principal, found.code, f"unit '{unit}'", field="--unit")
     generated = None
     if password is None:
         generated = password = accounts.generate_password()

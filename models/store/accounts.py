@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, select, update
 from hazardloop.models.core.authz import ROLE_NAMES
 from hazardloop.models.core.errors import InvalidInput, Problem
 from hazardloop.models.core.orgtree import OrgTree
+from hazardloop.models.core.text import text_problem
 from hazardloop.models.store.tables import AccountRow, ApiTokenRow, SessionRow
 
 _A, _K, _S = AccountRow.__table__, ApiTokenRow.__table__, SessionRow.__table__
@@ -108,7 +109,8 @@ def parse_roles(text: str, field: str = "--role") -> tuple[str, ...]:
 
 def check_login(login: str, field: str = "LOGIN") -> str:
     login = login.strip()
-    if not login or len(login) > LOGIN_MAX or any(c.isspace() or ord(c) < 32 for c in login):
+    # text_problem: no control character of any kind (C0, DEL, C1), no line separator, no lone surrogate
+    if not login or len(login) > LOGIN_MAX or any(c.isspace() for c in login) or text_problem(login, multi_line=False):
         raise InvalidInput(
             [Problem(f"a login is 1 to {LOGIN_MAX} characters without spaces or control characters", field=field)]
         )
@@ -117,7 +119,7 @@ def check_login(login: str, field: str = "LOGIN") -> str:
 
 def check_name(name: str, field: str = "--name") -> str:
     name = name.strip()
-    if not name or len(name) > 100 or "/" in name or any(ord(c) < 32 for c in name):
+    if not name or len(name) > 100 or "/" in name or text_problem(name, multi_line=False):
         raise InvalidInput([Problem("a name is 1 to 100 characters, without '/' or control characters", field=field)])
     return name
 
