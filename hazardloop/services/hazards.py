@@ -38,6 +38,7 @@ from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import State
 from hazardloop.models.core.orgtree import OrgTree
 from hazardloop.models.core.policy import Unit
+from hazardloop.models.core.text import text_problem
 from hazardloop.models.core.vocabulary import LEVEL_NAMES
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.intake import ApplyReport, Guard, apply_event, apply_lines, parse_lines
@@ -76,7 +77,9 @@ def encode_cursor(detected_at: str, hazard_id: str) -> str:
 def decode_cursor(cursor: str, field_name: str = "cursor") -> tuple[datetime, str]:
     try:
         at, hazard_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at), str(hazard_id)
+        if not isinstance(hazard_id, str) or text_problem(hazard_id, multi_line=False):
+            raise ValueError("not a hazard id")  # a made-up cursor may hold NUL, which PostgreSQL cannot take
+        return datetime.fromisoformat(at), hazard_id
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidInput(
             [Problem("the cursor is not one this server gave out; start again without it", field=field_name)]
@@ -290,6 +293,7 @@ def act(
     if decide(principal, action, _target_of(row)) is Decision.FORBIDDEN:
         raise _role_refusal(principal, action)
     if event_id is not None:
+        _check_event_id(event_id)  # before it is looked up: PostgreSQL cannot hold a NUL at all
         earlier = _earlier(app, principal, event_id, event_type, row.id)
         if earlier is not None:
             return earlier
@@ -317,6 +321,15 @@ def act(
         raise one_event_error(exc) from None
     view = show(app, principal, row.id)
     return ActionResult(view, eid, duplicate=report.duplicates > 0 and report.applied == 0, notices=report.notices)
+
+
+def _check_event_id(event_id: str) -> None:
+    """The event id's own rule (one line of text, at most 200 characters), as the event model checks it."""
+    why = text_problem(event_id, multi_line=False)
+    if why is None and len(event_id.strip()) > 200:
+        why = f"is too long ({len(event_id)} characters); at most 200 are allowed"
+    if why is not None:
+        raise InvalidInput([Problem(why, field="event_id")])
 
 
 def _earlier(app: App, principal: Principal, event_id: str, event_type: str, hazard_id: str) -> ActionResult | None:

@@ -12,7 +12,14 @@ from hazardloop.models.core.errors import InvalidInput, Problem, Refused
 from hazardloop.models.core.policy import NOTICE_KINDS
 from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.outbox import REQUEUEABLE, complete_contexts, requeue, requeue_notices
-from hazardloop.models.store.queries import archived_document, check_limit, find_notice, list_notices, notice_view
+from hazardloop.models.store.queries import (
+    NOTICE_ID_MAX,
+    archived_document,
+    check_limit,
+    find_notice,
+    list_notices,
+    notice_view,
+)
 
 NOTICE_STATUSES = ("pending", "sent", "failed", "dead")
 MAX_PAGE = 500
@@ -46,7 +53,8 @@ def list_page(
     check_filters(status, kind, names[:2])
     after = None
     if cursor:
-        if not cursor.isdigit():
+        # ASCII digits of a notice's id ("²" is a digit to Python, but no number; a larger number is no id)
+        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > NOTICE_ID_MAX:
             raise InvalidInput([Problem("the cursor is not one this server gave out", field="cursor")])
         after = int(cursor)
     check_limit(limit, "--limit" if names[0].startswith("--") else "limit")  # 0 or less is a mistake, not "all"

@@ -412,7 +412,14 @@ def listing_view(row: Any, rules: Rules) -> dict[str, Any]:
     }
 
 
+# The notices' id is an INTEGER column: 32 bits on PostgreSQL (which refuses a larger number as a DataError) and 64
+# on SQLite (whose driver cannot send a larger one at all). No notice has an id beyond it.
+NOTICE_ID_MAX = 2**31 - 1
+
+
 def find_notice(conn: Connection, notice_id: int, within: Jurisdiction | None = None) -> Any:
+    if not 1 <= notice_id <= NOTICE_ID_MAX:
+        raise NotFound([Problem(f"there is no notice {notice_id}", field="id")])
     stmt = select(_N).where(_N.c.id == notice_id)
     scope = notices_within(within)
     if scope is not None:
