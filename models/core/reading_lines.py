@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hazardloop.models.core.errors import Problem
+from hazardloop.models.core.event_json import duplicate_key
 from hazardloop.models.core.indicators import IndicatorSet
 
 FIELDS = ("point", "instant", "value")
@@ -108,8 +109,15 @@ class ReadingParser:
         except ValueError as exc:
             self._problem(problems, lineno, None, f"not valid JSON ({_shown(exc)})")
             return None
+        except RecursionError:  # thousands of nested brackets: past what the parser reads, and no reading anyway
+            self._problem(problems, lineno, None, "not valid JSON (it nests too deeply to read)")
+            return None
         if not isinstance(data, dict):
             self._problem(problems, lineno, None, "expected a JSON object with point, instant and value")
+            return None
+        twice = duplicate_key(raw, len(data))  # json.loads keeps the last of a key given twice, silently
+        if twice is not None:
+            self._problem(problems, lineno, _shown(twice[0], 40), "is given twice in one object; give each field once")
             return None
         extra = sorted(set(data) - set(FIELDS))
         if extra:
