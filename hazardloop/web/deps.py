@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Principal
 from hazardloop.models.core.errors import InvalidInput, Problem
+from hazardloop.models.core.event_json import duplicate_key
 from hazardloop.models.core.text import text_problem
 from hazardloop.services import identity
 from hazardloop.web.problems import ApiProblem
@@ -146,3 +147,19 @@ async def acceptable_parameters(request: Request) -> None:
     ]
     if problems:
         raise InvalidInput(problems)
+
+
+async def unique_keys(request: Request) -> None:
+    """A JSON body gives each key once: a key given twice (``{"reason": "a", "reason": "b"}``) is refused with 422
+    naming it, as ``apply`` refuses it in an event, instead of the last value being taken silently. A body that is
+    not JSON at all is left to the route's own check, which says so."""
+    body = await request.body()
+    if not body.strip() or not request.headers.get("content-type", "").startswith("application/json"):
+        return
+    try:
+        found = duplicate_key(body)
+    except (ValueError, RecursionError):  # not JSON (or nested past reading): the body's own check names it
+        return
+    if found is not None:
+        path, key = found
+        raise InvalidInput([Problem(f"the key '{key}' is given twice in one object; give each field once", field=path)])

@@ -11,11 +11,12 @@ too many attempts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +34,7 @@ from hazardloop.models.core.errors import (
 
 log = logging.getLogger("hazardloop.web")
 PROBLEM_JSON = "application/problem+json"
+CONSOLE_ERROR_PAGE = "console_error_page"  # WebState.extra: the console's page for a 404 or 405 outside the API
 
 TITLES = {
     400: "Bad request",
@@ -179,6 +181,15 @@ def response_for(exc: HazardloopError) -> JSONResponse:
     return problem_response(500, "the request could not be completed; nothing was written")
 
 
+def _console_page(request: Request) -> Callable[[Request, int], Response] | None:
+    """The console's error page for this address, when the console is served and the address is not the API's."""
+    path = request.url.path
+    if path.startswith("/api/") or path in ("/healthz", "/readyz"):
+        return None
+    state = getattr(request.app.state, "hazardloop", None)
+    return getattr(state, "extra", {}).get(CONSOLE_ERROR_PAGE)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
@@ -205,10 +216,21 @@ def install(app: FastAPI) -> None:
         return problem_response(422, _summary(problems), field=first.field, problems=problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        console_page = _console_page(request)
+        if console_page is not None and exc.status_code in (404, 405):
+            return console_page(request, exc.status_code)  # a person's browser gets a page, not JSON
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "there is nothing at this address"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words for a JSON body it could not read at all: not UTF-8, nested past the parser's depth, an
+            # integer of thousands of digits. The client's own bad input, so 422 like any other unreadable body.
+            return problem_response(
+                422,
+                "the body could not be read as JSON (it is not UTF-8 text, nests too deeply, or holds a number too "
+                "large to read); send a JSON object",
+            )
         if exc.status_code == 405 and detail == "Method Not Allowed":
             detail = "this address does not accept that method"
         return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))

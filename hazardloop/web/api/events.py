@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hazardloop.models.core.authz import Principal
 from hazardloop.models.core.errors import Problem, Rejections
-from hazardloop.models.core.event_json import numbered_lines
+from hazardloop.models.core.event_json import duplicate_key, numbered_lines
 from hazardloop.models.store.intake import ApplyReport
 from hazardloop.services import hazards as service
 from hazardloop.web.api.hazards import json_response
@@ -46,7 +46,29 @@ def _lines(body: bytes, content_type: str) -> list[tuple[int, str]]:
         raise ApiProblem(422, f"the body is not valid JSON ({exc}); send a JSON array of events") from None
     if not isinstance(data, list):
         raise ApiProblem(422, "send a JSON array of events (or JSON Lines as application/x-ndjson)")
+    # orjson keeps the last of a key given twice; apply refuses such an event, and so does this
+    twice = duplicate_key(text, _keys(data))
+    if twice is not None:
+        path, key = twice
+        index, _, where = path.lstrip(".").partition(".")  # ".0.type": the first event's key "type"
+        number = int(index) + 1 if index.isdigit() else None
+        raise ApiProblem(
+            422,
+            f"line {number}: the key '{key}' is given twice in one object; give each field once, so that it is clear "
+            "which value is meant",
+            field=where or key,
+            line=number,
+        )
     return [(n, orjson.dumps(item).decode()) for n, item in enumerate(data, start=1)]
+
+
+def _keys(value: object) -> int:
+    """How many keys the parsed objects hold, all of them: as many ``":`` in the text means no key was given twice."""
+    if isinstance(value, dict):
+        return len(value) + sum(_keys(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_keys(v) for v in value)
+    return 0
 
 
 def _outcome(report: ApplyReport) -> dict[str, object]:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from hazardloop.models.core.authz import HAZARD_ACTION_EVENTS, Action, Principal
 from hazardloop.services import hazards as service
 from hazardloop.web.api.schemas import COMMON, ActionOutcome, HazardDetail, HazardList, problems
-from hazardloop.web.deps import application, current_principal
+from hazardloop.web.deps import application, current_principal, unique_keys
 from hazardloop.web.problems import ApiProblem
 
 router = APIRouter(tags=["hazards"])
@@ -104,6 +104,7 @@ class ActionBody(BaseModel):
     summary="act on a hazard as the signed-in account",
     response_model=ActionOutcome,
     responses=problems(*COMMON, 403, 404, 409),
+    dependencies=[Depends(unique_keys)],
 )
 async def act(
     request: Request,

@@ -13,7 +13,7 @@ from hazardloop.models.core.authz import Action, Principal
 from hazardloop.services import townships as service
 from hazardloop.web.api.hazards import json_response
 from hazardloop.web.api.schemas import COMMON, TownshipOutcome, problems
-from hazardloop.web.deps import application, current_principal
+from hazardloop.web.deps import application, current_principal, unique_keys
 
 router = APIRouter(tags=["townships"])
 Who = Annotated[Principal, Depends(current_principal)]
@@ -36,6 +36,7 @@ async def _change(request: Request, principal: Principal, township: str, action:
     summary="list a township for elevated supervision (挂牌督办)",
     response_model=TownshipOutcome,
     responses=problems(*COMMON, 403, 404, 409),
+    dependencies=[Depends(unique_keys)],
 )
 async def list_township(
     request: Request, principal: Who, township: Annotated[str, Path(max_length=200)], body: ListingBody
@@ -48,6 +49,7 @@ async def list_township(
     summary="delist a township (摘牌)",
     response_model=TownshipOutcome,
     responses=problems(*COMMON, 403, 404, 409),
+    dependencies=[Depends(unique_keys)],
 )
 async def delist_township(
     request: Request, principal: Who, township: Annotated[str, Path(max_length=200)], body: ListingBody
