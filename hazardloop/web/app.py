@@ -80,8 +80,10 @@ def create_app(application: App, *, console: bool | None = None) -> FastAPI:
     # The console's router lives in hazardloop/web/console/ (its own engineer's); it is included when present.
     if (settings.console if console is None else console) and _console_present():
         from hazardloop.web.console import router as console_router
+        from hazardloop.web.console.routing import http_error_page
 
         web.include_router(console_router)
+        web.state.hazardloop.extra[problems.CONSOLE_ERROR_PAGE] = http_error_page
     # ---------------------------------------------------------------------------------------------------------
 
     if settings.cors_origins:  # off unless configured

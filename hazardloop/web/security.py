@@ -32,6 +32,18 @@ def _problem(status: int, title: str, detail: str, extra: dict[str, str] | None 
     return body, headers
 
 
+def _too_large_page(limit: int) -> tuple[bytes, list[Any]]:
+    """413 for the console's forms as a page a person can read (the API's clients get problem JSON)."""
+    megabytes = max(1, limit // 1048576)
+    body = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>提交的内容过大</title></head><body>'
+        f"<h1>提交的内容过大</h1><p>一次提交的内容（含照片和PDF文件）不能超过{megabytes} MB。"
+        '请压缩照片或分几次提交。</p><p><a href="/">返回工作台</a></p></body></html>'
+    ).encode()
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    return body, headers
+
+
 class Hardening:
     """Security headers on every response; bodies above ``limit`` bytes refused with 413 (by Content-Length before
     reading, and while reading for a body sent without one)."""
@@ -55,13 +67,19 @@ class Hardening:
             extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
         declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         too_large = f"the request body is larger than the server accepts ({self.limit:,} bytes)"
+
+        def too_large_answer() -> tuple[bytes, list[Any]]:
+            if path.startswith("/api/"):
+                return _problem(413, "Request too large", too_large)
+            return _too_large_page(self.limit)
+
         if declared is not None:
             try:
                 size = int(declared)
             except ValueError:
                 size = 0
             if size > self.limit:
-                body, headers = _problem(413, "Request too large", too_large)
+                body, headers = too_large_answer()
                 await send({"type": "http.response.start", "status": 413, "headers": headers + extra})
                 await send({"type": "http.response.body", "body": body})
                 return
@@ -90,7 +108,7 @@ class Hardening:
         except _TooLarge:
             if started:
                 raise
-            body, headers = _problem(413, "Request too large", too_large)
+            body, headers = too_large_answer()
             await send({"type": "http.response.start", "status": 413, "headers": headers + extra})
             await send({"type": "http.response.body", "body": body})
 

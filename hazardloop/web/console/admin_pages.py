@@ -14,9 +14,9 @@ from hazardloop.services import accounts as account_service
 
 from .render import page, redirect
 from .routing import console_router
-from .session import ROLE_NAMES_CN, Viewer, application, check_csrf, signed_in
+from .session import ROLE_NAMES_CN, Viewer, application, posted_form, signed_in
 from .session import NotFound as PageNotFound
-from .views import local_text
+from .views import local_text, problem_words
 
 router = console_router()
 Me = Annotated[Viewer, Depends(signed_in)]
@@ -85,14 +85,12 @@ def admin(request: Request, viewer: Me) -> Response:
 
 
 def _words(exc: Exception) -> str:
-    problems = getattr(exc, "problems", None)
-    return "；".join(p.message for p in problems) if problems else str(exc)
+    return problem_words(exc)
 
 
 @router.post("/admin/accounts", response_class=HTMLResponse)
 async def add_account(request: Request, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    form = await posted_form(request, viewer)
     _require_admin(viewer)
     roles = ",".join(str(r) for r in form.getlist("roles"))
     login = str(form.get("login") or "").strip()
@@ -114,8 +112,7 @@ async def add_account(request: Request, viewer: Me) -> Response:
 
 @router.post("/admin/accounts/{login}/{what}", response_class=HTMLResponse)
 async def account_action(request: Request, login: str, what: str, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    await posted_form(request, viewer)
     _require_admin(viewer)
     app = application(request)
     try:
@@ -140,8 +137,7 @@ async def account_action(request: Request, login: str, what: str, viewer: Me) ->
 
 @router.post("/admin/tokens/{token_id}/revoke")
 async def revoke(request: Request, token_id: str, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    await posted_form(request, viewer)
     _require_admin(viewer)
     try:
         account_service.revoke_token(application(request), viewer.principal, token_id)

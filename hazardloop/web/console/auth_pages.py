@@ -19,14 +19,14 @@ from .session import (
     SESSION_COOKIE,
     Viewer,
     application,
-    check_csrf,
-    check_login_csrf,
     client_address,
     new_login_csrf,
+    posted_form,
     resolve_viewer,
     secure_cookies,
     signed_in,
 )
+from .views import problem_words
 
 router = console_router()
 
@@ -67,8 +67,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request) -> Response:
-    form = await request.form()
-    check_login_csrf(request, form)
+    form = await posted_form(request, None)
     app = application(request)
     next_url = safe_local(str(form.get("next") or "/"))
     login = str(form.get("login") or "").strip()[:100]
@@ -103,7 +102,7 @@ async def login_submit(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
-    check_csrf(viewer, await request.form())
+    await posted_form(request, viewer)
     identity.logout(application(request), viewer.principal.credential_id or "")
     response = redirect("/login", flash=("ok", "已退出登录。"))
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -117,8 +116,7 @@ def password_form(request: Request, viewer: Annotated[Viewer, Depends(signed_in)
 
 @router.post("/password", response_class=HTMLResponse)
 async def password_submit(request: Request, viewer: Annotated[Viewer, Depends(signed_in)]) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    form = await posted_form(request, viewer)
     app = application(request)
     current, new, again = (str(form.get(k) or "") for k in ("current", "new", "again"))
 
@@ -142,7 +140,7 @@ async def password_submit(request: Request, viewer: Annotated[Viewer, Depends(si
     try:
         changed = identity.change_password(app, viewer.principal, current, new)
     except InvalidInput as exc:
-        return refuse(exc.problems[0].message)
+        return refuse(problem_words(exc))
     if not changed:
         limiter(request).failed(client)
         return refuse("当前密码不正确。", status=403)

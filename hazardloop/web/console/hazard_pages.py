@@ -14,7 +14,9 @@ from starlette.datastructures import UploadFile
 
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Action, AreaTarget, Decision, decide
-from hazardloop.models.core.errors import ConflictError, InvalidInput, NotFound, Refused, Rejections
+from hazardloop.models.core.errors import ConflictError, InvalidInput, NotFound, Problem, Refused, Rejections
+from hazardloop.models.core.events import MAX_EVIDENCE_ITEMS
+from hazardloop.models.core.text import text_problem
 from hazardloop.notifications.rendering import LEVEL_NAMES, STATE_NAMES
 from hazardloop.services import console_reads, hazards
 from hazardloop.web.evidence import MAX_BYTES, EvidenceStore, default_evidence_dir
@@ -23,7 +25,7 @@ from . import offer, views
 from .render import page, redirect, safe_local
 from .routing import console_router
 from .session import NotFound as PageNotFound
-from .session import Viewer, application, check_csrf, signed_in
+from .session import Viewer, application, posted_form, signed_in
 
 router = console_router()
 Me = Annotated[Viewer, Depends(signed_in)]
@@ -228,9 +230,7 @@ def hazard_detail(request: Request, key: str, viewer: Me) -> Response:
 
 
 def _problem_text(exc: Exception) -> str:
-    if isinstance(exc, InvalidInput | Rejections):
-        return "；".join(p.message for p in exc.problems)
-    return str(exc)
+    return views.problem_words(exc)
 
 
 async def _read_files(form: Any) -> list[tuple[str, bytes]]:
@@ -246,6 +246,10 @@ async def _read_files(form: Any) -> list[tuple[str, bytes]]:
 def _store_all(app: App, files: list[tuple[str, bytes]]) -> list[str]:
     """Check every file before storing any: one bad file refuses the whole form, so nothing half-done remains."""
     store = evidence_store(app)
+    if len(files) > MAX_EVIDENCE_ITEMS:  # refused before any is stored, not after all of them are
+        raise InvalidInput(
+            [Problem(f"一次最多上传{MAX_EVIDENCE_ITEMS}个文件，本次选择了{len(files)}个。", field="evidence")]
+        )
     for name, data in files:
         store.check(data, name)
     return [store.store(data, name).reference for name, data in files]
@@ -253,8 +257,7 @@ def _store_all(app: App, files: list[tuple[str, bytes]]) -> list[str]:
 
 @router.post("/hazards/{key}/{action}", response_class=HTMLResponse)
 async def hazard_action(request: Request, key: str, action: str, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    form = await posted_form(request, viewer)
     app = application(request)
     if action not in _FORM_FIELDS:
         raise PageNotFound()
@@ -264,13 +267,16 @@ async def hazard_action(request: Request, key: str, action: str, viewer: Me) -> 
         value = str(form.get(name) or "").strip()
         if value:
             fields[name] = value
-    if "approved" in fields:
-        fields["approved"] = fields["approved"] == "true"
-    if "days" in fields:
-        fields["days"] = int(fields["days"]) if fields["days"].isdigit() else fields["days"]
+    if "days" in fields:  # ASCII digits only: "²" is a digit to Python, but no number
+        days = fields["days"]
+        fields["days"] = int(days) if days.isascii() and days.isdigit() else days
     event_id = str(form.get("event_id") or "") or None
     back = safe_local(str(form.get("back") or ""), default=f"/hazards/{h['id']}")
     try:
+        if fields.get("approved") not in (None, "true", "false"):  # the form's two buttons send only these
+            raise InvalidInput([Problem("应为 true（同意）或 false（不同意）", field="approved")])
+        if "approved" in fields:
+            fields["approved"] = fields["approved"] == "true"
         if action == "submit":
             fields["evidence"] = _store_all(app, await _read_files(form))
         result = hazards.act(app, viewer.principal, h["id"], Action(action), fields, event_id=event_id)
@@ -368,12 +374,22 @@ def _coordinate(text: str, low: float, high: float, what: str) -> float | None:
 
 @router.post("/report", response_class=HTMLResponse)
 async def report_submit(request: Request, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    form = await posted_form(request, viewer)
     if not viewer.may(Action.DETECT):
         raise PageNotFound()
     app = application(request)
     values = {k: str(form.get(k) or "").strip() for k in _REPORT_KEYS}
+    # The rule for text (models.core.text) before any search: the duplicate check below queries with these values,
+    # and PostgreSQL cannot hold a NUL at all.
+    bad = [
+        Problem(why, field=k)
+        for k, v in values.items()
+        if (why := text_problem(v, multi_line=k == "description")) is not None
+    ]
+    if bad:
+        return _report_page(
+            request, viewer, values, [("error", "上报未能完成：" + _problem_text(InvalidInput(bad)))], [], 422
+        )
     township = values["township"]
     if township not in {code for code, _ in _report_townships(app, viewer)}:
         return _report_page(request, viewer, values, [("error", "请选择本账号辖区内的镇街。")], [], 422)

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
@@ -19,11 +19,12 @@ from . import views
 from .render import page, redirect, safe_local
 from .routing import console_router
 from .session import NotFound as PageNotFound
-from .session import Viewer, application, check_csrf, signed_in
+from .session import Viewer, application, posted_form, signed_in
 
 router = console_router()
 Me = Annotated[Viewer, Depends(signed_in)]
 PAGE_SIZE = 50
+NoticeId = Annotated[int, Path(ge=1, le=2**62)]  # as the API's; past this no number is a notice's
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S | re.I)
 
 
@@ -72,7 +73,7 @@ def _document(request: Request, viewer: Viewer, notice_id: int) -> dict[str, Any
 
 
 @router.get("/notices/{notice_id}", response_class=HTMLResponse)
-def notice_page(request: Request, notice_id: int, viewer: Me) -> Response:
+def notice_page(request: Request, notice_id: NoticeId, viewer: Me) -> Response:
     app = application(request)
     found = _document(request, viewer, notice_id)
     doc = found["document"]
@@ -89,9 +90,8 @@ def notice_page(request: Request, notice_id: int, viewer: Me) -> Response:
 
 
 @router.post("/notices/{notice_id}/requeue")
-async def notice_requeue(request: Request, notice_id: int, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+async def notice_requeue(request: Request, notice_id: NoticeId, viewer: Me) -> Response:
+    form = await posted_form(request, viewer)
     back = safe_local(str(form.get("back") or ""), default=f"/notices/{notice_id}")
     try:
         view = notices.send_again(application(request), viewer.principal, notice_id)

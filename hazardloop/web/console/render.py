@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -36,6 +37,20 @@ FLASH_COOKIE = "hazardloop_flash"
 CSRF_FIELD = "csrf_token"
 
 
+# What no page may carry even escaped: control characters but tab and line breaks (an HTML parse error at best, a
+# terminal's escape sequence in a saved page or a log at worst) and lone surrogates (no UTF-8 can hold them).
+_UNSHOWABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _showable(value: Any) -> Any:
+    """Every value a template prints: what a page may not carry becomes U+FFFD (�), so a person sees that something
+    was there (a form shown again with what was sent, a message quoting it) and nothing raw reaches the page."""
+    if isinstance(value, str) and _UNSHOWABLE.search(value):
+        cleaned = _UNSHOWABLE.sub("\ufffd", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -44,6 +59,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_showable,
     )
     env.filters.update(
         cn_date=cn_date,

@@ -11,12 +11,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from fastapi import Request
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from hazardloop.config.bootstrap import App
 from hazardloop.models.core.authz import Action, Principal, Role
+from hazardloop.models.core.errors import InvalidInput, Problem
 from hazardloop.services import identity
 from hazardloop.web.deps import SESSION_COOKIE, web_state
 
@@ -133,3 +136,38 @@ def check_login_csrf(request: Request, form: Any) -> None:
     sent = str(form.get("csrf_token") or "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRefused()
+
+
+async def posted_form(request: Request, viewer: Viewer | None) -> FormData:
+    """A console form as sent, checked before anything is read from it: the session's CSRF token (before sign-in,
+    the login form's), then its text. A form the server cannot read (a broken multipart body, a field past the
+    parser's limits) and a field whose bytes are not UTF-8 (which the form parser would turn into U+FFFD, the
+    replacement character, and store as if it had been typed) are refused with 422 naming what is wrong."""
+    encoded = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    body = await request.body() if encoded else b""  # read first: the form is then parsed from the same bytes
+    try:
+        form = await request.form()
+    except HTTPException as exc:
+        raise InvalidInput([Problem(f"表单无法读取（{exc.detail}），请返回上一页重新提交。")]) from None
+    if viewer is None:
+        check_login_csrf(request, form)
+    else:
+        check_csrf(viewer, form)
+    if encoded:
+        bad = _not_utf8(body)
+        if bad is not None:
+            raise InvalidInput([Problem("不是有效的UTF-8文本（含有无法识别的字节），请重新输入后提交。", field=bad)])
+    return form
+
+
+def _not_utf8(body: bytes) -> str | None:
+    """The name of the first field of a URL-encoded body whose name or value is not UTF-8 once decoded."""
+    for pair in body.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        decoded = [unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value)]
+        try:
+            for part in decoded:
+                part.decode("utf-8")
+        except UnicodeDecodeError:
+            return decoded[0].decode("utf-8", "replace") or "?"
+    return None

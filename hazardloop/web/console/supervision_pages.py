@@ -25,7 +25,7 @@ from . import views
 from .render import page, redirect
 from .routing import console_router
 from .session import NotFound as PageNotFound
-from .session import Viewer, application, check_csrf, signed_in
+from .session import Viewer, application, posted_form, signed_in
 
 router = console_router()
 Me = Annotated[Viewer, Depends(signed_in)]
@@ -132,8 +132,7 @@ def _instant(text: Any) -> Any:
 
 @router.post("/townships/{code}/{action}")
 async def township_action(request: Request, code: str, action: str, viewer: Me) -> Response:
-    form = await request.form()
-    check_csrf(viewer, form)
+    form = await posted_form(request, viewer)
     if action not in ("list", "delist"):
         raise PageNotFound()
     app = application(request)
@@ -147,9 +146,7 @@ async def township_action(request: Request, code: str, action: str, viewer: Me) 
     except NotFound:
         raise PageNotFound() from None
     except (InvalidInput, Rejections, Refused) as exc:
-        problems = getattr(exc, "problems", None)
-        text = "；".join(p.message for p in problems) if problems else str(exc)
-        return redirect("/overview", flash=("error", f"{words}未能完成：{text}"))
+        return redirect("/overview", flash=("error", f"{words}未能完成：{views.problem_words(exc)}"))
     name = result.township["name"]
     note = f"，已生成{result.notices}份通知" if result.notices else ""
     return redirect(f"/overview#township-{code}", flash=("ok", f"{name}已{words}{note}。"))

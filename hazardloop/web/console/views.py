@@ -38,8 +38,69 @@ NOTICE_STATUS_NAMES = {
     "dead": "发送失败（已放弃）",
 }
 STATE_ORDER = tuple(STATE_NAMES)
+# The fields of the console's forms (and of the events behind them) as a message names them: "理由（reason）".
+FIELD_NAMES = {
+    "days": "延期天数",
+    "reason": "理由",
+    "note": "说明",
+    "approved": "审批结果",
+    "unit": "单位",
+    "to": "督办层级",
+    "evidence": "佐证材料",
+    "files": "佐证材料",
+    "event_id": "表单编号",
+    "title": "标题",
+    "description": "描述",
+    "field": "领域",
+    "severity": "严重程度",
+    "township": "镇街",
+    "village": "村（社区）",
+    "address": "地址",
+    "lat": "纬度",
+    "lon": "经度",
+    "latitude": "纬度",
+    "longitude": "经度",
+    "ref": "来源编号",
+    "source": "来源",
+    "campaign": "专项行动",
+    "login": "登录名",
+    "name": "姓名",
+    "role": "角色",
+    "roles": "角色",
+    "current": "当前密码",
+    "new": "新密码",
+    "again": "确认新密码",
+    "password": "密码",
+    "force": "强制摘牌",
+    "next": "跳转地址",
+    "back": "返回地址",
+}
+_PLAIN_WORDS = {"is missing": "未填写", "must not be empty": "不能为空", "must be a whole number": "应为整数"}
 LEVEL_ORDER = tuple(LEVEL_NAMES)
 SOURCES = ("网格巡查", "12345热线", "群众举报", "专项整治排查", "企业自查", "监测点预警", "物联感知")
+
+
+def field_label(field: str | None) -> str:
+    """A problem's field as a person reads it: "理由（reason）" (``hazard.title``, ``--name`` and ``LOGIN`` too)."""
+    if not field:
+        return ""
+    parts = [p.strip("-").lower() for p in str(field).split(".") if p.strip("-")]
+    key = next((p for p in parts if p in FIELD_NAMES), parts[-1] if parts else str(field))
+    return f"{FIELD_NAMES[key]}（{key}）" if key in FIELD_NAMES else key
+
+
+def problem_words(exc: Exception) -> str:
+    """An engine error in one line for a console message, each problem with the field it is about."""
+    problems = getattr(exc, "problems", None)
+    if not problems:
+        label = field_label(getattr(exc, "field", None))
+        return f"{label}：{exc}" if "（" in label else str(exc)  # a refusal about a form's field names it
+    said = []
+    for p in problems:
+        message = _PLAIN_WORDS.get(p.message, p.message)
+        label = field_label(p.field)
+        said.append(f"{label}：{message}" if label else message)
+    return "；".join(dict.fromkeys(said))
 
 
 def hazard_view(h: dict[str, Any]) -> dict[str, Any]:
