@@ -14,6 +14,7 @@ from datetime import datetime
 from hazardloop.models.core.errors import Problem
 from hazardloop.models.core.event_json import duplicate_key
 from hazardloop.models.core.indicators import IndicatorSet
+from hazardloop.models.core.text import visible
 
 FIELDS = ("point", "instant", "value")
 
@@ -27,8 +28,10 @@ class Reading:
 
 
 def _shown(value: object, limit: int = 60) -> str:
-    """A value as a message may quote it: one line, cut short (it may be anything at all)."""
-    text = " ".join(str(value).split())
+    """A value as a message may quote it: one line, cut short, with what a terminal could act on and what no
+    UTF-8 can carry (a lone surrogate from a JSON escape such as ``\\ud800``) written as escapes: it may be anything
+    at all, and the message goes to a terminal or into a JSON answer."""
+    text = visible(" ".join(str(value).split()), keep_newlines=False)
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -160,7 +160,14 @@ def test_api_bodies_that_cannot_be_read_or_give_a_key_twice_are_refused_naming_i
             city = {"Authorization": f"Bearer {readings_token}", "content-type": "application/x-ndjson"}
             deep = b'{"point":' + b"[" * 10_000 + b"]" * 10_000 + b"}\n"
             twice = b'{"point": "a", "point": "b", "instant": "2026-01-01T08:00:00+08:00", "value": 1}\n'
-            for body, field, words in ((deep, None, "nests too deeply"), (twice, "point", "given twice")):
+            lone = (
+                b'{"point": "P\\ud800", "instant": "2026-01-01T08:00:00+08:00", "value": 1}\n'  # quoted: a 500 before
+            )
+            for body, field, words in (
+                (deep, None, "nests too deeply"),
+                (twice, "point", "given twice"),
+                (lone, "point", "P\\ud800"),
+            ):
                 answer = api.post("/readings", content=body, headers=city)
                 assert answer.status_code == 422, answer.text
                 assert answer.json()["line"] == 1 and answer.json().get("field") == field, answer.text
