@@ -202,12 +202,19 @@ def install(app: FastAPI) -> None:
         return response_for(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors()[:50]:
             if err.get("type") == "json_invalid":  # its "field" would be the character position: say it in words
                 why = (err.get("ctx") or {}).get("error") or "it cannot be read"
                 problems.append(Problem(f"the body is not valid JSON ({why}); send a JSON object"))
+                continue
+            if tuple(err.get("loc", ())) == ("body",) and err.get("type") in ("model_attributes_type", "dict_type"):
+                # a form, a file upload, plain text or a JSON array where a JSON object belongs: say what to send
+                sent = request.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+                problems.append(
+                    Problem(f"the body must be a JSON object sent as application/json (this one is {sent})")
+                )
                 continue
             loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
             msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")

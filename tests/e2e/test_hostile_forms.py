@@ -156,6 +156,11 @@ def test_api_bodies_that_cannot_be_read_or_give_a_key_twice_are_refused_naming_i
                 assert answer.status_code == 422, shown
                 assert answer.headers["content-type"].startswith("application/problem+json"), shown
                 assert answer.json().get("field") == field and words in answer.json()["detail"], shown
+            # a form, a file or an array where a JSON object belongs: what to send instead
+            for body, kind in ((b"reason=x", "application/x-www-form-urlencoded"), (b"[1]", "application/json")):
+                answer = api.post(f"/hazards/{hazard}/invalidate", content=body, headers={"content-type": kind})
+                assert answer.status_code == 422 and "must be a JSON object" in answer.json()["detail"], answer.text
+                assert kind in answer.json()["detail"], answer.text
             # readings in JSON Lines: nesting past the parser (a 500 before) and a key given twice (the last taken)
             city = {"Authorization": f"Bearer {readings_token}", "content-type": "application/x-ndjson"}
             deep = b'{"point":' + b"[" * 10_000 + b"]" * 10_000 + b"}\n"
