@@ -83,6 +83,7 @@ def test_console_forms_refuse_hostile_input_with_a_page_naming_the_field(db_url:
             _page(post(f"/notices/{number}/requeue", []), 404, "没有这个页面或记录")
             _page(client.get(f"/notices/{number}"), 404, "没有这个页面或记录")
         _page(client.get("/hazards", params={"page_no": "abc"}), 422, "page_no")
+        _page(client.get("/hazards", params={"since": "yesterday"}), 200, "发现日期起（since）", "不是日期")
         # each refusal names the field, in Chinese and as the form calls it
         _page(post(f"{act}/request-extension", [("reason", "工期紧")]), 422, "延期天数（days）", "未填写")
         _page(post(f"{act}/request-extension", [("days", "²"), ("reason", "工期紧")]), 422, "延期天数（days）")

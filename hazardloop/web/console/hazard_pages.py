@@ -139,6 +139,10 @@ def hazard_list(request: Request, viewer: Me, cursor: str | None = None, page_no
     app = application(request)
     f = _filter_args(request)
     flashes: list[tuple[str, str]] = []
+    for key, words in (("since", "发现日期起"), ("until", "发现日期止")):
+        if f[key] and _day(f[key]) is None:  # not silently dropped: the list would look filtered and is not
+            shown = f[key][:30]
+            flashes.append(("error", f"筛选条件有误：{words}（{key}）“{shown}”不是日期，应写作 2025-10-13；已忽略。"))
     try:
         found = hazards.list_page(app, viewer.principal, _hazard_filter(f, cursor))
         rows, next_cursor = found.items, found.next_cursor
