@@ -5,7 +5,6 @@ Searching still finds text as written, ``%`` and ``_`` included."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from hazardloop.models.core.errors import NotFound
 from hazardloop.services import hazards as hazard_service
 from hazardloop.services.identity import cli_principal
-from tests.support.console_browser import PASSWORD, console_server
+from tests.support.console_browser import PASSWORD, console_server, form_csrf, sign_in_over_http
 from tests.support.factories import detected
 from tests.support.fixtures import Cli, write_events
 
@@ -51,14 +50,6 @@ def _detect(cli: Cli, workdir: Path) -> None:
 
 def _token(cli: Cli, login: str) -> str:
     return str(cli.ok("tokens", "create", login).stdout.strip().splitlines()[-1])
-
-
-def _sign_in(client: httpx.Client, login: str) -> None:
-    form = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf, form.text[:500]
-    signed = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf.group(1)})
-    assert signed.status_code == 303, signed.text[:500]
 
 
 def test_a_control_character_in_an_address_is_refused_naming_the_parameter(db_url: str, tmp_path: Path) -> None:
@@ -95,7 +86,7 @@ def test_a_control_character_in_an_address_is_refused_naming_the_parameter(db_ur
         assert console.cli.export() == before
 
         with httpx.Client(base_url=console.base, timeout=30) as browser:
-            _sign_in(browser, "cc")
+            sign_in_over_http(browser, "cc")
             for address in ("/hazards?q=%E6%B6%88%00", "/hazards/CC-1%00", "/notices?hazard=CC-1%00"):
                 page = browser.get(address)
                 assert page.status_code == 422, (address, page.text[:300])
@@ -104,12 +95,8 @@ def test_a_control_character_in_an_address_is_refused_naming_the_parameter(db_ur
             assert "消防通道堵塞" in browser.get("/hazards", params={"q": "消防"}).text
         # a sign-in with NUL in the login is an ordinary failed sign-in, not a database failure
         with httpx.Client(base_url=console.base, timeout=30) as stranger:
-            form = stranger.get("/login")
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-            assert csrf
-            failed = stranger.post(
-                "/login", data={"login": "cc\x00", "password": PASSWORD, "csrf_token": csrf.group(1)}
-            )
+            csrf = form_csrf(stranger.get("/login").text)
+            failed = stranger.post("/login", data={"login": "cc\x00", "password": PASSWORD, "csrf_token": csrf})
             assert failed.status_code in (200, 401), failed.text[:500]
             assert failed.headers["content-type"].startswith("text/html") and "登录" in failed.text
             assert "/login" in str(failed.url)

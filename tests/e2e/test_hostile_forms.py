@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.support.console_browser import PASSWORD, console_server, png_bytes
+from tests.support.console_browser import console_server, png_bytes, sign_in_over_http
 from tests.support.factories import detected
 from tests.support.fixtures import Cli, write_events
 
@@ -33,19 +33,9 @@ def _detect(cli: Cli, workdir: Path) -> str:
     return str(cli.json("show", "HF-1")["id"])
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
-
-
 def _signed_in(base: str, login: str) -> tuple[httpx.Client, str]:
     client = httpx.Client(base_url=base, timeout=60)
-    signed = client.post(
-        "/login", data={"login": login, "password": PASSWORD, "csrf_token": _csrf(client.get("/login").text)}
-    )
-    assert signed.status_code == 303, signed.text[:500]
-    return client, _csrf(client.get("/").text)
+    return client, sign_in_over_http(client, login)
 
 
 def _encoded(fields: list[tuple[str, str | bytes]]) -> bytes:

@@ -4,7 +4,6 @@ a name that could mean two units is refused saying how to name one, and each acc
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.api import Accounts, running_server
+from tests.support.console_browser import sign_in_over_http
 from tests.support.fixtures import Cli, write_events
 
 SAME_NAMES = Path(__file__).resolve().parents[1] / "fixtures" / "same_names"
@@ -91,14 +91,6 @@ def test_same_named_townships_and_villages_are_told_apart_and_an_ambiguous_name_
     assert f"org.yaml, line {line}" in broken.stderr and "NZ-D-CG" in broken.stderr and "same parent" in broken.stderr
 
 
-def _sign_in(client: httpx.Client, login: str) -> None:
-    form = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf, form.text[:300]
-    signed = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf.group(1)})
-    assert signed.status_code == 303, signed.text[:300]
-
-
 def test_each_account_sees_its_own_same_named_township_and_village(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +125,6 @@ def test_each_account_sees_its_own_same_named_township_and_village(
             assert which.json()["field"] == "township" and "give the unit's code" in which.json()["detail"]
         # the console's lists tell the two apart by their county
         with httpx.Client(base_url=server.url, timeout=30) as browser:
-            _sign_in(browser, "city")
+            sign_in_over_http(browser, "city", PASSWORD)
             page = browser.get("/hazards").text
             assert ">东县 城关镇<" in page and ">西县 城关镇<" in page
