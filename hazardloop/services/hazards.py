@@ -11,7 +11,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -103,6 +103,23 @@ def check_levels(level: str | None, field_name: str) -> None:
             raise InvalidInput([Problem(f"unknown level(s) {bad}; levels are {list(known)}", field=field_name)])
 
 
+def township_filter(
+    app: App, principal: Principal, flt: HazardFilter, option: Callable[[str], str] = lambda name: name
+) -> HazardFilter:
+    """``flt`` with its township named by code as the account sees it: a name is looked for among the townships of
+    its area (for 西县's supervisor, 城关镇 is 西县's), and a township outside the area is answered as one that does
+    not exist, in the same words, so that the filter tells nothing of what lies outside."""
+    j = principal.jurisdiction
+    if not flt.township or j.everything:
+        return flt
+    levels = ("township", "area")
+    field_name = option("township")
+    unit = app.tree.find(flt.township, field_name, levels=levels, where=lambda u: j.sees_area(u.code))
+    if unit is None or not j.sees_area(unit.code):
+        raise InvalidInput([Problem(f"'{flt.township}' is not a unit in org.yaml", field=field_name)])
+    return replace(flt, township=unit.code)
+
+
 def list_rows(
     app: App,
     principal: Principal,
@@ -115,6 +132,7 @@ def list_rows(
     ``limit`` (None: all, for the command line's ``hazards``). ``option`` names the filters in problems."""
     check_states(flt.state, option("state"))
     check_levels(flt.level, option("level"))
+    flt = township_filter(app, principal, flt, option)
     after = decode_cursor(flt.cursor) if flt.cursor else None
     with unit_of_work(app.engine, write=False) as conn:
         return list_hazards(

@@ -19,7 +19,7 @@ from hazardloop.models.store.db import unit_of_work
 from hazardloop.models.store.ledger import ledger_rows
 from hazardloop.models.store.queries import hazard_filters, hazards_within
 from hazardloop.services.dispatch import send_pending
-from hazardloop.services.hazards import HazardFilter, check_levels, check_states
+from hazardloop.services.hazards import HazardFilter, check_levels, check_states, township_filter
 from hazardloop.services.jobs import job_record
 from hazardloop.services.report_documents import (
     ReportRun,
@@ -112,6 +112,7 @@ def ledger(app: App, principal: Principal, flt: HazardFilter) -> bytes:
 
     check_states(flt.state, "state")
     check_levels(flt.level, "level")
+    flt = township_filter(app, principal, flt)
     now = app.clock.now()
     where = hazard_filters(
         app.rules,

@@ -181,6 +181,16 @@ class Jurisdiction:
     def sees_township(self, code: str) -> bool:
         return self.everything or code in self.townships
 
+    def sees_area(self, code: str) -> bool:
+        """Whether the township (or key area) ``code`` is one whose hazards this account sees, some or all: its own
+        area, a department's townships, a village station's township."""
+        return (
+            self.sees_township(code)
+            or code in self.field_townships
+            or code in self.units
+            or (self.village is not None and self.village[0] == code)
+        )
+
     def sees_unit(self, code: str) -> bool:
         return self.everything or code in self.units
 

@@ -114,8 +114,19 @@ def test_each_account_sees_its_own_same_named_township_and_village(
         assert refs("city") == {"S-1", "S-2", "S-3"}
         with server.client(accounts.tokens["east-village"]) as client:
             assert client.get("/api/v1/hazards/S-2").status_code == 404
+            # a township outside the area is answered as one that does not exist, in the same words
+            outside = client.get("/api/v1/hazards", params={"township": "NZ-X-CG"})
+            unknown = client.get("/api/v1/hazards", params={"township": "NZ-NOPE"})
+            assert outside.status_code == unknown.status_code == 422
+            assert outside.json()["detail"].replace("NZ-X-CG", "X") == unknown.json()["detail"].replace("NZ-NOPE", "X")
+            own = client.get("/api/v1/hazards", params={"township": "城关镇"})  # the name: its own 城关镇
+            assert own.status_code == 200 and {h["ref"] for h in own.json()["items"]} == {"S-1"}
+            sheet = client.get("/api/v1/ledger.xlsx", params={"township": "NZ-X-CG"})
+            assert sheet.status_code == 422 and sheet.json()["field"] == "township"
         # within 西县 the name means one township; for the city it could mean two
         with server.client(accounts.tokens["west-county"]) as client:
+            mine = client.get("/api/v1/hazards", params={"township": "城关镇"})
+            assert mine.status_code == 200 and {h["ref"] for h in mine.json()["items"]} == {"S-2", "S-3"}
             listed = client.post("/api/v1/townships/城关镇/list", json={"reason": "逾期隐患较多"})
             assert listed.status_code == 200, listed.text
             assert listed.json()["township"] == {"code": "NZ-X-CG", "name": "城关镇"}
