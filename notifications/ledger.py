@@ -326,7 +326,8 @@ def write_ledger(
             if flt.township or flt.county:  # a hazard filed under another county than the tree says
                 key = next(iter(writer.sheets))
             else:
-                writer.add_sheet(key, writer._unit(key) if key else "其他")
+                # the townships and key areas directly under the city: "市直", as the analysis calls them
+                writer.add_sheet(key, writer._unit(key) if key else "市直")
         writer.append(key, r)
     return writer.finish(target)
 

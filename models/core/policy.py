@@ -322,7 +322,8 @@ class Unit(_Strict):
             return self.short
         for suffix in ("街道", "乡", "镇", "区", "县", "市"):
             if self.name.endswith(suffix) and len(self.name) > len(suffix) + 1:
-                return self.name[: -len(suffix)]
+                # "O'Brien & Sons 街道" → "O'Brien & Sons", not with the blank before the suffix
+                return self.name[: -len(suffix)].rstrip() or self.name
         return self.name
 
 

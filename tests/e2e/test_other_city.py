@@ -183,3 +183,21 @@ def test_accounts_see_their_own_jurisdiction_and_list_a_township_by_any_name(
             )
             assert delisted.status_code == 200, delisted.text
             assert delisted.json()["township"]["code"] == "330225-area_1"
+
+
+def test_the_ledger_names_the_units_directly_under_the_city_as_the_analysis_does(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    cli = _other_city(db_url, tmp_path, monkeypatch)
+    events = [
+        _detected("L-1", "harbour", "misc", "harbour"),  # a key area directly under the city
+        _detected("L-2", "O'Brien & Sons 街道", "misc", "330203"),
+    ]
+    cli.ok("apply", str(write_events(tmp_path / "l.jsonl", events)), now=NOW)
+    cli.ok("ledger", "--out", str(tmp_path / "ledger.xlsx"), now=NOW)
+    book = load_workbook(io.BytesIO((tmp_path / "ledger.xlsx").read_bytes()))
+    assert "市直" in book.sheetnames and "其他" not in book.sheetnames
