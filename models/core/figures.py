@@ -235,7 +235,7 @@ class FigureBuilder:
         if code is None:
             return "市直"
         unit = self.tree.units.get(code)
-        return unit.name if unit else code
+        return self.tree.label(unit) if unit else code  # 东县 城关镇 where two townships share the name
 
     def _scope_cells(self, cells: dict[Cell, dict[str, int]], scope: Scope) -> list[tuple[Cell, dict[str, int]]]:
         return [(k, v) for k, v in cells.items() if scope.holds(k[0], k[1])]

@@ -75,6 +75,11 @@ def test_same_named_townships_and_villages_are_told_apart_and_an_ambiguous_name_
     assert "line 2, field 'hazard.village': 东村 is not in 河西镇" in said
     assert "line 3, field 'hazard.county': 东县 城关镇 is not in 西县" in said
     assert "line 4, field 'hazard.county': '南县' is not a county in org.yaml" in said
+    # the analysis tells the two apart in its rows (and so in its charts)
+    figures = cli.json("report", "monthly", "--period", "2025-03", now="2025-04-02T09:00:00+08:00")
+    rows = {row["name"]: row for row in figures["by_township"]}
+    assert {"东县 城关镇", "西县 城关镇", "河西镇"} <= rows.keys()
+    assert (rows["东县 城关镇"]["new"], rows["西县 城关镇"]["new"]) == (1, 2)
     asked = cli("hazards", "--township", "城关镇", now=NOW)
     assert asked.exit_code == 2 and "'城关镇' is the name of 2 units" in asked.stderr
     assert cli.export(NOW) == before
