@@ -33,7 +33,14 @@ from hazardloop.models.core.authz import (
     role_refusal_words,
 )
 from hazardloop.models.core.errors import InvalidInput, NotFound, Problem, Refused, Rejections
-from hazardloop.models.core.events import EVENT_ADAPTER, Event, HazardDetected, TownshipDelisted, TownshipListed
+from hazardloop.models.core.events import (
+    EVENT_ADAPTER,
+    EVENT_ID_ADAPTER,
+    Event,
+    HazardDetected,
+    TownshipDelisted,
+    TownshipListed,
+)
 from hazardloop.models.core.hazard import Hazard
 from hazardloop.models.core.lifecycle import State
 from hazardloop.models.core.orgtree import OrgTree
@@ -116,7 +123,8 @@ def township_filter(
     field_name = option("township")
     unit = app.tree.find(flt.township, field_name, levels=levels, where=lambda u: j.sees_area(u.code))
     if unit is None or not j.sees_area(unit.code):
-        raise InvalidInput([Problem(f"'{flt.township}' is not a unit in org.yaml", field=field_name)])
+        # true of an unknown name and of a township elsewhere alike, which are answered the same
+        raise InvalidInput([Problem(f"'{flt.township}' is not a township of this account's area", field=field_name)])
     return replace(flt, township=unit.code)
 
 
@@ -342,12 +350,14 @@ def act(
 
 
 def _check_event_id(event_id: str) -> None:
-    """The event id's own rule (one line of text, at most 200 characters), as the event model checks it."""
-    why = text_problem(event_id, multi_line=False)
-    if why is None and len(event_id.strip()) > 200:
-        why = f"is too long ({len(event_id)} characters); at most 200 are allowed"
-    if why is not None:
-        raise InvalidInput([Problem(why, field="event_id")])
+    """The event id's own rule, checked by the events' field type itself (one line of text, 1 to 200 characters)."""
+    try:
+        EVENT_ID_ADAPTER.validate_python(event_id)
+    except ValidationError as exc:
+        from hazardloop.models.core.validation import problems_from
+
+        found = problems_from(exc, source=None, line=None)
+        raise InvalidInput([replace(p, field="event_id") for p in found]) from None
 
 
 def _earlier(app: App, principal: Principal, event_id: str, event_type: str, hazard_id: str) -> ActionResult | None:

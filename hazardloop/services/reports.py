@@ -59,7 +59,7 @@ def figures(
     if unit is None or not principal.jurisdiction.sees_unit(unit.code):
         raise NotFound([Problem(f"'{scope}' is not a unit in this account's jurisdiction", field="scope")])
     chosen = resolve_scope(rules, unit.code)
-    chosen_period = resolve_period(kind, app.clock.now(), rules.policy.tz, period)
+    chosen_period = resolve_period(kind, app.clock.now(), rules.policy.tz, period, field="period")
     return report_figures(app.engine, rules, chosen_period, [chosen])[chosen.code]
 
 

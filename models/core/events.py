@@ -183,6 +183,8 @@ HazardEvent = (
 )
 Event = Annotated[HazardDetected | HazardEvent | TownshipListed | TownshipDelisted, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+# an event_id given on its own (an action's retry key), checked by the very rule of the events' own field
+EVENT_ID_ADAPTER: TypeAdapter[str] = TypeAdapter(ShortText)
 EVENT_TYPES: tuple[str, ...] = (
     "hazard.detected",
     "hazard.assigned",

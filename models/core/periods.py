@@ -42,8 +42,9 @@ class Period:
         raise InvalidInput([Problem(f"'{kind}' is not a period; use {', '.join(PERIOD_KINDS)}", field="PERIOD")])
 
     @classmethod
-    def parse(cls, kind: str, text: str) -> Period:
-        """``2025-09-14`` (daily), ``2025-W38`` (weekly), ``2025-09`` (monthly), ``2025-Q3`` (quarterly)."""
+    def parse(cls, kind: str, text: str, field: str = "--period") -> Period:
+        """``2025-09-14`` (daily), ``2025-W38`` (weekly), ``2025-09`` (monthly), ``2025-Q3`` (quarterly); a problem
+        names ``field`` (the command line's option, or a request's parameter)."""
         examples = {"daily": "2025-09-14", "weekly": "2025-W38", "monthly": "2025-09", "quarterly": "2025-Q3"}
         if kind not in examples:
             raise InvalidInput([Problem(f"'{kind}' is not a period; use {', '.join(PERIOD_KINDS)}", field="PERIOD")])
@@ -69,10 +70,10 @@ class Period:
                 day = date(nums[0], 3 * nums[1] - 2, 1)
         except ValueError:
             raise InvalidInput(
-                [Problem(f"'{text}' is not a {kind} period; write it like {examples[kind]}", field="--period")]
+                [Problem(f"'{text}' is not a {kind} period; write it like {examples[kind]}", field=field)]
             ) from None
         if not day_in_range(day):
-            raise InvalidInput([Problem(out_of_range_words(f"the period '{text}'"), field="--period")])
+            raise InvalidInput([Problem(out_of_range_words(f"the period '{text}'"), field=field)])
         return cls.containing(kind, day)
 
     @classmethod
@@ -163,18 +164,19 @@ def _month_end(year: int, month: int) -> date:
     return following - timedelta(days=1)
 
 
-def resolve_period(kind: str, now: datetime, tz: ZoneInfo, label: str | None = None) -> Period:
-    """The period named by ``label``, else the last complete one before ``now``; refuses one not yet ended."""
+def resolve_period(kind: str, now: datetime, tz: ZoneInfo, label: str | None = None, field: str = "--period") -> Period:
+    """The period named by ``label``, else the last complete one before ``now``; refuses one not yet ended (a problem
+    names ``field``: the command line's option, or a request's parameter)."""
     if kind not in PERIOD_KINDS:
         raise InvalidInput([Problem(f"'{kind}' is not a period; use {', '.join(PERIOD_KINDS)}", field="PERIOD")])
-    period = Period.parse(kind, label) if label else Period.last_complete(kind, now, tz)
+    period = Period.parse(kind, label, field) if label else Period.last_complete(kind, now, tz)
     if period.end(tz) > now:
         raise InvalidInput(
             [
                 Problem(
                     f"the period {period.label} has not ended at {now.astimezone(tz).isoformat()}; "
                     "a report covers a complete period",
-                    field="--period",
+                    field=field,
                 )
             ]
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from hazardloop.models.core.authz import Principal
-from hazardloop.models.core.errors import InvalidInput
 from hazardloop.services import reports as service
 from hazardloop.services.hazards import HazardFilter
 from hazardloop.web.api.hazards import Filters, json_response
@@ -44,14 +42,9 @@ async def report(
     ] = None,
     scope: Annotated[str | None, Query(max_length=200, description="unit code or name; default the account's")] = None,
 ) -> Response:
-    try:
-        figures = await run_in_threadpool(
-            service.figures, application(request), principal, kind.value, period or None, scope or None
-        )
-    except InvalidInput as exc:  # the period is named as the command line names it; here it is a query parameter
-        if not any(p.field == "--period" for p in exc.problems):
-            raise
-        raise InvalidInput([replace(p, field="period") if p.field == "--period" else p for p in exc.problems]) from None
+    figures = await run_in_threadpool(
+        service.figures, application(request), principal, kind.value, period or None, scope or None
+    )
     return json_response(figures)
 
 

@@ -84,10 +84,6 @@ def admin(request: Request, viewer: Me) -> Response:
     return _admin_page(request, viewer)
 
 
-def _words(exc: Exception) -> str:
-    return problem_words(exc)
-
-
 @router.post("/admin/accounts", response_class=HTMLResponse)
 async def add_account(request: Request, viewer: Me) -> Response:
     form = await posted_form(request, viewer)
@@ -105,7 +101,7 @@ async def add_account(request: Request, viewer: Me) -> Response:
             password=None,
         )
     except (InvalidInput, Refused) as exc:
-        return _admin_page(request, viewer, flashes=[("error", "未能新建账号：" + _words(exc))], status=422)
+        return _admin_page(request, viewer, flashes=[("error", "未能新建账号：" + problem_words(exc))], status=422)
     secret = {"label": f"账号 {created.account.login} 的初始密码", "value": created.generated_password or ""}
     return _admin_page(request, viewer, secret=secret)
 
@@ -131,7 +127,7 @@ async def account_action(request: Request, login: str, what: str, viewer: Me) ->
     except NotFound:
         raise PageNotFound() from None
     except (InvalidInput, Refused) as exc:
-        return redirect("/admin", flash=("error", _words(exc)))
+        return redirect("/admin", flash=("error", problem_words(exc)))
     raise PageNotFound()
 
 

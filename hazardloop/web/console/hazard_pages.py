@@ -233,10 +233,6 @@ def hazard_detail(request: Request, key: str, viewer: Me) -> Response:
     return _detail(request, viewer, _show(app, viewer, key), [])
 
 
-def _problem_text(exc: Exception) -> str:
-    return views.problem_words(exc)
-
-
 async def _read_files(form: Any) -> list[tuple[str, bytes]]:
     found = []
     for item in form.getlist("files"):
@@ -286,9 +282,9 @@ async def hazard_action(request: Request, key: str, action: str, viewer: Me) -> 
         result = hazards.act(app, viewer.principal, h["id"], Action(action), fields, event_id=event_id)
     except (InvalidInput, Rejections) as exc:
         if back != f"/hazards/{h['id']}":
-            return redirect(back, flash=("error", "操作未能完成：" + _problem_text(exc)))
+            return redirect(back, flash=("error", "操作未能完成：" + views.problem_words(exc)))
         return _detail(
-            request, viewer, _show(app, viewer, h["id"]), [("error", "操作未能完成：" + _problem_text(exc))], 422
+            request, viewer, _show(app, viewer, h["id"]), [("error", "操作未能完成：" + views.problem_words(exc))], 422
         )
     except Refused as exc:
         if back != f"/hazards/{h['id']}":
@@ -392,7 +388,7 @@ async def report_submit(request: Request, viewer: Me) -> Response:
     ]
     if bad:
         return _report_page(
-            request, viewer, values, [("error", "上报未能完成：" + _problem_text(InvalidInput(bad)))], [], 422
+            request, viewer, values, [("error", "上报未能完成：" + views.problem_words(InvalidInput(bad)))], [], 422
         )
     township = values["township"]
     if township not in {code for code, _ in _report_townships(app, viewer)}:
@@ -431,7 +427,7 @@ async def report_submit(request: Request, viewer: Me) -> Response:
             hazard["latitude"], hazard["longitude"] = lat, lon
         result = hazards.detect(app, viewer.principal, hazard, event_id=event_id)
     except (InvalidInput, Rejections, Refused) as exc:
-        return _report_page(request, viewer, values, [("error", "上报未能完成：" + _problem_text(exc))], [], 422)
+        return _report_page(request, viewer, values, [("error", "上报未能完成：" + views.problem_words(exc))], [], 422)
     created = result.hazard["id"]
     if result.duplicate:
         return redirect(f"/hazards/{created}", flash=("warn", f"该隐患已上报过（{created}），本次未重复登记。"))

@@ -189,7 +189,7 @@ def _analysis(app: App, viewer: Viewer, period: str, label: str | None, scope: s
             _CACHE.move_to_end(key)
             return _CACHE[key]
     figures = reports.figures(app, viewer.principal, period, label, scope)
-    chosen_period = resolve_period(period, now, app.rules.policy.tz, label)
+    chosen_period = resolve_period(period, now, app.rules.policy.tz, label, field="period")
     context = as_document(preview_context(app.rules, chosen_period, resolve_scope(app.rules, scope), figures, now))
     rendered = app.renderer.render("report", {**context, "image_prefix": "cid:", "image_suffix": ""})
     html = rendered.html
